@@ -1,0 +1,163 @@
+//! Redis live store: shared by every instance in production.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::{LiveStore, StoreError, Subscription};
+
+/// Fail fast: callers degrade (the database is the last guard) rather than wait on Redis.
+const TIMEOUT: Duration = Duration::from_millis(800);
+
+pub struct RedisStore {
+    client: redis::Client,
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+impl RedisStore {
+    /// `prefix` namespaces every key and channel (tests use one per test).
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_millis(500));
+        let conn = client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(unavailable)?;
+        Ok(Self {
+            client,
+            conn,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{}", self.prefix, key)
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
+        let mut conn = self.conn.clone();
+        cmd.query_async(&mut conn).await.map_err(unavailable)
+    }
+}
+
+const DELETE_IF_EQ: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0";
+
+const INCR_WITH_TTL: &str = r"
+local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+if tonumber(ARGV[2]) > 0 and v == tonumber(ARGV[1]) and redis.call('PTTL', KEYS[1]) == -1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return v";
+
+#[async_trait]
+impl LiveStore for RedisStore {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.query(redis::cmd("GET").arg(self.key(key))).await
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Option<Duration>) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.key(key)).arg(value);
+        if let Some(ttl) = ttl {
+            cmd.arg("PX").arg(millis(ttl));
+        }
+        self.query::<()>(&cmd).await
+    }
+
+    async fn set_nx(&self, key: &str, value: &[u8], ttl: Duration) -> Result<bool, StoreError> {
+        let reply: Option<String> = self
+            .query(
+                redis::cmd("SET")
+                    .arg(self.key(key))
+                    .arg(value)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(millis(ttl)),
+            )
+            .await?;
+        Ok(reply.is_some())
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, StoreError> {
+        let n: i64 = self.query(redis::cmd("DEL").arg(self.key(key))).await?;
+        Ok(n > 0)
+    }
+
+    async fn delete_if_eq(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let n: i64 = redis::Script::new(DELETE_IF_EQ)
+            .key(self.key(key))
+            .arg(expected)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(n > 0)
+    }
+
+    async fn incr(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64, StoreError> {
+        let mut conn = self.conn.clone();
+        redis::Script::new(INCR_WITH_TTL)
+            .key(self.key(key))
+            .arg(by)
+            .arg(ttl.map_or(0, millis))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn expire(&self, key: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let n: i64 = self
+            .query(redis::cmd("PEXPIRE").arg(self.key(key)).arg(millis(ttl)))
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn ttl(&self, key: &str) -> Result<Option<Duration>, StoreError> {
+        let ms: i64 = self.query(redis::cmd("PTTL").arg(self.key(key))).await?;
+        Ok(u64::try_from(ms).ok().map(Duration::from_millis))
+    }
+
+    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), StoreError> {
+        self.query::<i64>(redis::cmd("PUBLISH").arg(self.key(channel)).arg(message))
+            .await
+            .map(|_| ())
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<Subscription, StoreError> {
+        let mut pubsub = tokio::time::timeout(TIMEOUT, self.client.get_async_pubsub())
+            .await
+            .map_err(|_| StoreError::Unavailable("connect timed out".into()))?
+            .map_err(unavailable)?;
+        pubsub
+            .subscribe(self.key(channel))
+            .await
+            .map_err(unavailable)?;
+        Ok(pubsub
+            .into_on_message()
+            .map(|msg| msg.get_payload_bytes().to_vec())
+            .boxed())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.query::<String>(&redis::cmd("PING")).await.map(|_| ())
+    }
+}
