@@ -1,1 +1,13 @@
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod org;
+pub mod startup;
+pub mod state;
 pub mod store;
+pub mod telemetry;
