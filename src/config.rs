@@ -105,8 +105,8 @@ fn err(key: &str, reason: impl Into<String>) -> ConfigError {
 /// Where the values come from, in increasing priority.
 pub struct Sources<'a> {
     pub file: Option<&'a Path>,
-    /// Extra TOML applied after the file (tests use it for per-test values).
-    pub overrides: Option<&'a str>,
+    /// Extra TOML documents applied in order after the file (tests use them for per-test values).
+    pub overrides: &'a [&'a str],
     pub env: bool,
 }
 
@@ -115,7 +115,7 @@ impl Settings {
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         Self::load_from(Sources {
             file,
-            overrides: None,
+            overrides: &[],
             env: true,
         })
     }
@@ -132,7 +132,7 @@ impl Settings {
             }
             builder = builder.add_source(File::from(path).format(FileFormat::Toml));
         }
-        if let Some(extra) = sources.overrides {
+        for extra in sources.overrides {
             builder = builder.add_source(File::from_str(extra, FileFormat::Toml));
         }
         if sources.env {
@@ -240,10 +240,8 @@ impl Settings {
                 "argon2 parameters out of range",
             ));
         }
-        if !self.server.public_url.is_empty()
-            && !(self.server.public_url.starts_with("http://")
-                || self.server.public_url.starts_with("https://"))
-        {
+        let public = &self.server.public_url;
+        if !(public.is_empty() || public.starts_with("http://") || public.starts_with("https://")) {
             return Err(err(
                 "server.public_url",
                 "must start with http:// or https://",
@@ -340,7 +338,7 @@ mod tests {
     fn load(extra: &str) -> Result<Settings, ConfigError> {
         Settings::load_from(Sources {
             file: None,
-            overrides: Some(extra),
+            overrides: &[extra],
             env: false,
         })
     }

@@ -32,24 +32,22 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Db> {
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
-        .sqlx_logging(false);
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|o| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            // Per connection: WAL lets readers run beside the writer; busy_timeout makes
+            // writers (other connections, other processes) queue instead of failing.
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        });
     let db = Database::connect(opts).await.map_err(|e| {
         anyhow::anyhow!(
             "cannot connect to the database: {}",
             redact(&e.to_string(), url)
         )
     })?;
-    if db.get_database_backend() == DatabaseBackend::Sqlite {
-        // WAL lets readers run beside the writer; busy_timeout makes writers queue instead of failing.
-        for pragma in [
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=NORMAL",
-            "PRAGMA busy_timeout=10000",
-            "PRAGMA foreign_keys=ON",
-        ] {
-            db.execute_unprepared(pragma).await?;
-        }
-    }
     Ok(db)
 }
 
@@ -57,12 +55,23 @@ fn redact(message: &str, url: &str) -> String {
     message.replace(url, "<database.url>")
 }
 
+/// Begins a transaction that will write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`), so a read-then-write transaction never fails to upgrade;
+/// PostgreSQL ignores the option.
+pub async fn begin<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
 /// Runs pending migrations; safe when several instances start at once.
 pub async fn migrate(db: &Db, settings: &Settings) -> anyhow::Result<()> {
     match db.get_database_backend() {
         DatabaseBackend::Postgres => {
             // The transaction-scoped advisory lock makes a second instance wait, then find nothing to do.
-            let txn = db.begin().await?;
+            let txn = crate::db::begin(db).await?;
             txn.execute_raw(Statement::from_sql_and_values(
                 DatabaseBackend::Postgres,
                 "SELECT pg_advisory_xact_lock($1)",

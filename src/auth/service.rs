@@ -6,7 +6,7 @@ use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
 };
 use serde::{Deserialize, Serialize};
 
@@ -133,7 +133,7 @@ pub async fn login(
     let now = Utc::now();
     let session_id = uuid::Uuid::new_v4().simple().to_string();
     let (secret, hash) = token::new_refresh_secret();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin(&state.db).await?;
     entity::auth_session::ActiveModel {
         id: Set(session_id.clone()),
         account_id: Set(account.id),
@@ -170,7 +170,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> AppResult<TokenPa
     let invalid = || AppError::unauthorized("刷新令牌无效或已过期");
     let (sid, secret) = token::parse_refresh(refresh_token).ok_or_else(invalid)?;
     let now = Utc::now();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin(&state.db).await?;
     let session = entity::auth_session::Entity::find_by_id(sid.to_owned())
         .one(&txn)
         .await?
@@ -208,7 +208,7 @@ pub async fn refresh(state: &AppState, refresh_token: &str) -> AppResult<TokenPa
 }
 
 pub async fn logout(state: &AppState, principal: &Principal) -> AppResult<()> {
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin(&state.db).await?;
     revoke_sessions(&txn, principal.account_id, Some(&principal.session_id)).await?;
     audit::record(
         &txn,
@@ -257,7 +257,7 @@ pub async fn change_password(
         return Err(AppError::field("current_password", "当前密码不正确"));
     }
     let hash = state.passwords.hash(new).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin(&state.db).await?;
     let mut active: entity::account::ActiveModel = account.into();
     active.password_hash = Set(hash);
     active.must_change_password = Set(false);
@@ -419,7 +419,7 @@ pub async fn create_account(
     password::check_strength(&password_text)?;
     let hash = state.passwords.hash(password_text.clone()).await?;
     let now = Utc::now();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin(&state.db).await?;
     let exists = entity::account::Entity::find()
         .filter(entity::account::Column::Username.eq(&username))
         .one(&txn)
@@ -518,7 +518,7 @@ pub async fn update_account(
         return Err(AppError::field("disabled", "不能停用自己的账号"));
     }
     let before = AccountView::try_from(account.clone())?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin(&state.db).await?;
     let mut active: entity::account::ActiveModel = account.into();
     if let Some(name) = patch.display_name {
         let name = name.trim().to_owned();
@@ -564,7 +564,7 @@ pub async fn reset_password(
     };
     let new = password::generate();
     let hash = state.passwords.hash(new.clone()).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin(&state.db).await?;
     let org = account.org_id;
     let mut active: entity::account::ActiveModel = account.into();
     active.password_hash = Set(hash);
@@ -592,7 +592,7 @@ pub async fn set_disabled(
     let account = find_by_username(&state.db, username).await?;
     let id = AccountId(account.id);
     let before = AccountView::try_from(account.clone())?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin(&state.db).await?;
     let mut active: entity::account::ActiveModel = account.into();
     active.disabled = Set(disabled);
     active.updated_at = Set(Utc::now());

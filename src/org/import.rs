@@ -306,15 +306,15 @@ fn validate(
                 None
             }
         };
-        if let Some(e) = &external_id {
-            if let Some(first) = seen_ext.insert(e.clone(), row) {
-                errors.push(err(row, COL_EXTERNAL, format!("编号与第 {first} 行重复")));
-            }
+        if let Some(e) = &external_id
+            && let Some(first) = seen_ext.insert(e.clone(), row)
+        {
+            errors.push(err(row, COL_EXTERNAL, format!("编号与第 {first} 行重复")));
         }
-        if let Some(p) = &phone {
-            if let Some(first) = seen_phone.insert(p.clone(), row) {
-                errors.push(err(row, COL_PHONE, format!("手机号与第 {first} 行重复")));
-            }
+        if let Some(p) = &phone
+            && let Some(first) = seen_phone.insert(p.clone(), row)
+        {
+            errors.push(err(row, COL_PHONE, format!("手机号与第 {first} 行重复")));
         }
         if errors.len() == before
             && let (Some(name), Some(org_id), Some(role)) = (name, org, role)
@@ -376,11 +376,7 @@ fn plan(valid: Vec<Valid>, existing: &Existing, errors: &mut Vec<RowError>) -> (
             None => plans.push(Plan::Create(v)),
             Some(i) => {
                 let p = &existing.people[i];
-                if let Some(phone) = &v.phone
-                    && let Some(owner) = by_phone
-                    && owner != i
-                {
-                    let _ = phone;
+                if by_phone.is_some_and(|owner| owner != i) {
                     errors.push(err(v.row, COL_PHONE, "手机号已属于另一人"));
                     continue;
                 }
@@ -441,7 +437,7 @@ pub async fn import(
         .collect();
     let (valid, mut errors) = validate(&rows, &orgs, principal, progress);
     drop(rows);
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let existing = load_existing(&txn).await?;
     let (plans, unchanged) = plan(valid, &existing, &mut errors);
     report.unchanged = unchanged;

@@ -148,7 +148,7 @@ pub async fn create(
     if phone.is_none() && external_id.is_none() {
         return Err(AppError::field("phone", "手机号和编号至少填写一项"));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let org = orgs::scoped(&txn, principal, Perm::PeopleWrite, input.org_id).await?;
     let now = Utc::now();
     let person = entity::person::ActiveModel {
@@ -313,7 +313,7 @@ pub async fn update(
     id: PersonId,
     patch: PersonPatch,
 ) -> AppResult<PersonView> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let person = scoped(&txn, principal, Perm::PeopleWrite, id).await?;
     let before = person.clone();
     let mut active: entity::person::ActiveModel = person.into();
@@ -409,7 +409,7 @@ pub async fn change_role(
     id: PersonId,
     change: RoleChange,
 ) -> AppResult<PersonView> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let person = scoped(&txn, principal, Perm::PeopleWrite, id).await?;
     if person.role == change.role.as_str() {
         return Err(AppError::field("role", "身份未变化"));
@@ -459,7 +459,7 @@ pub async fn transfer(
     id: PersonId,
     t: Transfer,
 ) -> AppResult<PersonView> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let person = scoped(&txn, principal, Perm::PeopleWrite, id).await?;
     let target = orgs::scoped(&txn, principal, Perm::PeopleWrite, t.to_org_id).await?;
     if target.id == person.org_id {
@@ -511,7 +511,7 @@ pub async fn change_status(
     if change.reason.trim().is_empty() {
         return Err(AppError::field("reason", "请填写原因"));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let person = scoped(&txn, principal, Perm::PeopleWrite, id).await?;
     if person.status == change.status.as_str() {
         return Err(AppError::field("status", "状态未变化"));
@@ -676,7 +676,7 @@ pub async fn add_exemption(
     {
         return Err(AppError::field("year", "年份无效"));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let person = scoped(&txn, principal, Perm::PeopleWrite, id).await?;
     let row = entity::exemption::ActiveModel {
         id: NotSet,
@@ -744,7 +744,7 @@ pub async fn bind_openid(
     person: PersonId,
     openid: &str,
 ) -> AppResult<entity::person::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let p = find(&txn, person).await?;
     if p.openid.as_deref() == Some(openid) {
         return Ok(p);
@@ -787,7 +787,7 @@ pub async fn unbind_openid(
     id: PersonId,
     reason: Option<String>,
 ) -> AppResult<PersonView> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let p = scoped(&txn, principal, Perm::PeopleWrite, id).await?;
     let Some(openid) = p.openid.clone() else {
         return Err(AppError::field("openid", "该人员未绑定微信"));

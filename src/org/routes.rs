@@ -313,6 +313,7 @@ pub async fn import_roster(
     q: web::Query<ImportQuery>,
     body: web::Bytes,
 ) -> AppResult<HttpResponse> {
+    principal.require(Perm::PeopleWrite)?;
     if body.is_empty() {
         return Err(AppError::bad_request("请求体为空：请上传 CSV 或 XLSX 文件"));
     }

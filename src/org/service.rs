@@ -135,7 +135,7 @@ pub async fn create(
     let name = check_name(&input.name)?;
     let code = check_code(&input.code)?;
     let timezone = check_timezone(input.timezone.as_deref().unwrap_or(DEFAULT_TIMEZONE))?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let parent = match input.parent_id {
         Some(pid) => {
             let parent = match principal {
@@ -207,7 +207,7 @@ pub async fn update(
     id: OrgId,
     patch: OrgPatch,
 ) -> AppResult<OrgView> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin(db).await?;
     let org = scoped(&txn, principal, Perm::OrgWrite, id).await?;
     let before = OrgView::from(&org);
     let mut active: entity::organization::ActiveModel = org.into();
