@@ -1,1 +1,2 @@
-
+pub mod policy;
+pub mod score;
