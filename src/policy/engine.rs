@@ -671,18 +671,19 @@ impl PartEval<'_, '_> {
                 total += adjust(u, -total, note, eval);
             }
         }
-        if let Some(fl) = &index.floor {
-            if status != Status::Vetoed && total < fl.at {
-                let pts = fl.at - total;
-                let note = format!(
-                    "{} {}，年度积分不低于 {} 分，回补 {} 分",
-                    fl.rule,
-                    fl.label,
-                    fmt_dec(fl.at),
-                    fmt_dec(pts)
-                );
-                total += adjust(fl.rule.clone(), pts, note, eval);
-            }
+        if let Some(fl) = &index.floor
+            && status != Status::Vetoed
+            && total < fl.at
+        {
+            let pts = fl.at - total;
+            let note = format!(
+                "{} {}，年度积分不低于 {} 分，回补 {} 分",
+                fl.rule,
+                fl.label,
+                fmt_dec(fl.at),
+                fmt_dec(pts)
+            );
+            total += adjust(fl.rule.clone(), pts, note, eval);
         }
 
         let stars = if status == Status::Unqualified && !index.unqualified.stars {
@@ -791,14 +792,14 @@ impl PartEval<'_, '_> {
         c.activity = Some(a.id);
         c.method = method;
         let src = self.source(&c);
-        if let (Some(m), Some(allowed)) = (method, &src.methods) {
-            if !allowed.contains(&m) {
-                c.state = State::Filtered;
-                if let Some(mr) = &src.methods_rule {
-                    c.applied.push(mr.clone());
-                }
-                return c;
+        if let (Some(m), Some(allowed)) = (method, &src.methods)
+            && !allowed.contains(&m)
+        {
+            c.state = State::Filtered;
+            if let Some(mr) = &src.methods_rule {
+                c.applied.push(mr.clone());
             }
+            return c;
         }
         let base = match &src.points {
             Points::Fixed(p) => Some(*p),
@@ -1033,27 +1034,27 @@ impl PartEval<'_, '_> {
                 }
                 *used += g;
             }
-            if let (Effect::Award, Some(ci)) = (rule.effect, rule.category) {
-                if let Some(cap) = cats[ci].cap {
-                    let left = (cap - used_cat[ci]).max(Decimal::ZERO);
-                    if g > left {
-                        if let Some(u) = used_rule.get_mut(&c.rule) {
-                            *u -= g - left;
-                        }
-                        g = left;
-                        if let Some(r) = &cats[ci].rule {
-                            c.applied.push(r.clone());
-                        }
-                        let _ = write!(
-                            c.extra,
-                            "，{}已达年度上限 {} 分，实得 {} 分",
-                            cats[ci].label,
-                            fmt_dec(cap),
-                            fmt_dec(g)
-                        );
+            if let (Effect::Award, Some(ci)) = (rule.effect, rule.category)
+                && let Some(cap) = cats[ci].cap
+            {
+                let left = (cap - used_cat[ci]).max(Decimal::ZERO);
+                if g > left {
+                    if let Some(u) = used_rule.get_mut(&c.rule) {
+                        *u -= g - left;
                     }
-                    used_cat[ci] += g;
+                    g = left;
+                    if let Some(r) = &cats[ci].rule {
+                        c.applied.push(r.clone());
+                    }
+                    let _ = write!(
+                        c.extra,
+                        "，{}已达年度上限 {} 分，实得 {} 分",
+                        cats[ci].label,
+                        fmt_dec(cap),
+                        fmt_dec(g)
+                    );
                 }
+                used_cat[ci] += g;
             }
             c.granted = g;
         }

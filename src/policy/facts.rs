@@ -260,10 +260,10 @@ impl Activities {
     /// Adds or replaces an activity.
     pub fn insert(&mut self, a: Activity) {
         let (id, org) = (a.id, a.org);
-        if let Some(old) = self.by_id.insert(id, a) {
-            if let Some(list) = self.by_org.get_mut(&old.org) {
-                list.retain(|x| *x != id);
-            }
+        if let Some(old) = self.by_id.insert(id, a)
+            && let Some(list) = self.by_org.get_mut(&old.org)
+        {
+            list.retain(|x| *x != id);
         }
         self.by_org.entry(org).or_default().push(id);
     }

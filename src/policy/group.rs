@@ -251,10 +251,10 @@ fn last_place(
         if let Some(rating) = &l.rating {
             r.rating = Some(rating.clone());
         }
-        if let Some(flag) = &l.flag {
-            if !r.flags.contains(flag) {
-                r.flags.push(flag.clone());
-            }
+        if let Some(flag) = &l.flag
+            && !r.flags.contains(flag)
+        {
+            r.flags.push(flag.clone());
         }
     }
 }

@@ -441,18 +441,19 @@ impl ItemSpec {
                     if kind != spec.kind {
                         return Err(problem(format!("expected {}", spec.kind.name())));
                     }
-                    if let (Some(allowed), FieldValue::Text(t)) = (&spec.allowed, v) {
-                        if !allowed.iter().any(|a| a == t) {
-                            return Err(problem(format!(
-                                "unknown value \"{t}\" (one of {})",
-                                allowed.join(", ")
-                            )));
-                        }
+                    if let (Some(allowed), FieldValue::Text(t)) = (&spec.allowed, v)
+                        && !allowed.iter().any(|a| a == t)
+                    {
+                        return Err(problem(format!(
+                            "unknown value \"{t}\" (one of {})",
+                            allowed.join(", ")
+                        )));
                     }
-                    if let FieldValue::Number(n) = v {
-                        if n.is_sign_negative() && !n.is_zero() {
-                            return Err(problem("must not be negative".to_owned()));
-                        }
+                    if let FieldValue::Number(n) = v
+                        && n.is_sign_negative()
+                        && !n.is_zero()
+                    {
+                        return Err(problem("must not be negative".to_owned()));
                     }
                 }
             }

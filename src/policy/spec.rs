@@ -431,7 +431,7 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Policy, LoadError> {
                 },
             }
         }
-        if orgs == !roles.is_empty() {
+        if orgs != roles.is_empty() {
             return Err(ctx.err(
                 span,
                 format!("index {id}: subjects must be `org` alone or person roles"),

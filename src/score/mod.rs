@@ -316,10 +316,10 @@ pub fn parse_scenario(
     let mut objs = Vec::with_capacity(raw_events.len());
     for (i, raw) in raw_events.into_iter().enumerate() {
         let e = Obj::new(raw, format!("events[{i}]"))?;
-        if let Some(id) = e.str("id")? {
-            if event_ix.insert(id.clone(), i).is_some() {
-                return Err(field_err(&e.at("id"), format!("duplicate id \"{id}\"")));
-            }
+        if let Some(id) = e.str("id")?
+            && event_ix.insert(id.clone(), i).is_some()
+        {
+            return Err(field_err(&e.at("id"), format!("duplicate id \"{id}\"")));
         }
         objs.push(e);
     }
