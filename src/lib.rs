@@ -7,6 +7,8 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod org;
+pub mod policy;
+pub mod score;
 pub mod startup;
 pub mod state;
 pub mod store;
