@@ -38,6 +38,10 @@ enum Command {
         #[command(subcommand)]
         what: ImportWhat,
     },
+    /// Score a scenario year (../shared/scenarios/FORMAT.md) and print the result as JSON.
+    Score {
+        file: PathBuf,
+    },
     /// Manage staff accounts.
     Admin {
         #[command(subcommand)]
@@ -85,6 +89,9 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Score { file }) = &cli.command {
+        return score(cli.config.as_deref(), file);
+    }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -135,6 +142,47 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             what: ImportWhat::Roster { file, dry_run },
         } => import_roster(settings, file, dry_run).await,
         Command::Admin { action } => admin(settings, action).await,
+        Command::Score { .. } => Ok(ExitCode::from(2)),
+    }
+}
+
+/// `vanguard score FILE`: bad input is exit 2 with one line on stderr and nothing on stdout.
+fn score(config: Option<&std::path::Path>, file: &std::path::Path) -> ExitCode {
+    let settings = match Settings::load(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let existing = |p: &std::path::Path| p.is_dir().then(|| p.to_path_buf());
+    let scenario = match crate::score::load_scenario(
+        file,
+        existing(&settings.policy.dir).as_deref(),
+        existing(&settings.policy.calendars_dir).as_deref(),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(crate::ledger::scenario::score(&scenario)) {
+        Ok(output) => {
+            println!("{}", output.to_json());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {}: {:?}", e.detail, e.source);
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -23,6 +23,16 @@ pub struct Settings {
     pub live: LiveSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
+    pub policy: PolicySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySettings {
+    /// Policy files that add to or override the built-in presets.
+    pub dir: PathBuf,
+    /// Calendar files (`<year>.toml`) that add to or override the built-in years.
+    pub calendars_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Deserialize)]

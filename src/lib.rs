@@ -1,11 +1,13 @@
 pub mod audit;
 pub mod auth;
+pub mod checkin;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod ledger;
 pub mod org;
 pub mod policy;
 pub mod score;

@@ -9,6 +9,7 @@ use crate::auth::token::TokenKeys;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::http::metrics::Metrics;
+use crate::ledger::SharedScoring;
 use crate::store::SharedStore;
 
 #[derive(Clone)]
@@ -19,6 +20,8 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub passwords: PasswordHasher,
     pub metrics: Arc<Metrics>,
+    /// Policies and calendars (built in, plus files under `policy.dir`).
+    pub scoring: SharedScoring,
     pub trusted_proxies: Arc<Vec<IpNet>>,
     /// Base URL for links handed out (binding page, projector, simulator).
     pub public_url: String,

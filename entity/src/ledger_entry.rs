@@ -19,6 +19,8 @@ pub struct Model {
     pub at: Option<DateTimeUtc>,
     /// Exact decimal as text: the change this entry makes.
     pub points: String,
+    /// `points` × 10⁴, for period sums in SQL (rankings); the text is the truth.
+    pub points_e4: i64,
     pub asked: String,
     pub note: String,
     /// The fact whose arrival caused this entry (itself, or a later one that re-derived it).

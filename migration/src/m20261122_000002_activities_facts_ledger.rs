@@ -114,6 +114,7 @@ enum LedgerEntries {
     Part,
     At,
     Points,
+    PointsE4,
     Asked,
     Note,
     CauseFactId,
@@ -357,6 +358,8 @@ impl MigrationTrait for Migration {
                 .col(integer(LedgerEntries::Part))
                 .col(timestamp_with_time_zone_null(LedgerEntries::At))
                 .col(string(LedgerEntries::Points))
+                // Points × 10⁴ as an integer, so SQL can sum a period for rankings; the text is the truth.
+                .col(big_integer(LedgerEntries::PointsE4))
                 .col(string(LedgerEntries::Asked))
                 .col(text(LedgerEntries::Note))
                 .col(big_integer_null(LedgerEntries::CauseFactId))

@@ -100,6 +100,8 @@ pub enum Perm {
     ActivityWrite,
     ScoresRead,
     ScoresWrite,
+    /// Corrections of recorded facts (annul, amend): admins only.
+    Correct,
     PolicyWrite,
 }
 

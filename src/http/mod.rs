@@ -31,7 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
         web::scope("/api/v1")
             .configure(crate::auth::routes::configure)
             .configure(|c| crate::org::routes::configure(c, settings.upload_limit_bytes))
-            .configure(crate::audit::routes::configure),
+            .configure(crate::audit::routes::configure)
+            .configure(crate::ledger::routes::configure),
     );
 }
 

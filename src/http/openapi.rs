@@ -7,7 +7,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{audit, auth, error, http, org};
+use crate::{audit, auth, error, http, ledger, org};
 
 struct Security;
 
@@ -64,6 +64,17 @@ impl Modify for Security {
         org::routes::template_csv,
         org::routes::template_xlsx,
         audit::routes::list,
+        ledger::routes::record_item,
+        ledger::routes::get_fact,
+        ledger::routes::annul_fact,
+        ledger::routes::person_score,
+        ledger::routes::org_score,
+        ledger::routes::rankings,
+        ledger::routes::get_org_policy,
+        ledger::routes::set_org_policy,
+        ledger::routes::close,
+        ledger::routes::list_policies,
+        ledger::routes::get_policy,
     ),
     components(schemas(error::Problem, error::ErrorCode, error::FieldError)),
     modifiers(&Security)

@@ -678,6 +678,17 @@ pub async fn add_exemption(
     }
     let txn = crate::db::begin(db).await?;
     let person = scoped(&txn, principal, Perm::PeopleWrite, id).await?;
+    let view = write_exemption(&txn, &principal.actor(), &person, &input).await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+async fn write_exemption(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    person: &entity::person::Model,
+    input: &NewExemption,
+) -> AppResult<ExemptionView> {
     let row = entity::exemption::ActiveModel {
         id: NotSet,
         person_id: Set(person.id),
@@ -686,30 +697,43 @@ pub async fn add_exemption(
         reason: Set(input.reason.trim().to_owned()),
         approver: Set(input.approver.trim().to_owned()),
         approved_on: Set(input.approved_on),
-        actor_id: Set(Some(principal.account_id.0)),
+        actor_id: Set(actor.id.filter(|_| actor.kind == "account")),
         recorded_at: Set(Utc::now()),
     }
-    .insert(&txn)
+    .insert(db)
     .await?;
     let view = exemption_view(row);
+    let action = if input.revoke { "revoke_exemption" } else { "grant_exemption" };
     audit::record(
-        &txn,
-        &principal.actor(),
-        Entry::new(
-            if input.revoke {
-                "revoke_exemption"
-            } else {
-                "grant_exemption"
-            },
-            "person",
-            id,
-        )
-        .org(OrgId(person.org_id))
-        .after(&view),
+        db,
+        actor,
+        Entry::new(action, "person", person.id)
+            .org(OrgId(person.org_id))
+            .after(&view),
     )
     .await?;
-    txn.commit().await?;
     Ok(view)
+}
+
+/// Grants an exemption as the operator (no principal): used by `vanguard score`.
+pub async fn record_exemption(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    person_id: i64,
+    year: Option<i32>,
+    reason: &str,
+    approver: &str,
+    approved_on: NaiveDate,
+) -> AppResult<ExemptionView> {
+    let person = find(db, PersonId(person_id)).await?;
+    let input = NewExemption {
+        year,
+        reason: reason.to_owned(),
+        approver: approver.to_owned(),
+        approved_on,
+        revoke: false,
+    };
+    write_exemption(db, actor, &person, &input).await
 }
 
 pub async fn list_exemptions(

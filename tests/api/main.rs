@@ -9,3 +9,4 @@ mod import;
 mod orgs;
 mod people;
 mod rbac;
+mod score;
