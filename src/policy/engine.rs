@@ -637,8 +637,9 @@ impl<'p> PartEval<'_, 'p> {
             .collect();
         eval.postings
             .reserve(claims.len() + composite_postings.len() + 2);
+        let mut scratch = String::with_capacity(160);
         for c in claims {
-            let posting = self.posting(c);
+            let posting = self.posting(c, &mut scratch);
             total += posting.points_granted;
             eval.postings.push(posting);
         }
@@ -1128,18 +1129,20 @@ impl<'p> PartEval<'_, 'p> {
         }
     }
 
-    fn posting(&self, c: Claim<'_>) -> Posting {
+    /// The posting for a claim; the note is written into `scratch`, then copied
+    /// out at its exact size (millions of notes: no slack, no regrowth).
+    fn posting(&self, c: Claim<'_>, scratch: &mut String) -> Posting {
         let rule = &self.ctx.policy.rules[c.rule];
         let src = &rule.sources[c.src];
         let asked = signed(rule.effect, c.asked);
         let detail = c.detail.as_deref();
-        // One allocation per posting: the note is written in place.
-        let mut note = String::with_capacity(96);
+        scratch.clear();
+        let note = scratch;
         let (rule_id, granted, outcome) = match c.state {
             State::Active => {
-                push_head(&mut note, rule, detail);
+                push_head(note, rule, detail);
                 note.push(' ');
-                push_signed(&mut note, asked);
+                push_signed(note, asked);
                 note.push_str(&c.extra);
                 (rule.id.clone(), signed(rule.effect, c.granted), c.outcome)
             }
@@ -1147,7 +1150,7 @@ impl<'p> PartEval<'_, 'p> {
                 let by = src.methods_rule.clone().unwrap_or_else(|| rule.id.clone());
                 let how = c.method.map_or("该方式", Method::label);
                 let _ = write!(note, "{by} {how}不计分（");
-                push_head(&mut note, rule, detail);
+                push_head(note, rule, detail);
                 note.push('）');
                 (by, Decimal::ZERO, None)
             }
@@ -1156,9 +1159,9 @@ impl<'p> PartEval<'_, 'p> {
                     (o.rule.clone(), o.label.as_str())
                 });
                 let _ = write!(note, "{by} {label}，本条不计分（");
-                push_head(&mut note, rule, detail);
+                push_head(note, rule, detail);
                 note.push(' ');
-                push_signed(&mut note, asked);
+                push_signed(note, asked);
                 note.push('）');
                 (by, Decimal::ZERO, c.outcome)
             }
@@ -1180,7 +1183,7 @@ impl<'p> PartEval<'_, 'p> {
                 asked
             },
             points_granted: granted,
-            note,
+            note: note.as_str().to_owned(),
             flags: c.flags,
         }
     }
