@@ -22,7 +22,7 @@
 //! Facts are processed in `(at, id)` order whatever the order they are given
 //! in, and annulled facts are dropped before anything is counted, so caps and
 //! "once" rules always fall on the same facts: evaluating after each new fact
-//! equals a full replay (see the property test in `tests/props.rs`).
+//! equals a full replay (see the property test in `src/policy/tests/props.rs`).
 //!
 //! A [`SubjectEvaluation`] holds one [`IndexResult`] per stretch of the year
 //! under one index (an applicant who becomes a probationary member mid-year
