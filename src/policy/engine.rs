@@ -4,6 +4,7 @@
 //! they are given in, so caps and "once" rules fall on the same facts however
 //! they arrived; annulled facts are left out before anything is counted.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -166,6 +167,10 @@ fn ser_arcs<S: Serializer>(v: &[Arc<str>], s: S) -> Result<S::Ok, S::Error> {
     s.collect_seq(v.iter().map(|x| &**x))
 }
 
+/// Internal maps: keys are trusted ids, so a fast fixed hasher (no per-map seeding).
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+pub(crate) type FastSet<K> = HashSet<K, foldhash::fast::FixedState>;
+
 pub(crate) fn local_midnight(tz: Tz, d: NaiveDate) -> DateTime<FixedOffset> {
     let naive = d.and_time(chrono::NaiveTime::MIN);
     tz.from_local_datetime(&naive)
@@ -195,9 +200,9 @@ pub(crate) fn bucket(per: Period, t: NaiveDateTime) -> i64 {
 }
 
 /// Facts that are annulled by an annulment that itself stands.
-fn annulled(facts: &[&Fact]) -> HashSet<FactId> {
-    let annuls: HashMap<FactId, Vec<FactId>> = {
-        let mut m: HashMap<FactId, Vec<FactId>> = HashMap::new();
+fn annulled(facts: &[&Fact]) -> FastSet<FactId> {
+    let annuls: FastMap<FactId, Vec<FactId>> = {
+        let mut m: FastMap<FactId, Vec<FactId>> = FastMap::default();
         for f in facts {
             if let FactKind::Annul { target } = f.kind {
                 m.entry(target).or_default().push(f.id);
@@ -205,16 +210,16 @@ fn annulled(facts: &[&Fact]) -> HashSet<FactId> {
         }
         m
     };
-    let mut out = HashSet::new();
+    let mut out = FastSet::default();
     if annuls.is_empty() {
         return out;
     }
     // An annulment stands unless annulled itself; a cycle stands nothing.
     fn stands(
         id: FactId,
-        annuls: &HashMap<FactId, Vec<FactId>>,
-        memo: &mut HashMap<FactId, bool>,
-        seen: &mut HashSet<FactId>,
+        annuls: &FastMap<FactId, Vec<FactId>>,
+        memo: &mut FastMap<FactId, bool>,
+        seen: &mut FastSet<FactId>,
     ) -> bool {
         if let Some(v) = memo.get(&id) {
             return *v;
@@ -229,8 +234,8 @@ fn annulled(facts: &[&Fact]) -> HashSet<FactId> {
         memo.insert(id, v);
         v
     }
-    let mut memo = HashMap::new();
-    let mut seen = HashSet::new();
+    let mut memo = FastMap::default();
+    let mut seen = FastSet::default();
     for target in annuls.keys() {
         if !stands(*target, &annuls, &mut memo, &mut seen) {
             out.insert(*target);
@@ -432,7 +437,7 @@ struct Claim<'a> {
     asked: Decimal,
     granted: Decimal,
     outcome: Option<Arc<str>>,
-    detail: Option<String>,
+    detail: Option<Cow<'a, str>>,
     applied: Vec<Arc<str>>,
     extra: String,
     flags: Vec<PostingFlag>,
@@ -457,15 +462,39 @@ fn signed(effect: Effect, d: Decimal) -> Decimal {
     }
 }
 
-fn fmt_signed(d: Decimal) -> String {
-    if d.is_sign_negative() && !d.is_zero() {
-        fmt_dec(d)
+fn push_dec(s: &mut String, d: Decimal) {
+    if d.is_zero() {
+        s.push('0');
     } else {
-        format!("+{}", fmt_dec(d))
+        let _ = write!(s, "{}", d.normalize());
     }
 }
 
-impl PartEval<'_, '_> {
+fn push_signed(s: &mut String, d: Decimal) {
+    if !d.is_sign_negative() || d.is_zero() {
+        s.push('+');
+    }
+    push_dec(s, d);
+}
+
+fn fmt_signed(d: Decimal) -> String {
+    let mut s = String::new();
+    push_signed(&mut s, d);
+    s
+}
+
+/// `"XH-8.1 党员固定活动日·按时签到"`
+fn push_head(s: &mut String, rule: &super::model::Rule, detail: Option<&str>) {
+    s.push_str(&rule.id);
+    s.push(' ');
+    s.push_str(&rule.label);
+    if let Some(d) = detail {
+        s.push('·');
+        s.push_str(d);
+    }
+}
+
+impl<'p> PartEval<'_, 'p> {
     fn run(
         &self,
         facts: &[&Fact],
@@ -475,25 +504,14 @@ impl PartEval<'_, '_> {
         let policy = self.ctx.policy;
         let index = &policy.indexes[self.ix];
         let dispatch = &policy.dispatch[self.ix];
-        let mut claims: Vec<Claim<'_>> = Vec::new();
+        let mut claims: Vec<Claim<'_>> = Vec::with_capacity(facts.len() + held.len());
         let mut composite_input: Option<Decimal> = None;
         let mut composite_postings: Vec<Posting> = Vec::new();
 
         // Held activities come after facts of the same instant; both are in time order.
         let mut hi = 0;
-        let mut push_held = |upto: Option<DateTime<FixedOffset>>,
-                             claims: &mut Vec<Claim<'_>>,
-                             eval: &mut SubjectEvaluation| {
-            while hi < held.len() && upto.is_none_or(|t| held[hi].starts_at < t) {
-                let a = held[hi];
-                for &(r, s) in &dispatch.held[a.kind.slot()] {
-                    claims.push(self.held_claim(a, r, s, eval));
-                }
-                hi += 1;
-            }
-        };
         for f in facts {
-            push_held(Some(f.at), &mut claims, eval);
+            self.push_held(held, &mut hi, Some(f.at), &mut claims, eval);
             let local = f.at.with_timezone(&self.tz).naive_local();
             match &f.kind {
                 FactKind::CheckIn { activity, .. } | FactKind::MakeupStudy { activity, .. } => {
@@ -554,7 +572,7 @@ impl PartEval<'_, '_> {
                 FactKind::Annul { .. } => {}
             }
         }
-        push_held(None, &mut claims, eval);
+        self.push_held(held, &mut hi, None, &mut claims, eval);
 
         self.apply_once(&mut claims);
         self.apply_schedule(&mut claims);
@@ -593,32 +611,46 @@ impl PartEval<'_, '_> {
                 }
             }
         }
-        let mut counted: HashMap<&str, u32> = HashMap::new();
-        for ye in policy.year_end.iter().filter(|y| y.index == self.ix) {
-            let n = claims
-                .iter()
-                .filter(|c| {
-                    c.state == State::Active
-                        && ye
-                            .count_rules
-                            .iter()
-                            .any(|r| **r == *policy.rules[c.rule].id)
-                        && c.outcome
-                            .as_ref()
-                            .is_some_and(|o| ye.outcomes.iter().any(|x| **x == **o))
-                })
-                .count();
-            counted.insert(&ye.id, u32::try_from(n).unwrap_or(u32::MAX));
-        }
+        // Year-end counts look at how facts were judged, before the postings are made.
+        let counted: Vec<u32> = policy
+            .year_end
+            .iter()
+            .map(|ye| {
+                if !self.ctx.year_end || ye.index != self.ix {
+                    return 0;
+                }
+                let n = claims
+                    .iter()
+                    .filter(|c| {
+                        c.state == State::Active
+                            && ye
+                                .count_rules
+                                .iter()
+                                .any(|r| **r == *policy.rules[c.rule].id)
+                            && c.outcome
+                                .as_ref()
+                                .is_some_and(|o| ye.outcomes.iter().any(|x| **x == **o))
+                    })
+                    .count();
+                u32::try_from(n).unwrap_or(u32::MAX)
+            })
+            .collect();
+        eval.postings
+            .reserve(claims.len() + composite_postings.len() + 2);
+        let mut scratch = String::with_capacity(160);
         for c in claims {
-            let posting = self.posting(c);
+            let posting = self.posting(c, &mut scratch);
             total += posting.points_granted;
             eval.postings.push(posting);
         }
         eval.postings.append(&mut composite_postings);
         if self.ctx.year_end {
-            for ye in policy.year_end.iter().filter(|y| y.index == self.ix) {
-                let n = counted.get(&*ye.id).copied().unwrap_or(0);
+            for (ye, &n) in policy
+                .year_end
+                .iter()
+                .zip(&counted)
+                .filter(|(y, _)| y.index == self.ix)
+            {
                 if n < ye.below {
                     let pts = signed(ye.effect, ye.points);
                     total += pts;
@@ -720,6 +752,29 @@ impl PartEval<'_, '_> {
         }
     }
 
+    /// Claims of held activities that start before `upto` (all when `None`).
+    fn push_held<'a>(
+        &self,
+        held: &[&Activity],
+        hi: &mut usize,
+        upto: Option<DateTime<FixedOffset>>,
+        claims: &mut Vec<Claim<'a>>,
+        eval: &mut SubjectEvaluation,
+    ) where
+        'p: 'a,
+    {
+        let dispatch = &self.ctx.policy.dispatch[self.ix];
+        while let Some(a) = held
+            .get(*hi)
+            .filter(|a| upto.is_none_or(|t| a.starts_at < t))
+        {
+            for &(r, s) in &dispatch.held[a.kind.slot()] {
+                claims.push(self.held_claim(a, r, s, eval));
+            }
+            *hi += 1;
+        }
+    }
+
     fn new_claim<'a>(
         &self,
         source: Source,
@@ -751,17 +806,21 @@ impl PartEval<'_, '_> {
         }
     }
 
-    fn source(&self, c: &Claim<'_>) -> &RuleSource {
-        &self.ctx.policy.rules[c.rule].sources[c.src]
+    fn source(&self, c: &Claim<'_>) -> &'p RuleSource {
+        let policy: &'p Policy = self.ctx.policy;
+        &policy.rules[c.rule].sources[c.src]
     }
 
-    fn finish_points(&self, c: &mut Claim<'_>, base: Option<Decimal>) {
+    fn finish_points<'a>(&self, c: &mut Claim<'a>, base: Option<Decimal>)
+    where
+        'p: 'a,
+    {
         let src = self.source(c);
         if c.outcome.is_none() {
             c.outcome = src.outcome.clone();
         }
         if c.detail.is_none() {
-            c.detail = src.label.clone();
+            c.detail = src.label.as_deref().map(Cow::Borrowed);
         }
         let rule = &self.ctx.policy.rules[c.rule];
         if rule.schedule.is_none() {
@@ -787,7 +846,10 @@ impl PartEval<'_, '_> {
         method: Option<Method>,
         r: usize,
         s: usize,
-    ) -> Claim<'a> {
+    ) -> Claim<'a>
+    where
+        'p: 'a,
+    {
         let mut c = self.new_claim(Source::Fact(f.id), f.at, local, r, s);
         c.activity = Some(a.id);
         c.method = method;
@@ -809,12 +871,12 @@ impl PartEval<'_, '_> {
                 match tiers.iter().find(|t| late_ms <= t.within_seconds * 1000) {
                     Some(t) => {
                         c.outcome = Some(t.outcome.clone());
-                        c.detail = Some(t.label.clone());
+                        c.detail = Some(Cow::Borrowed(&t.label));
                         Some(t.points)
                     }
                     None => {
                         c.outcome = Some(beyond.outcome.clone());
-                        c.detail = Some(beyond.label.clone());
+                        c.detail = Some(Cow::Borrowed(&beyond.label));
                         Some(Decimal::ZERO)
                     }
                 }
@@ -833,7 +895,10 @@ impl PartEval<'_, '_> {
         fields: &'a Fields,
         r: usize,
         s: usize,
-    ) -> Claim<'a> {
+    ) -> Claim<'a>
+    where
+        'p: 'a,
+    {
         let mut c = self.new_claim(Source::Fact(f.id), f.at, local, r, s);
         c.item = Some(item);
         c.fields = Some(fields);
@@ -871,7 +936,7 @@ impl PartEval<'_, '_> {
                 let level = fields.text(field);
                 match level.and_then(|l| values.iter().find(|(k, _)| k == l)) {
                     Some((k, v)) => {
-                        c.detail = Some(k.clone());
+                        c.detail = Some(Cow::Borrowed(k.as_str()));
                         Some(*v)
                     }
                     None => {
@@ -893,7 +958,10 @@ impl PartEval<'_, '_> {
         r: usize,
         s: usize,
         eval: &mut SubjectEvaluation,
-    ) -> Claim<'a> {
+    ) -> Claim<'a>
+    where
+        'p: 'a,
+    {
         let local = a.starts_at.with_timezone(&self.tz).naive_local();
         let mut c = self.new_claim(Source::Activity(a.id), a.starts_at, local, r, s);
         c.activity = Some(a.id);
@@ -954,7 +1022,8 @@ impl PartEval<'_, '_> {
         if !claims.iter().any(|c| rules[c.rule].once.is_some()) {
             return;
         }
-        let mut winners: HashMap<(usize, i64, KeyPart<'_>, KeyPart<'_>), usize> = HashMap::new();
+        let mut winners: FastMap<(usize, i64, KeyPart<'_>, KeyPart<'_>), usize> =
+            FastMap::default();
         for i in 0..claims.len() {
             let c = &claims[i];
             let Some(once) = &rules[c.rule].once else {
@@ -988,7 +1057,7 @@ impl PartEval<'_, '_> {
 
     fn apply_schedule(&self, claims: &mut [Claim<'_>]) {
         let rules = &self.ctx.policy.rules;
-        let mut seen: HashMap<usize, usize> = HashMap::new();
+        let mut seen = vec![0usize; rules.len()];
         for c in claims.iter_mut() {
             let Some(schedule) = &rules[c.rule].schedule else {
                 continue;
@@ -996,7 +1065,7 @@ impl PartEval<'_, '_> {
             if c.state != State::Active {
                 continue;
             }
-            let k = seen.entry(c.rule).or_insert(0);
+            let k = &mut seen[c.rule];
             let pts = schedule.points[(*k).min(schedule.points.len() - 1)];
             *k += 1;
             c.base = Some(pts);
@@ -1005,14 +1074,14 @@ impl PartEval<'_, '_> {
             if let Some(l) = &schedule.label {
                 let _ = write!(d, "（{l}）");
             }
-            c.detail = Some(d);
+            c.detail = Some(Cow::Owned(d));
         }
     }
 
     fn apply_caps(&self, claims: &mut [Claim<'_>]) {
         let policy = self.ctx.policy;
         let cats = &policy.indexes[self.ix].categories;
-        let mut used_rule: HashMap<usize, Decimal> = HashMap::new();
+        let mut used_rule = vec![Decimal::ZERO; policy.rules.len()];
         let mut used_cat = vec![Decimal::ZERO; cats.len()];
         for c in claims.iter_mut() {
             if c.state != State::Active {
@@ -1021,7 +1090,7 @@ impl PartEval<'_, '_> {
             let rule = &policy.rules[c.rule];
             let mut g = c.asked;
             if let Some(cap) = rule.cap {
-                let used = used_rule.entry(c.rule).or_default();
+                let used = &mut used_rule[c.rule];
                 let left = (cap - *used).max(Decimal::ZERO);
                 if g > left {
                     g = left;
@@ -1039,8 +1108,8 @@ impl PartEval<'_, '_> {
             {
                 let left = (cap - used_cat[ci]).max(Decimal::ZERO);
                 if g > left {
-                    if let Some(u) = used_rule.get_mut(&c.rule) {
-                        *u -= g - left;
+                    if rule.cap.is_some() {
+                        used_rule[c.rule] -= g - left;
                     }
                     g = left;
                     if let Some(r) = &cats[ci].rule {
@@ -1060,41 +1129,41 @@ impl PartEval<'_, '_> {
         }
     }
 
-    fn posting(&self, c: Claim<'_>) -> Posting {
+    /// The posting for a claim; the note is written into `scratch`, then copied
+    /// out at its exact size (millions of notes: no slack, no regrowth).
+    fn posting(&self, c: Claim<'_>, scratch: &mut String) -> Posting {
         let rule = &self.ctx.policy.rules[c.rule];
         let src = &rule.sources[c.src];
-        let mut head = format!("{} {}", rule.id, rule.label);
-        if let Some(d) = &c.detail {
-            let _ = write!(head, "·{d}");
-        }
         let asked = signed(rule.effect, c.asked);
-        let (rule_id, note, granted, outcome) = match c.state {
-            State::Active => (
-                rule.id.clone(),
-                format!("{head} {}{}", fmt_signed(asked), c.extra),
-                signed(rule.effect, c.granted),
-                c.outcome,
-            ),
+        let detail = c.detail.as_deref();
+        scratch.clear();
+        let note = scratch;
+        let (rule_id, granted, outcome) = match c.state {
+            State::Active => {
+                push_head(note, rule, detail);
+                note.push(' ');
+                push_signed(note, asked);
+                note.push_str(&c.extra);
+                (rule.id.clone(), signed(rule.effect, c.granted), c.outcome)
+            }
             State::Filtered => {
                 let by = src.methods_rule.clone().unwrap_or_else(|| rule.id.clone());
                 let how = c.method.map_or("该方式", Method::label);
-                (
-                    by.clone(),
-                    format!("{by} {how}不计分（{head}）"),
-                    Decimal::ZERO,
-                    None,
-                )
+                let _ = write!(note, "{by} {how}不计分（");
+                push_head(note, rule, detail);
+                note.push('）');
+                (by, Decimal::ZERO, None)
             }
             State::Lost => {
                 let (by, label) = rule.once.as_ref().map_or((rule.id.clone(), ""), |o| {
                     (o.rule.clone(), o.label.as_str())
                 });
-                (
-                    by.clone(),
-                    format!("{by} {label}，本条不计分（{head} {}）", fmt_signed(asked)),
-                    Decimal::ZERO,
-                    c.outcome,
-                )
+                let _ = write!(note, "{by} {label}，本条不计分（");
+                push_head(note, rule, detail);
+                note.push(' ');
+                push_signed(note, asked);
+                note.push('）');
+                (by, Decimal::ZERO, c.outcome)
             }
         };
         let mut applied = c.applied;
@@ -1114,7 +1183,7 @@ impl PartEval<'_, '_> {
                 asked
             },
             points_granted: granted,
-            note,
+            note: note.as_str().to_owned(),
             flags: c.flags,
         }
     }

@@ -4,7 +4,6 @@
 //! scenario scorer from a JSON file. Ids are numeric newtypes so that both can
 //! use their own numbering.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -12,6 +11,8 @@ use chrono::{DateTime, FixedOffset};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use serde::Serialize;
+
+use super::engine::FastMap;
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -244,8 +245,8 @@ pub struct Activity {
 /// The activities the engine may look up, by id and by organization.
 #[derive(Debug, Clone, Default)]
 pub struct Activities {
-    by_id: HashMap<ActivityId, Activity>,
-    by_org: HashMap<OrgId, Vec<ActivityId>>,
+    by_id: FastMap<ActivityId, Activity>,
+    by_org: FastMap<OrgId, Vec<ActivityId>>,
 }
 
 impl Activities {

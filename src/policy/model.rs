@@ -6,6 +6,7 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
+use super::engine::FastMap;
 use super::facts::{ActivityKind, FieldValue, Fields, Method, Role};
 
 /// A policy: indexes, rules, year-end rules and group rules, plus the choices
@@ -468,7 +469,7 @@ pub(crate) struct Dispatch {
     pub checkin: [Vec<(usize, usize)>; 5],
     pub makeup: [Vec<(usize, usize)>; 5],
     pub held: [Vec<(usize, usize)>; 5],
-    pub items: HashMap<String, Vec<(usize, usize)>>,
+    pub items: FastMap<String, Vec<(usize, usize)>>,
     pub openings: Vec<usize>,
 }
 

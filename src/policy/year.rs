@@ -1,8 +1,6 @@
 //! A whole year for everyone: route facts to subjects, evaluate each, then the group stage.
 
-use std::collections::{HashMap, HashSet};
-
-use super::engine::{Context, SubjectEvaluation, evaluate_subject};
+use super::engine::{Context, FastMap, FastSet, SubjectEvaluation, evaluate_subject};
 use super::facts::{
     Activities, Fact, FactId, FactKind, Org, OrgId, Person, PersonId, Subject, SubjectId,
 };
@@ -34,13 +32,13 @@ enum Slot {
 
 /// Replays a year: every subject, then (at year end) the group rules.
 pub fn evaluate_year(ctx: &Context<'_>, data: &YearData) -> YearEvaluation {
-    let person_ix: HashMap<PersonId, usize> = data
+    let person_ix: FastMap<PersonId, usize> = data
         .persons
         .iter()
         .enumerate()
         .map(|(i, p)| (p.id, i))
         .collect();
-    let org_ix: HashMap<OrgId, usize> = data
+    let org_ix: FastMap<OrgId, usize> = data
         .orgs
         .iter()
         .enumerate()
@@ -49,7 +47,7 @@ pub fn evaluate_year(ctx: &Context<'_>, data: &YearData) -> YearEvaluation {
     let mut person_facts: Vec<Vec<&Fact>> = vec![Vec::new(); data.persons.len()];
     let mut org_facts: Vec<Vec<&Fact>> = vec![Vec::new(); data.orgs.len()];
     // Only facts that are annulled need to be found again by id.
-    let targets: HashSet<FactId> = data
+    let targets: FastSet<FactId> = data
         .facts
         .iter()
         .filter_map(|f| match f.kind {
@@ -57,7 +55,7 @@ pub fn evaluate_year(ctx: &Context<'_>, data: &YearData) -> YearEvaluation {
             _ => None,
         })
         .collect();
-    let mut route: HashMap<FactId, Slot> = HashMap::new();
+    let mut route: FastMap<FactId, Slot> = FastMap::default();
     let mut annuls: Vec<&Fact> = Vec::new();
     let mut unrouted = Vec::new();
     for f in &data.facts {

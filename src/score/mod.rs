@@ -609,9 +609,11 @@ pub struct SubjectOutput {
 
 impl SubjectOutput {
     fn new(policy: &Policy, r: &crate::policy::IndexResult) -> Self {
-        let rated = policy
+        // A rating where the index has bands, or where a group rule gave one (EQ-5).
+        let rated = (policy
             .index(&r.index)
             .is_some_and(|i| !i.ratings.is_empty())
+            || r.rating.is_some())
             && !matches!(r.status, Status::Exempt | Status::NotCovered);
         Self {
             index: r.index.to_string(),

@@ -298,3 +298,34 @@ fn the_generator_makes_a_valid_scenario_of_the_asked_size() {
     assert_eq!(out.subjects.len(), 123);
     assert_eq!(generate_scenario(120, 3000, 7), text);
 }
+
+#[test]
+fn erqi_output_carries_the_composite_and_a_group_rating() {
+    let events: Vec<Value> = [1, 4, 7, 10]
+        .iter()
+        .map(|m| json!({"kind": "item", "person": "m2", "item": "dues", "at": format!("2026-{m:02}-05T10:00:00+08:00")}))
+        .chain(std::iter::once(json!(
+            {"kind": "item", "person": "m2", "item": "democratic_score", "score": 95, "at": "2026-12-20T10:00:00+08:00"}
+        )))
+        .collect();
+    let v = json!({
+        "policy": "erqi-2021",
+        "year": 2026,
+        "orgs": [{"id": "b1"}],
+        "people": [
+            {"id": "m1", "org": "b1", "role": "member"},
+            {"id": "m2", "org": "b1", "role": "member"},
+            {"id": "p1", "org": "b1", "role": "applicant"}
+        ],
+        "events": events
+    });
+    let out: Value = serde_json::from_str(&score(&v).unwrap().to_json()).unwrap();
+    assert_eq!(
+        out["subjects"],
+        json!({
+            "m1": {"index": "vanguard", "status": "unqualified", "score": 0, "stars": null, "rating": "unqualified"},
+            "m2": {"index": "vanguard", "status": "scored", "score": 4, "stars": null, "composite": 31.3},
+            "p1": {"index": "applicant", "status": "not_covered", "score": null, "stars": null}
+        })
+    );
+}
