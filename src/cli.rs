@@ -39,9 +39,7 @@ enum Command {
         what: ImportWhat,
     },
     /// Score a scenario year (../shared/scenarios/FORMAT.md) and print the result as JSON.
-    Score {
-        file: PathBuf,
-    },
+    Score { file: PathBuf },
     /// Manage staff accounts.
     Admin {
         #[command(subcommand)]
@@ -167,7 +165,10 @@ fn score(config: Option<&std::path::Path>, file: &std::path::Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the runtime: {e}");

@@ -57,8 +57,11 @@ pub async fn build_state(settings: Settings, public_url: String) -> anyhow::Resu
         settings.auth.refresh_ttl_seconds,
     );
     let trusted_proxies = Arc::new(settings.trusted_proxies()?);
-    let scoring = crate::ledger::Scoring::load(Some(&settings.policy.dir), Some(&settings.policy.calendars_dir))
-        .map_err(|e| anyhow::anyhow!("policy files: {e}"))?;
+    let scoring = crate::ledger::Scoring::load(
+        Some(&settings.policy.dir),
+        Some(&settings.policy.calendars_dir),
+    )
+    .map_err(|e| anyhow::anyhow!("policy files: {e}"))?;
     Ok(AppState {
         db,
         live,

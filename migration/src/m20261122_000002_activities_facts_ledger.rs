@@ -207,11 +207,23 @@ fn ts(col: impl IntoIden) -> ColumnDef {
     timestamp_with_time_zone(col)
 }
 
-fn fk(from: (impl IntoIden, impl IntoIden), to: (impl IntoIden, impl IntoIden)) -> ForeignKeyCreateStatement {
-    ForeignKey::create().from(from.0, from.1).to(to.0, to.1).to_owned()
+fn fk(
+    from: (impl IntoIden, impl IntoIden),
+    to: (impl IntoIden, impl IntoIden),
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(from.0, from.1)
+        .to(to.0, to.1)
+        .to_owned()
 }
 
-async fn index(m: &SchemaManager<'_>, name: &str, table: impl IntoIden, cols: Vec<DynIden>, unique: bool) -> Result<(), DbErr> {
+async fn index(
+    m: &SchemaManager<'_>,
+    name: &str,
+    table: impl IntoIden,
+    cols: Vec<DynIden>,
+    unique: bool,
+) -> Result<(), DbErr> {
     let mut idx = Index::create();
     idx.name(name).table(table);
     for c in cols {
@@ -241,11 +253,24 @@ impl MigrationTrait for Migration {
                 .col(ts(Activities::RegisteredAt))
                 .col(big_integer_null(Activities::CreatedBy))
                 .col(ts(Activities::CreatedAt))
-                .foreign_key(&mut fk((Activities::Table, Activities::OrgId), (Organizations::Table, Organizations::Id)))
+                .foreign_key(&mut fk(
+                    (Activities::Table, Activities::OrgId),
+                    (Organizations::Table, Organizations::Id),
+                ))
                 .to_owned(),
         )
         .await?;
-        index(m, "idx_activities_org_start", Activities::Table, vec![Activities::OrgId.into_iden(), Activities::StartsAt.into_iden()], false).await?;
+        index(
+            m,
+            "idx_activities_org_start",
+            Activities::Table,
+            vec![
+                Activities::OrgId.into_iden(),
+                Activities::StartsAt.into_iden(),
+            ],
+            false,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -253,12 +278,28 @@ impl MigrationTrait for Migration {
                 .col(big_pk_auto(ActivityInvites::Id))
                 .col(big_integer(ActivityInvites::ActivityId))
                 .col(big_integer(ActivityInvites::OrgId))
-                .foreign_key(&mut fk((ActivityInvites::Table, ActivityInvites::ActivityId), (Activities::Table, Activities::Id)))
-                .foreign_key(&mut fk((ActivityInvites::Table, ActivityInvites::OrgId), (Organizations::Table, Organizations::Id)))
+                .foreign_key(&mut fk(
+                    (ActivityInvites::Table, ActivityInvites::ActivityId),
+                    (Activities::Table, Activities::Id),
+                ))
+                .foreign_key(&mut fk(
+                    (ActivityInvites::Table, ActivityInvites::OrgId),
+                    (Organizations::Table, Organizations::Id),
+                ))
                 .to_owned(),
         )
         .await?;
-        index(m, "idx_activity_invites_unique", ActivityInvites::Table, vec![ActivityInvites::ActivityId.into_iden(), ActivityInvites::OrgId.into_iden()], true).await?;
+        index(
+            m,
+            "idx_activity_invites_unique",
+            ActivityInvites::Table,
+            vec![
+                ActivityInvites::ActivityId.into_iden(),
+                ActivityInvites::OrgId.into_iden(),
+            ],
+            true,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -273,11 +314,21 @@ impl MigrationTrait for Migration {
                 .col(ts(CheckinSessions::OpenedAt))
                 .col(timestamp_with_time_zone_null(CheckinSessions::ClosedAt))
                 .col(big_integer_null(CheckinSessions::ClosedBy))
-                .foreign_key(&mut fk((CheckinSessions::Table, CheckinSessions::ActivityId), (Activities::Table, Activities::Id)))
+                .foreign_key(&mut fk(
+                    (CheckinSessions::Table, CheckinSessions::ActivityId),
+                    (Activities::Table, Activities::Id),
+                ))
                 .to_owned(),
         )
         .await?;
-        index(m, "idx_checkin_sessions_activity", CheckinSessions::Table, vec![CheckinSessions::ActivityId.into_iden()], false).await?;
+        index(
+            m,
+            "idx_checkin_sessions_activity",
+            CheckinSessions::Table,
+            vec![CheckinSessions::ActivityId.into_iden()],
+            false,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -306,10 +357,38 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        index(m, "idx_facts_person_year", Facts::Table, vec![Facts::PersonId.into_iden(), Facts::Year.into_iden()], false).await?;
-        index(m, "idx_facts_org_year", Facts::Table, vec![Facts::OrgId.into_iden(), Facts::Year.into_iden()], false).await?;
-        index(m, "idx_facts_activity", Facts::Table, vec![Facts::ActivityId.into_iden(), Facts::Kind.into_iden()], false).await?;
-        index(m, "idx_facts_target", Facts::Table, vec![Facts::TargetId.into_iden()], false).await?;
+        index(
+            m,
+            "idx_facts_person_year",
+            Facts::Table,
+            vec![Facts::PersonId.into_iden(), Facts::Year.into_iden()],
+            false,
+        )
+        .await?;
+        index(
+            m,
+            "idx_facts_org_year",
+            Facts::Table,
+            vec![Facts::OrgId.into_iden(), Facts::Year.into_iden()],
+            false,
+        )
+        .await?;
+        index(
+            m,
+            "idx_facts_activity",
+            Facts::Table,
+            vec![Facts::ActivityId.into_iden(), Facts::Kind.into_iden()],
+            false,
+        )
+        .await?;
+        index(
+            m,
+            "idx_facts_target",
+            Facts::Table,
+            vec![Facts::TargetId.into_iden()],
+            false,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -326,7 +405,14 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        index(m, "idx_checkin_refusals_activity", CheckinRefusals::Table, vec![CheckinRefusals::ActivityId.into_iden()], false).await?;
+        index(
+            m,
+            "idx_checkin_refusals_activity",
+            CheckinRefusals::Table,
+            vec![CheckinRefusals::ActivityId.into_iden()],
+            false,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -343,7 +429,17 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        index(m, "idx_pending_scans_openid_session", PendingScans::Table, vec![PendingScans::Openid.into_iden(), PendingScans::SessionId.into_iden()], true).await?;
+        index(
+            m,
+            "idx_pending_scans_openid_session",
+            PendingScans::Table,
+            vec![
+                PendingScans::Openid.into_iden(),
+                PendingScans::SessionId.into_iden(),
+            ],
+            true,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -367,7 +463,18 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        index(m, "idx_ledger_subject_year", LedgerEntries::Table, vec![LedgerEntries::SubjectKind.into_iden(), LedgerEntries::SubjectId.into_iden(), LedgerEntries::Year.into_iden()], false).await?;
+        index(
+            m,
+            "idx_ledger_subject_year",
+            LedgerEntries::Table,
+            vec![
+                LedgerEntries::SubjectKind.into_iden(),
+                LedgerEntries::SubjectId.into_iden(),
+                LedgerEntries::Year.into_iden(),
+            ],
+            false,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -390,8 +497,29 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        index(m, "idx_subject_scores_unique", SubjectScores::Table, vec![SubjectScores::SubjectKind.into_iden(), SubjectScores::SubjectId.into_iden(), SubjectScores::Year.into_iden()], true).await?;
-        index(m, "idx_subject_scores_org_year", SubjectScores::Table, vec![SubjectScores::OrgId.into_iden(), SubjectScores::Year.into_iden()], false).await?;
+        index(
+            m,
+            "idx_subject_scores_unique",
+            SubjectScores::Table,
+            vec![
+                SubjectScores::SubjectKind.into_iden(),
+                SubjectScores::SubjectId.into_iden(),
+                SubjectScores::Year.into_iden(),
+            ],
+            true,
+        )
+        .await?;
+        index(
+            m,
+            "idx_subject_scores_org_year",
+            SubjectScores::Table,
+            vec![
+                SubjectScores::OrgId.into_iden(),
+                SubjectScores::Year.into_iden(),
+            ],
+            false,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -403,11 +531,24 @@ impl MigrationTrait for Migration {
                 .col(text_null(OrgPolicies::Source))
                 .col(big_integer_null(OrgPolicies::ChosenBy))
                 .col(ts(OrgPolicies::ChosenAt))
-                .foreign_key(&mut fk((OrgPolicies::Table, OrgPolicies::OrgId), (Organizations::Table, Organizations::Id)))
+                .foreign_key(&mut fk(
+                    (OrgPolicies::Table, OrgPolicies::OrgId),
+                    (Organizations::Table, Organizations::Id),
+                ))
                 .to_owned(),
         )
         .await?;
-        index(m, "idx_org_policies_org_year", OrgPolicies::Table, vec![OrgPolicies::OrgId.into_iden(), OrgPolicies::Year.into_iden()], false).await?;
+        index(
+            m,
+            "idx_org_policies_org_year",
+            OrgPolicies::Table,
+            vec![
+                OrgPolicies::OrgId.into_iden(),
+                OrgPolicies::Year.into_iden(),
+            ],
+            false,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -420,7 +561,17 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        index(m, "idx_year_closings_unique", YearClosings::Table, vec![YearClosings::OrgId.into_iden(), YearClosings::Year.into_iden()], true).await?;
+        index(
+            m,
+            "idx_year_closings_unique",
+            YearClosings::Table,
+            vec![
+                YearClosings::OrgId.into_iden(),
+                YearClosings::Year.into_iden(),
+            ],
+            true,
+        )
+        .await?;
 
         m.create_table(
             Table::create()
@@ -451,11 +602,24 @@ impl MigrationTrait for Migration {
                 .col(integer_null(MakeupAttempts::Seconds))
                 .col(boolean_null(MakeupAttempts::QuizPassed))
                 .col(big_integer_null(MakeupAttempts::FactId))
-                .foreign_key(&mut fk((MakeupAttempts::Table, MakeupAttempts::PersonId), (People::Table, People::Id)))
+                .foreign_key(&mut fk(
+                    (MakeupAttempts::Table, MakeupAttempts::PersonId),
+                    (People::Table, People::Id),
+                ))
                 .to_owned(),
         )
         .await?;
-        index(m, "idx_makeup_attempts_person", MakeupAttempts::Table, vec![MakeupAttempts::PersonId.into_iden(), MakeupAttempts::ActivityId.into_iden()], false).await?;
+        index(
+            m,
+            "idx_makeup_attempts_person",
+            MakeupAttempts::Table,
+            vec![
+                MakeupAttempts::PersonId.into_iden(),
+                MakeupAttempts::ActivityId.into_iden(),
+            ],
+            false,
+        )
+        .await?;
         Ok(())
     }
 

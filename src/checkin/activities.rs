@@ -2,7 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sea_orm::{ActiveValue::{NotSet, Set}, ConnectionTrait, EntityTrait};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ConnectionTrait, EntityTrait,
+};
 
 use crate::audit::Actor;
 use crate::error::{AppError, AppResult};
@@ -40,7 +43,10 @@ pub fn validate(a: &NewActivity) -> AppResult<()> {
         return Err(AppError::field("ends_at", "结束时间不能早于开始时间"));
     }
     if a.kind == ActivityKind::FixedDay && a.points.is_some() {
-        return Err(AppError::field("points", "主题党日的积分由政策规定（XH-8.1），不设分值"));
+        return Err(AppError::field(
+            "points",
+            "主题党日的积分由政策规定（XH-8.1），不设分值",
+        ));
     }
     if let Some(p) = a.points
         && (p.is_sign_negative() || p > Decimal::from(100))
@@ -51,7 +57,11 @@ pub fn validate(a: &NewActivity) -> AppResult<()> {
 }
 
 /// Inserts an activity row (no posting: callers post the organization, or replay).
-pub async fn insert(db: &impl ConnectionTrait, actor: &Actor, a: &NewActivity) -> AppResult<entity::activity::Model> {
+pub async fn insert(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    a: &NewActivity,
+) -> AppResult<entity::activity::Model> {
     validate(a)?;
     let row = entity::activity::ActiveModel {
         id: NotSet,
@@ -66,5 +76,7 @@ pub async fn insert(db: &impl ConnectionTrait, actor: &Actor, a: &NewActivity) -
         created_by: Set(actor.id.filter(|_| actor.kind == "account")),
         created_at: Set(Utc::now()),
     };
-    Ok(entity::activity::Entity::insert(row).exec_with_returning(db).await?)
+    Ok(entity::activity::Entity::insert(row)
+        .exec_with_returning(db)
+        .await?)
 }

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::{NotSet, Set}, ConnectionTrait, DbErr, EntityTrait};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ConnectionTrait, DbErr, EntityTrait,
+};
 use serde_json::value::RawValue;
 
 use super::post::{Reposted, repost};
@@ -61,10 +64,23 @@ pub fn fields_from_json(text: &str) -> Fields {
 
 #[derive(Debug, Clone)]
 pub enum NewFactKind {
-    CheckIn { person: i64, activity: i64, method: crate::policy::Method },
-    MakeupStudy { person: i64, activity: i64 },
-    Item { subject: SubjectRef, item: String, fields: Fields },
-    Annul { target: i64 },
+    CheckIn {
+        person: i64,
+        activity: i64,
+        method: crate::policy::Method,
+    },
+    MakeupStudy {
+        person: i64,
+        activity: i64,
+    },
+    Item {
+        subject: SubjectRef,
+        item: String,
+        fields: Fields,
+    },
+    Annul {
+        target: i64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -89,23 +105,64 @@ pub async fn insert(
     annul_target: Option<&entity::fact::Model>,
 ) -> AppResult<Option<entity::fact::Model>> {
     let (kind, person, org, activity, item, fields, method, target) = match &fact.kind {
-        NewFactKind::CheckIn { person, activity, method } => {
-            ("checkin", Some(*person), None, Some(*activity), None, None, Some(method.as_str().to_owned()), None)
-        }
-        NewFactKind::MakeupStudy { person, activity } => {
-            ("makeup_study", Some(*person), None, Some(*activity), None, None, None, None)
-        }
-        NewFactKind::Item { subject, item, fields } => {
+        NewFactKind::CheckIn {
+            person,
+            activity,
+            method,
+        } => (
+            "checkin",
+            Some(*person),
+            None,
+            Some(*activity),
+            None,
+            None,
+            Some(method.as_str().to_owned()),
+            None,
+        ),
+        NewFactKind::MakeupStudy { person, activity } => (
+            "makeup_study",
+            Some(*person),
+            None,
+            Some(*activity),
+            None,
+            None,
+            None,
+            None,
+        ),
+        NewFactKind::Item {
+            subject,
+            item,
+            fields,
+        } => {
             let (p, o) = match subject {
                 SubjectRef::Person(p) => (Some(*p), None),
                 SubjectRef::Org(o) => (None, Some(*o)),
             };
-            ("item", p, o, None, Some(item.clone()), Some(fields_to_json(fields)), None, None)
+            (
+                "item",
+                p,
+                o,
+                None,
+                Some(item.clone()),
+                Some(fields_to_json(fields)),
+                None,
+                None,
+            )
         }
         NewFactKind::Annul { target } => {
             // The annulment is filed with its target's subject, so it is read with it.
-            let t = annul_target.ok_or_else(|| AppError::not_found(format!("记录 {target} 不存在")))?;
-            ("annul", t.person_id, t.org_id, t.activity_id, None, None, None, Some(*target))
+            let t =
+                annul_target.ok_or_else(|| AppError::not_found(format!("记录 {target} 不存在")))?;
+            (
+                "annul",
+                t.person_id,
+                t.org_id,
+                t.activity_id,
+                None,
+                None,
+                None,
+                Some(*target),
+            )
         }
     };
     let model = entity::fact::ActiveModel {
@@ -131,12 +188,17 @@ pub async fn insert(
         created_at: Set(Utc::now()),
     };
     let inserted = entity::fact::Entity::insert(model)
-        .on_conflict(OnConflict::column(entity::fact::Column::DedupKey).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::column(entity::fact::Column::DedupKey)
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_with_returning(db)
         .await;
     match inserted {
         Ok(row) => Ok(Some(row)),
-        Err(DbErr::RecordNotInserted) => Ok(None),
+        // ON CONFLICT DO NOTHING returned no row: the key was taken.
+        Err(DbErr::RecordNotInserted | DbErr::RecordNotFound(_)) => Ok(None),
         Err(e) => Err(e.into()),
     }
 }
@@ -180,10 +242,18 @@ pub async fn record(
     let subject = match (row.person_id, row.org_id) {
         (Some(p), _) => SubjectRef::Person(p),
         (None, Some(o)) => SubjectRef::Org(o),
-        (None, None) => return Err(AppError::internal(anyhow::anyhow!("fact {} has no subject", row.id))),
+        (None, None) => {
+            return Err(AppError::internal(anyhow::anyhow!(
+                "fact {} has no subject",
+                row.id
+            )));
+        }
     };
     let reposted = repost(db, scoring, subject, year, Some(row.id)).await?;
-    Ok(Some(Recorded { fact: row, reposted }))
+    Ok(Some(Recorded {
+        fact: row,
+        reposted,
+    }))
 }
 
 #[cfg(test)]
@@ -197,7 +267,10 @@ mod tests {
             .with("points", FieldValue::Number(Decimal::new(35, 1)))
             .with("leading", FieldValue::Bool(true))
             .with("data", FieldValue::Text("手机号".into()))
-            .with("tiny", FieldValue::Number("0.1000000000000000000000000001".parse().unwrap()));
+            .with(
+                "tiny",
+                FieldValue::Number("0.1000000000000000000000000001".parse().unwrap()),
+            );
         let back = fields_from_json(&fields_to_json(&f));
         assert_eq!(back.number("points"), Some(Decimal::new(35, 1)));
         assert!(back.flag("leading"));

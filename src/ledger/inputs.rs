@@ -69,7 +69,11 @@ pub async fn policy_for(
     resolve_policy(scoring, &name, source.as_deref())
 }
 
-pub fn resolve_policy(scoring: &Scoring, name: &str, source: Option<&str>) -> AppResult<Arc<Policy>> {
+pub fn resolve_policy(
+    scoring: &Scoring,
+    name: &str,
+    source: Option<&str>,
+) -> AppResult<Arc<Policy>> {
     match source {
         Some(text) => parse_policy(&format!("{name}.toml"), text)
             .map(Arc::new)
@@ -87,10 +91,7 @@ pub async fn policy_choice(
     org_path: &str,
     year: i32,
 ) -> AppResult<(String, Option<String>)> {
-    let ancestors: Vec<i64> = org_path
-        .split('/')
-        .filter_map(|s| s.parse().ok())
-        .collect();
+    let ancestors: Vec<i64> = org_path.split('/').filter_map(|s| s.parse().ok()).collect();
     let rows = entity::org_policy::Entity::find()
         .filter(entity::org_policy::Column::OrgId.is_in(ancestors.clone()))
         .filter(entity::org_policy::Column::Year.eq(year))
@@ -129,7 +130,11 @@ pub fn to_fact(f: &entity::fact::Model) -> Option<Fact> {
         "checkin" => FactKind::CheckIn {
             person: PersonId(f.person_id?),
             activity: ActivityId(f.activity_id?),
-            method: f.method.as_deref().and_then(|m| m.parse::<Method>().ok()).unwrap_or(Method::Qr),
+            method: f
+                .method
+                .as_deref()
+                .and_then(|m| m.parse::<Method>().ok())
+                .unwrap_or(Method::Qr),
         },
         "makeup_study" => FactKind::MakeupStudy {
             person: PersonId(f.person_id?),
@@ -142,7 +147,11 @@ pub fn to_fact(f: &entity::fact::Model) -> Option<Fact> {
                 (None, None) => return None,
             },
             item: ItemCode::new(f.item.clone()?),
-            fields: f.fields.as_deref().map(fields_from_json).unwrap_or_default(),
+            fields: f
+                .fields
+                .as_deref()
+                .map(fields_from_json)
+                .unwrap_or_default(),
         },
         "annul" => FactKind::Annul {
             target: FactId(f.target_id?),
@@ -284,7 +293,10 @@ pub async fn subject_inputs(
     }
 }
 
-pub async fn load_activities(db: &impl ConnectionTrait, mut ids: Vec<i64>) -> AppResult<Activities> {
+pub async fn load_activities(
+    db: &impl ConnectionTrait,
+    mut ids: Vec<i64>,
+) -> AppResult<Activities> {
     ids.sort_unstable();
     ids.dedup();
     let mut out = Activities::default();
@@ -301,7 +313,9 @@ pub async fn load_activities(db: &impl ConnectionTrait, mut ids: Vec<i64>) -> Ap
 }
 
 /// Organizations by id, for time zones and paths.
-pub async fn org_map(db: &impl ConnectionTrait) -> AppResult<HashMap<i64, entity::organization::Model>> {
+pub async fn org_map(
+    db: &impl ConnectionTrait,
+) -> AppResult<HashMap<i64, entity::organization::Model>> {
     Ok(entity::organization::Entity::find()
         .all(db)
         .await?

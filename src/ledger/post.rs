@@ -6,8 +6,9 @@ use chrono::Utc;
 use rust_decimal::Decimal;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::{NotSet, Set}, ColumnTrait, ConnectionTrait, DatabaseBackend,
-    EntityTrait, QueryFilter, QuerySelect,
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QuerySelect,
 };
 
 use super::inputs::{self, SubjectInputs};
@@ -24,7 +25,12 @@ fn key(p: &Posting) -> Key {
         Source::Activity(a) => ("activity", Some(a.0)),
         Source::Year => ("year", None),
     };
-    (kind, id, p.rule_id.to_string(), i32::try_from(p.part).unwrap_or(0))
+    (
+        kind,
+        id,
+        p.rule_id.to_string(),
+        i32::try_from(p.part).unwrap_or(0),
+    )
 }
 
 fn source_kind(s: &str) -> &'static str {
@@ -38,7 +44,14 @@ fn source_kind(s: &str) -> &'static str {
 /// Points × 10⁴ for SQL sums; saturates rather than fails on absurd values.
 pub fn e4(d: Decimal) -> i64 {
     use rust_decimal::prelude::ToPrimitive;
-    (d * Decimal::from(10_000)).round().to_i64().unwrap_or(if d.is_sign_negative() { i64::MIN } else { i64::MAX })
+    (d * Decimal::from(10_000))
+        .round()
+        .to_i64()
+        .unwrap_or(if d.is_sign_negative() {
+            i64::MIN
+        } else {
+            i64::MAX
+        })
 }
 
 /// What posting changed for one subject.
@@ -85,7 +98,12 @@ pub async fn year_closed(db: &impl ConnectionTrait, org_path: &str, year: i32) -
 }
 
 /// Serializes posting for one subject: concurrent facts for the same person queue here.
-async fn lock_score_row(db: &impl ConnectionTrait, subject: SubjectRef, year: i32, org_id: i64) -> AppResult<()> {
+async fn lock_score_row(
+    db: &impl ConnectionTrait,
+    subject: SubjectRef,
+    year: i32,
+    org_id: i64,
+) -> AppResult<()> {
     use entity::subject_score::{ActiveModel, Column, Entity};
     let row = ActiveModel {
         id: NotSet,
@@ -135,7 +153,9 @@ pub async fn repost(
     let inputs = inputs::subject_inputs(db, scoring, subject, year).await?;
     let org = crate::org::service::find(db, crate::ids::OrgId(inputs.org_id)).await?;
     if year_closed(db, &org.path, year).await? {
-        return Err(AppError::conflict(format!("{year} 年度已结转归档，不能再更改")));
+        return Err(AppError::conflict(format!(
+            "{year} 年度已结转归档，不能再更改"
+        )));
     }
     lock_score_row(db, subject, year, inputs.org_id).await?;
     // Read again under the lock: another transaction may have posted meanwhile.
@@ -145,17 +165,31 @@ pub async fn repost(
         tracing::warn!(subject = ?subject, year, warning = %w, "engine warning");
     }
     apply(db, subject, year, &eval, inputs.org_id, cause, false).await?;
-    Ok(Reposted { subject, year, eval })
+    Ok(Reposted {
+        subject,
+        year,
+        eval,
+    })
 }
 
-pub fn evaluate(scoring: &Scoring, inputs: &SubjectInputs, year: i32, year_end: bool) -> SubjectEvaluation {
+pub fn evaluate(
+    scoring: &Scoring,
+    inputs: &SubjectInputs,
+    year: i32,
+    year_end: bool,
+) -> SubjectEvaluation {
     let ctx = Context {
         policy: &inputs.policy,
         calendars: &scoring.calendars,
         year,
         year_end,
     };
-    evaluate_subject(&ctx, &inputs.subject, inputs.facts.iter(), &inputs.activities)
+    evaluate_subject(
+        &ctx,
+        &inputs.subject,
+        inputs.facts.iter(),
+        &inputs.activities,
+    )
 }
 
 /// Appends what differs between the evaluation and the ledger, and records the result.
@@ -177,12 +211,19 @@ pub async fn apply(
         .await?;
     let mut held: BTreeMap<Key, Decimal> = BTreeMap::new();
     for e in &existing {
-        let k = (source_kind(&e.source_kind), e.source_id, e.rule_id.clone(), e.part);
+        let k = (
+            source_kind(&e.source_kind),
+            e.source_id,
+            e.rule_id.clone(),
+            e.part,
+        );
         *held.entry(k).or_default() += crate::policy::parse_dec(&e.points).unwrap_or_default();
     }
     let mut derived: BTreeMap<Key, (Decimal, Decimal, &Posting)> = BTreeMap::new();
     for p in &eval.postings {
-        let slot = derived.entry(key(p)).or_insert((Decimal::ZERO, Decimal::ZERO, p));
+        let slot = derived
+            .entry(key(p))
+            .or_insert((Decimal::ZERO, Decimal::ZERO, p));
         slot.0 += p.points_granted;
         slot.1 += p.points_asked;
     }
@@ -197,22 +238,49 @@ pub async fn apply(
         // A new zero line (a cap reached, a method that earns nothing) is still recorded once:
         // the member's ledger shows why a fact earned nothing.
         let note = if held.contains_key(k) {
-            format!("重新核算：{}（由 {} 调整为 {}）", p.note, fmt_dec(before), fmt_dec(*granted))
+            format!(
+                "重新核算：{}（由 {} 调整为 {}）",
+                p.note,
+                fmt_dec(before),
+                fmt_dec(*granted)
+            )
         } else {
             p.note.clone()
         };
-        rows.push(entry(subject, year, k, p.at.map(|t| t.with_timezone(&Utc)), delta, *asked, note, cause, now));
+        rows.push(entry(
+            subject,
+            year,
+            k,
+            p.at.map(|t| t.with_timezone(&Utc)),
+            delta,
+            *asked,
+            note,
+            cause,
+            now,
+        ));
     }
     for (k, before) in &held {
         if !derived.contains_key(k) && !before.is_zero() {
             let note = format!("更正：{} 不再计分，冲减 {}", k.2, fmt_dec(*before));
-            rows.push(entry(subject, year, k, None, -*before, Decimal::ZERO, note, cause, now));
+            rows.push(entry(
+                subject,
+                year,
+                k,
+                None,
+                -*before,
+                Decimal::ZERO,
+                note,
+                cause,
+                now,
+            ));
         }
     }
     let mut iter = rows.into_iter().peekable();
     while iter.peek().is_some() {
         let chunk: Vec<_> = iter.by_ref().take(500).collect();
-        Entity::insert_many(chunk).exec_without_returning(db).await?;
+        Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
     }
     save_result(db, subject, year, eval, org_id, closed).await
 }
@@ -276,7 +344,9 @@ async fn save_result(
     };
     row.org_id = Set(org_id);
     row.index_name = Set(result.map(|r| r.index.to_string()).unwrap_or_default());
-    row.status = Set(result.map_or("not_covered", |r| r.status.as_str()).to_owned());
+    row.status = Set(result
+        .map_or("not_covered", |r| r.status.as_str())
+        .to_owned());
     row.score = Set(result.and_then(|r| r.score).map(fmt_dec));
     row.score_sort = Set(result.and_then(|r| r.score).map(e4));
     row.stars = Set(result.and_then(|r| r.stars).map(i32::from));

@@ -7,8 +7,8 @@ use rust_decimal::Decimal;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::{Deserialize, Serialize, Serializer};
 
-use super::inputs::{start_of_day, tz_of};
 use super::SubjectRef;
+use super::inputs::{start_of_day, tz_of};
 use crate::error::{AppError, AppResult};
 use crate::policy::{fmt_dec, parse_dec};
 
@@ -86,7 +86,11 @@ pub struct SubjectLedger {
     pub lines: Vec<LedgerLine>,
 }
 
-pub async fn score_view(db: &impl ConnectionTrait, subject: SubjectRef, year: i32) -> AppResult<ScoreView> {
+pub async fn score_view(
+    db: &impl ConnectionTrait,
+    subject: SubjectRef,
+    year: i32,
+) -> AppResult<ScoreView> {
     use entity::subject_score::{Column, Entity};
     let row = Entity::find()
         .filter(Column::SubjectKind.eq(subject.kind()))
@@ -105,7 +109,10 @@ pub async fn score_view(db: &impl ConnectionTrait, subject: SubjectRef, year: i3
             stars: r.stars,
             rating: r.rating,
             closed: r.closed,
-            parts: r.detail.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or(serde_json::Value::Null),
+            parts: r
+                .detail
+                .and_then(|d| serde_json::from_str(&d).ok())
+                .unwrap_or(serde_json::Value::Null),
             updated_at: Some(r.updated_at),
         },
         // Nothing recorded yet this year.
@@ -125,7 +132,11 @@ pub async fn score_view(db: &impl ConnectionTrait, subject: SubjectRef, year: i3
     })
 }
 
-pub async fn ledger(db: &impl ConnectionTrait, subject: SubjectRef, year: i32) -> AppResult<SubjectLedger> {
+pub async fn ledger(
+    db: &impl ConnectionTrait,
+    subject: SubjectRef,
+    year: i32,
+) -> AppResult<SubjectLedger> {
     use entity::ledger_entry::{Column, Entity};
     let score = score_view(db, subject, year).await?;
     let rows = Entity::find()
@@ -196,15 +207,26 @@ pub struct Ranking {
 }
 
 /// [from, until) of a period of `year` in the organization's time zone.
-pub fn period_bounds(year: i32, period: Period, n: Option<u32>, tz: chrono_tz::Tz) -> AppResult<(DateTime<Utc>, DateTime<Utc>)> {
+pub fn period_bounds(
+    year: i32,
+    period: Period,
+    n: Option<u32>,
+    tz: chrono_tz::Tz,
+) -> AppResult<(DateTime<Utc>, DateTime<Utc>)> {
     let (first_month, months) = match (period, n) {
         (Period::Year, _) => (1, 12),
         (Period::HalfYear, Some(h @ 1..=2)) => ((h - 1) * 6 + 1, 6),
         (Period::Quarter, Some(q @ 1..=4)) => ((q - 1) * 3 + 1, 3),
         (Period::Month, Some(m @ 1..=12)) => (m, 1),
-        _ => return Err(AppError::field("n", "请指明第几个半年（1-2）、季度（1-4）或月份（1-12）")),
+        _ => {
+            return Err(AppError::field(
+                "n",
+                "请指明第几个半年（1-2）、季度（1-4）或月份（1-12）",
+            ));
+        }
     };
-    let start = NaiveDate::from_ymd_opt(year, first_month, 1).ok_or_else(|| AppError::field("year", "年份无效"))?;
+    let start = NaiveDate::from_ymd_opt(year, first_month, 1)
+        .ok_or_else(|| AppError::field("year", "年份无效"))?;
     let end_month = first_month + months;
     let end = if end_month > 12 {
         NaiveDate::from_ymd_opt(year + 1, 1, 1)
@@ -212,7 +234,10 @@ pub fn period_bounds(year: i32, period: Period, n: Option<u32>, tz: chrono_tz::T
         NaiveDate::from_ymd_opt(year, end_month, 1)
     }
     .ok_or_else(|| AppError::field("year", "年份无效"))?;
-    Ok((start_of_day(start, tz).with_timezone(&Utc), start_of_day(end, tz).with_timezone(&Utc)))
+    Ok((
+        start_of_day(start, tz).with_timezone(&Utc),
+        start_of_day(end, tz).with_timezone(&Utc),
+    ))
 }
 
 /// People ranked by their score in a period, inside an organization subtree.
@@ -301,10 +326,17 @@ pub async fn rankings(
         items.push(RankItem {
             place,
             subject_id: s.subject_id,
-            name: people.get(&s.subject_id).map(|p| p.name.clone()).unwrap_or_default(),
+            name: people
+                .get(&s.subject_id)
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
             org_id: people.get(&s.subject_id).map_or(s.org_id, |p| p.org_id),
             score: Points(*score),
-            stars: if period == Period::Year { s.stars } else { None },
+            stars: if period == Period::Year {
+                s.stars
+            } else {
+                None
+            },
             status: s.status.clone(),
         });
     }

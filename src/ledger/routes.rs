@@ -6,11 +6,11 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use super::SubjectRef;
 use super::facts::{NewFact, NewFactKind, fields_from_json};
 use super::inputs::{self, tz_of, year_of};
 use super::queries::{self, Period, Ranking, SubjectLedger};
 use super::year::{ReplaySummary, close_year};
-use super::SubjectRef;
 use crate::auth::{Perm, Principal};
 use crate::error::{AppError, AppResult, Problem};
 use crate::ids::{OrgId, PersonId};
@@ -67,20 +67,31 @@ pub struct RecordedFact {
 #[utoipa::path(post, path = "/api/v1/items", tag = "scores", request_body = NewItem,
     security(("bearer" = ["scores.write"])),
     responses((status = 201, body = RecordedFact), (status = 400, body = Problem), (status = 403, body = Problem)))]
-pub async fn record_item(state: web::Data<AppState>, principal: Principal, body: web::Json<NewItem>) -> AppResult<HttpResponse> {
+pub async fn record_item(
+    state: web::Data<AppState>,
+    principal: Principal,
+    body: web::Json<NewItem>,
+) -> AppResult<HttpResponse> {
     let body = body.into_inner();
     principal.require(Perm::ScoresWrite)?;
     let (subject, org, item_subject) = match (body.person_id, body.org_id) {
         (Some(p), None) => {
-            let person = crate::org::people::scoped(&state.db, &principal, Perm::ScoresWrite, p).await?;
+            let person =
+                crate::org::people::scoped(&state.db, &principal, Perm::ScoresWrite, p).await?;
             let org = crate::org::service::find(&state.db, OrgId(person.org_id)).await?;
             (SubjectRef::Person(p.0), org, ItemSubject::Person)
         }
         (None, Some(o)) => {
-            let org = crate::org::service::scoped(&state.db, &principal, Perm::ScoresWrite, o).await?;
+            let org =
+                crate::org::service::scoped(&state.db, &principal, Perm::ScoresWrite, o).await?;
             (SubjectRef::Org(o.0), org, ItemSubject::Org)
         }
-        _ => return Err(AppError::field("person_id", "person_id 与 org_id 须且只须填写一项")),
+        _ => {
+            return Err(AppError::field(
+                "person_id",
+                "person_id 与 org_id 须且只须填写一项",
+            ));
+        }
     };
     if body.at.with_timezone(&Utc) > Utc::now() + chrono::Duration::minutes(5) {
         return Err(AppError::field("at", "时间不能晚于现在"));
@@ -88,11 +99,29 @@ pub async fn record_item(state: web::Data<AppState>, principal: Principal, body:
     let year = year_of(body.at.with_timezone(&Utc), tz_of(&org));
     let policy = inputs::policy_for(&state.db, &state.scoring, &org.path, year).await?;
     let spec = policy.item(item_subject, &body.item).ok_or_else(|| {
-        let known: Vec<String> = policy.items().iter().filter(|i| i.subject == item_subject).map(|i| i.code.clone()).collect();
-        AppError::field("item", format!("政策 {} 没有事项“{}”，可选：{}", policy.name, body.item, known.join("、")))
+        let known: Vec<String> = policy
+            .items()
+            .iter()
+            .filter(|i| i.subject == item_subject)
+            .map(|i| i.code.clone())
+            .collect();
+        AppError::field(
+            "item",
+            format!(
+                "政策 {} 没有事项“{}”，可选：{}",
+                policy.name,
+                body.item,
+                known.join("、")
+            ),
+        )
     })?;
-    let fields = body.fields.as_deref().map(|r| fields_from_json(r.get())).unwrap_or_default();
-    spec.check(&fields).map_err(|p| AppError::field(format!("fields.{}", p.field), p.reason))?;
+    let fields = body
+        .fields
+        .as_deref()
+        .map(|r| fields_from_json(r.get()))
+        .unwrap_or_default();
+    spec.check(&fields)
+        .map_err(|p| AppError::field(format!("fields.{}", p.field), p.reason))?;
     let actor = principal.actor();
     let txn = crate::db::begin(&state.db).await?;
     let recorded = super::facts::record(
@@ -100,7 +129,11 @@ pub async fn record_item(state: web::Data<AppState>, principal: Principal, body:
         &state.scoring,
         &actor,
         NewFact {
-            kind: NewFactKind::Item { subject, item: body.item.clone(), fields },
+            kind: NewFactKind::Item {
+                subject,
+                item: body.item.clone(),
+                fields,
+            },
             at: body.at.with_timezone(&Utc),
             received_at: Utc::now(),
             session_id: None,
@@ -126,7 +159,11 @@ pub async fn record_item(state: web::Data<AppState>, principal: Principal, body:
         fact_id: recorded.fact.id,
         year,
         granted: queries::Points(recorded.granted()),
-        notes: recorded.reposted.postings_for(recorded.fact.id).map(|p| p.note.clone()).collect(),
+        notes: recorded
+            .reposted
+            .postings_for(recorded.fact.id)
+            .map(|p| p.note.clone())
+            .collect(),
         score,
     }))
 }
@@ -154,14 +191,23 @@ pub struct FactView {
 }
 
 /// The fact's organization (its own, or its person's), after a scope check.
-async fn fact_in_scope(state: &AppState, principal: &Principal, perm: Perm, id: i64) -> AppResult<(entity::fact::Model, entity::organization::Model)> {
+async fn fact_in_scope(
+    state: &AppState,
+    principal: &Principal,
+    perm: Perm,
+    id: i64,
+) -> AppResult<(entity::fact::Model, entity::organization::Model)> {
     principal.require(perm)?;
     let fact = <entity::fact::Entity as sea_orm::EntityTrait>::find_by_id(id)
         .one(&state.db)
         .await?
         .ok_or_else(|| AppError::not_found(format!("记录 {id} 不存在")))?;
     let org_id = match (fact.person_id, fact.org_id) {
-        (Some(p), _) => crate::org::people::find(&state.db, PersonId(p)).await?.org_id,
+        (Some(p), _) => {
+            crate::org::people::find(&state.db, PersonId(p))
+                .await?
+                .org_id
+        }
         (None, Some(o)) => o,
         _ => return Err(AppError::not_found(format!("记录 {id} 不存在"))),
     };
@@ -184,7 +230,11 @@ async fn annulled_by(state: &AppState, id: i64) -> AppResult<Option<i64>> {
 #[utoipa::path(get, path = "/api/v1/facts/{fact_id}", tag = "scores", params(("fact_id" = i64, Path)),
     security(("bearer" = ["scores.read"])),
     responses((status = 200, body = FactView), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn get_fact(state: web::Data<AppState>, principal: Principal, path: web::Path<i64>) -> AppResult<HttpResponse> {
+pub async fn get_fact(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
     let (f, _) = fact_in_scope(&state, &principal, Perm::ScoresRead, *path).await?;
     let annulled = annulled_by(&state, f.id).await?;
     Ok(HttpResponse::Ok().json(FactView {
@@ -221,10 +271,23 @@ pub struct Annul {
 #[utoipa::path(post, path = "/api/v1/facts/{fact_id}/annul", tag = "scores", params(("fact_id" = i64, Path)), request_body = Annul,
     security(("bearer" = ["scores.correct"])),
     responses((status = 201, body = RecordedFact), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
-pub async fn annul_fact(state: web::Data<AppState>, principal: Principal, path: web::Path<i64>, body: web::Json<Annul>) -> AppResult<HttpResponse> {
+pub async fn annul_fact(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<i64>,
+    body: web::Json<Annul>,
+) -> AppResult<HttpResponse> {
     let (target, org) = fact_in_scope(&state, &principal, Perm::Correct, *path).await?;
     let body = body.into_inner();
-    let recorded = annul(&state, &principal, &target, &org, body.reason, body.evidence).await?;
+    let recorded = annul(
+        &state,
+        &principal,
+        &target,
+        &org,
+        body.reason,
+        body.evidence,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(recorded))
 }
 
@@ -271,7 +334,9 @@ pub async fn annul(
         &actor,
         crate::audit::Entry::new("annul", "fact", target.id)
             .org(OrgId(org.id))
-            .after(serde_json::json!({"annulment": recorded.fact.id, "reason": recorded.fact.reason})),
+            .after(
+                serde_json::json!({"annulment": recorded.fact.id, "reason": recorded.fact.reason}),
+            ),
     )
     .await?;
     let subject = recorded.reposted.subject;
@@ -297,19 +362,33 @@ pub struct YearQuery {
 #[utoipa::path(get, path = "/api/v1/people/{person_id}/score", tag = "scores", params(("person_id" = i64, Path), YearQuery),
     security(("bearer" = ["scores.read"])),
     responses((status = 200, body = SubjectLedger), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn person_score(state: web::Data<AppState>, principal: Principal, path: web::Path<i64>, q: web::Query<YearQuery>) -> AppResult<HttpResponse> {
-    let person = crate::org::people::scoped(&state.db, &principal, Perm::ScoresRead, PersonId(*path)).await?;
+pub async fn person_score(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<i64>,
+    q: web::Query<YearQuery>,
+) -> AppResult<HttpResponse> {
+    let person =
+        crate::org::people::scoped(&state.db, &principal, Perm::ScoresRead, PersonId(*path))
+            .await?;
     let org = crate::org::service::find(&state.db, OrgId(person.org_id)).await?;
     let year = q.year.unwrap_or_else(|| current_year(&org));
-    Ok(HttpResponse::Ok().json(queries::ledger(&state.db, SubjectRef::Person(person.id), year).await?))
+    Ok(HttpResponse::Ok()
+        .json(queries::ledger(&state.db, SubjectRef::Person(person.id), year).await?))
 }
 
 /// An organization's fortress score and ledger.
 #[utoipa::path(get, path = "/api/v1/orgs/{org_id}/score", tag = "scores", params(("org_id" = i64, Path), YearQuery),
     security(("bearer" = ["scores.read"])),
     responses((status = 200, body = SubjectLedger), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn org_score(state: web::Data<AppState>, principal: Principal, path: web::Path<i64>, q: web::Query<YearQuery>) -> AppResult<HttpResponse> {
-    let org = crate::org::service::scoped(&state.db, &principal, Perm::ScoresRead, OrgId(*path)).await?;
+pub async fn org_score(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<i64>,
+    q: web::Query<YearQuery>,
+) -> AppResult<HttpResponse> {
+    let org =
+        crate::org::service::scoped(&state.db, &principal, Perm::ScoresRead, OrgId(*path)).await?;
     let year = q.year.unwrap_or_else(|| current_year(&org));
     Ok(HttpResponse::Ok().json(queries::ledger(&state.db, SubjectRef::Org(org.id), year).await?))
 }
@@ -330,12 +409,28 @@ pub struct RankQuery {
 #[utoipa::path(get, path = "/api/v1/orgs/{org_id}/rankings", tag = "scores", params(("org_id" = i64, Path), RankQuery),
     security(("bearer" = ["scores.read"])),
     responses((status = 200, body = Ranking), (status = 400, body = Problem), (status = 403, body = Problem)))]
-pub async fn rankings(state: web::Data<AppState>, principal: Principal, path: web::Path<i64>, q: web::Query<RankQuery>) -> AppResult<HttpResponse> {
-    let org = crate::org::service::scoped(&state.db, &principal, Perm::ScoresRead, OrgId(*path)).await?;
+pub async fn rankings(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<i64>,
+    q: web::Query<RankQuery>,
+) -> AppResult<HttpResponse> {
+    let org =
+        crate::org::service::scoped(&state.db, &principal, Perm::ScoresRead, OrgId(*path)).await?;
     let q = q.into_inner();
     let year = q.year.unwrap_or_else(|| current_year(&org));
     let index = q.index.unwrap_or_else(|| "vanguard".to_owned());
-    Ok(HttpResponse::Ok().json(queries::rankings(&state.db, &org, year, q.period.unwrap_or(Period::Year), q.n, &index).await?))
+    Ok(HttpResponse::Ok().json(
+        queries::rankings(
+            &state.db,
+            &org,
+            year,
+            q.period.unwrap_or(Period::Year),
+            q.n,
+            &index,
+        )
+        .await?,
+    ))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -352,8 +447,14 @@ pub struct OrgPolicy {
 #[utoipa::path(get, path = "/api/v1/orgs/{org_id}/policy", tag = "policies", params(("org_id" = i64, Path), YearQuery),
     security(("bearer" = ["org.read"])),
     responses((status = 200, body = OrgPolicy), (status = 403, body = Problem)))]
-pub async fn get_org_policy(state: web::Data<AppState>, principal: Principal, path: web::Path<i64>, q: web::Query<YearQuery>) -> AppResult<HttpResponse> {
-    let org = crate::org::service::scoped(&state.db, &principal, Perm::OrgRead, OrgId(*path)).await?;
+pub async fn get_org_policy(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<i64>,
+    q: web::Query<YearQuery>,
+) -> AppResult<HttpResponse> {
+    let org =
+        crate::org::service::scoped(&state.db, &principal, Perm::OrgRead, OrgId(*path)).await?;
     let year = q.year.unwrap_or_else(|| current_year(&org));
     let (name, source) = inputs::policy_choice(&state.db, &org.path, year).await?;
     Ok(HttpResponse::Ok().json(OrgPolicy {
@@ -380,8 +481,14 @@ pub struct SetPolicy {
 #[utoipa::path(put, path = "/api/v1/orgs/{org_id}/policy", tag = "policies", params(("org_id" = i64, Path)), request_body = SetPolicy,
     security(("bearer" = ["policy.write"])),
     responses((status = 200, body = OrgPolicy), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
-pub async fn set_org_policy(state: web::Data<AppState>, principal: Principal, path: web::Path<i64>, body: web::Json<SetPolicy>) -> AppResult<HttpResponse> {
-    let org = crate::org::service::scoped(&state.db, &principal, Perm::PolicyWrite, OrgId(*path)).await?;
+pub async fn set_org_policy(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<i64>,
+    body: web::Json<SetPolicy>,
+) -> AppResult<HttpResponse> {
+    let org =
+        crate::org::service::scoped(&state.db, &principal, Perm::PolicyWrite, OrgId(*path)).await?;
     let body = body.into_inner();
     match &body.source {
         Some(text) => {
@@ -391,13 +498,23 @@ pub async fn set_org_policy(state: web::Data<AppState>, principal: Principal, pa
         None => {
             if state.scoring.policies.get(&body.policy).is_none() {
                 let names: Vec<&str> = state.scoring.policies.names().collect();
-                return Err(AppError::field("policy", format!("没有名为“{}”的政策，可选：{}", body.policy, names.join("、"))));
+                return Err(AppError::field(
+                    "policy",
+                    format!(
+                        "没有名为“{}”的政策，可选：{}",
+                        body.policy,
+                        names.join("、")
+                    ),
+                ));
             }
         }
     }
     let txn = crate::db::begin(&state.db).await?;
     if super::post::year_closed(&txn, &org.path, body.year).await? {
-        return Err(AppError::conflict(format!("{} 年度已结转，政策不能再改", body.year)));
+        return Err(AppError::conflict(format!(
+            "{} 年度已结转，政策不能再改",
+            body.year
+        )));
     }
     sea_orm::EntityTrait::insert(entity::org_policy::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
@@ -435,9 +552,14 @@ pub async fn set_org_policy(state: web::Data<AppState>, principal: Principal, pa
 #[utoipa::path(post, path = "/api/v1/orgs/{org_id}/years/{year}/close", tag = "policies", params(("org_id" = i64, Path), ("year" = i32, Path)),
     security(("bearer" = ["policy.write"])),
     responses((status = 200, body = ReplaySummary), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
-pub async fn close(state: web::Data<AppState>, principal: Principal, path: web::Path<(i64, i32)>) -> AppResult<HttpResponse> {
+pub async fn close(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(i64, i32)>,
+) -> AppResult<HttpResponse> {
     let (org_id, year) = path.into_inner();
-    let org = crate::org::service::scoped(&state.db, &principal, Perm::PolicyWrite, OrgId(org_id)).await?;
+    let org = crate::org::service::scoped(&state.db, &principal, Perm::PolicyWrite, OrgId(org_id))
+        .await?;
     let summary = close_year(&state.db, &state.scoring, &principal.actor(), &org, year).await?;
     Ok(HttpResponse::Ok().json(summary))
 }
@@ -475,7 +597,14 @@ fn summary(p: &crate::policy::Policy) -> PolicySummary {
         title: p.title.clone(),
         source: p.source.clone(),
         choices: p.choices.clone(),
-        indexes: p.indexes.iter().map(|i| IndexSummary { id: i.id.to_string(), label: i.label.clone() }).collect(),
+        indexes: p
+            .indexes
+            .iter()
+            .map(|i| IndexSummary {
+                id: i.id.to_string(),
+                label: i.label.clone(),
+            })
+            .collect(),
         items: p.items().into_iter().cloned().collect(),
         rules: p
             .rules
@@ -483,7 +612,11 @@ fn summary(p: &crate::policy::Policy) -> PolicySummary {
             .map(|r| RuleSummary {
                 id: r.id.to_string(),
                 label: r.label.clone(),
-                index: p.indexes.get(r.index).map(|i| i.id.to_string()).unwrap_or_default(),
+                index: p
+                    .indexes
+                    .get(r.index)
+                    .map(|i| i.id.to_string())
+                    .unwrap_or_default(),
             })
             .collect(),
     }
@@ -493,7 +626,10 @@ fn summary(p: &crate::policy::Policy) -> PolicySummary {
 #[utoipa::path(get, path = "/api/v1/policies", tag = "policies",
     security(("bearer" = ["authenticated"])),
     responses((status = 200, body = Vec<PolicySummary>), (status = 401, body = Problem)))]
-pub async fn list_policies(state: web::Data<AppState>, _principal: Principal) -> AppResult<HttpResponse> {
+pub async fn list_policies(
+    state: web::Data<AppState>,
+    _principal: Principal,
+) -> AppResult<HttpResponse> {
     let list: Vec<PolicySummary> = state
         .scoring
         .policies
@@ -508,7 +644,11 @@ pub async fn list_policies(state: web::Data<AppState>, _principal: Principal) ->
 #[utoipa::path(get, path = "/api/v1/policies/{name}", tag = "policies", params(("name" = String, Path)),
     security(("bearer" = ["authenticated"])),
     responses((status = 200, body = PolicySummary), (status = 404, body = Problem)))]
-pub async fn get_policy(state: web::Data<AppState>, _principal: Principal, path: web::Path<String>) -> AppResult<HttpResponse> {
+pub async fn get_policy(
+    state: web::Data<AppState>,
+    _principal: Principal,
+    path: web::Path<String>,
+) -> AppResult<HttpResponse> {
     let p = state
         .scoring
         .policies

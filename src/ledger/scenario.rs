@@ -6,12 +6,13 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveValue::{NotSet, Set}, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
 };
 
+use super::Scoring;
 use super::facts::fields_to_json;
 use super::year::replay_year;
-use super::Scoring;
 use crate::audit::Actor;
 use crate::checkin::activities::{self, NewActivity};
 use crate::config::{Settings, Sources};
@@ -20,6 +21,9 @@ use crate::org::service::{self as orgs, NewOrg};
 use crate::org::{OrgKind, import};
 use crate::policy::{PolicySet, Role, Status, parse_dec};
 use crate::score::{EventBody, Output, Scenario, SubjectOutput, Who};
+
+/// (fact id, person, org, activity) of a loaded fact, so an annulment is filed with its target.
+type FactOwner = (i64, Option<i64>, Option<i64>, Option<i64>);
 
 fn internal(e: impl std::fmt::Display) -> AppError {
     AppError::internal(anyhow::anyhow!("{e}"))
@@ -30,7 +34,9 @@ pub async fn score(scenario: &Scenario) -> AppResult<Output> {
     let settings = Settings::load_from(Sources {
         file: None,
         // One connection: an in-memory SQLite database lives in its connection.
-        overrides: &["[database]\nurl = \"sqlite::memory:\"\nmax_connections = 1\n[log]\nlevel = \"warn\"\n"],
+        overrides: &[
+            "[database]\nurl = \"sqlite::memory:\"\nmax_connections = 1\n[log]\nlevel = \"warn\"\n",
+        ],
         env: false,
     })
     .map_err(internal)?;
@@ -93,7 +99,10 @@ async fn load(db: &crate::db::Db, policy: &str, s: &Scenario) -> AppResult<()> {
     import::import(&txn, &actor, None, csv.as_bytes(), false, &|_, _, _| {}).await?;
     let people: HashMap<String, i64> = entity::person::Entity::find()
         .select_only()
-        .columns([entity::person::Column::ExternalId, entity::person::Column::Id])
+        .columns([
+            entity::person::Column::ExternalId,
+            entity::person::Column::Id,
+        ])
         .into_tuple::<(Option<String>, i64)>()
         .all(&txn)
         .await?
@@ -101,11 +110,25 @@ async fn load(db: &crate::db::Db, policy: &str, s: &Scenario) -> AppResult<()> {
         .filter_map(|(e, id)| e.map(|e| (e, id)))
         .collect();
     let person_ids: Vec<i64> = (0..s.people.len())
-        .map(|i| people.get(&format!("P{i}")).copied().ok_or_else(|| internal(format!("person P{i} not imported"))))
+        .map(|i| {
+            people
+                .get(&format!("P{i}"))
+                .copied()
+                .ok_or_else(|| internal(format!("person P{i} not imported")))
+        })
         .collect::<AppResult<_>>()?;
     for (i, p) in s.people.iter().enumerate() {
         if p.exempt {
-            crate::org::people::record_exemption(&txn, &actor, person_ids[i], Some(s.year), "场景数据：已批准免评", "场景", Utc::now().date_naive()).await?;
+            crate::org::people::record_exemption(
+                &txn,
+                &actor,
+                person_ids[i],
+                Some(s.year),
+                "场景数据：已批准免评",
+                "场景",
+                Utc::now().date_naive(),
+            )
+            .await?;
         }
     }
 
@@ -135,23 +158,76 @@ async fn load(db: &crate::db::Db, policy: &str, s: &Scenario) -> AppResult<()> {
     let mut rows = Vec::with_capacity(s.events.len());
     for (i, e) in s.events.iter().enumerate() {
         let (kind, person, org, activity, item, fields, method) = match &e.body {
-            EventBody::CheckIn { person, activity, method } => ("checkin", Some(person_ids[*person]), None, Some(activity_ids[*activity]), None, None, Some(method.as_str().to_owned())),
-            EventBody::MakeupStudy { person, activity } => ("makeup_study", Some(person_ids[*person]), None, Some(activity_ids[*activity]), None, None, None),
-            EventBody::Item { subject, item, fields } => {
+            EventBody::CheckIn {
+                person,
+                activity,
+                method,
+            } => (
+                "checkin",
+                Some(person_ids[*person]),
+                None,
+                Some(activity_ids[*activity]),
+                None,
+                None,
+                Some(method.as_str().to_owned()),
+            ),
+            EventBody::MakeupStudy { person, activity } => (
+                "makeup_study",
+                Some(person_ids[*person]),
+                None,
+                Some(activity_ids[*activity]),
+                None,
+                None,
+                None,
+            ),
+            EventBody::Item {
+                subject,
+                item,
+                fields,
+            } => {
                 let (p, o) = match subject {
                     Who::Person(p) => (Some(person_ids[*p]), None),
                     Who::Org(o) => (None, Some(org_ids[*o])),
                 };
-                ("item", p, o, None, Some(item.clone()), Some(fields_to_json(fields)), None)
+                (
+                    "item",
+                    p,
+                    o,
+                    None,
+                    Some(item.clone()),
+                    Some(fields_to_json(fields)),
+                    None,
+                )
             }
             EventBody::Annul { .. } => continue,
         };
-        rows.push(fact_row(kind, person, org, activity, item, fields, method, None, e.at.with_timezone(&Utc), s.year, &actor, None, format!("scenario:{i}"), now));
+        rows.push(fact_row(
+            kind,
+            person,
+            org,
+            activity,
+            item,
+            fields,
+            method,
+            None,
+            e.at.with_timezone(&Utc),
+            s.year,
+            &actor,
+            None,
+            format!("scenario:{i}"),
+            now,
+        ));
     }
     insert_rows(&txn, rows).await?;
-    let ids: HashMap<String, (i64, Option<i64>, Option<i64>, Option<i64>)> = entity::fact::Entity::find()
+    let ids: HashMap<String, FactOwner> = entity::fact::Entity::find()
         .select_only()
-        .columns([entity::fact::Column::DedupKey, entity::fact::Column::Id, entity::fact::Column::PersonId, entity::fact::Column::OrgId, entity::fact::Column::ActivityId])
+        .columns([
+            entity::fact::Column::DedupKey,
+            entity::fact::Column::Id,
+            entity::fact::Column::PersonId,
+            entity::fact::Column::OrgId,
+            entity::fact::Column::ActivityId,
+        ])
         .into_tuple::<(Option<String>, i64, Option<i64>, Option<i64>, Option<i64>)>()
         .all(&txn)
         .await?
@@ -164,7 +240,22 @@ async fn load(db: &crate::db::Db, policy: &str, s: &Scenario) -> AppResult<()> {
             let Some((tid, p, o, a)) = ids.get(&format!("scenario:{target}")).copied() else {
                 continue;
             };
-            annuls.push(fact_row("annul", p, o, a, None, None, None, Some(tid), e.at.with_timezone(&Utc), s.year, &actor, reason.clone(), format!("scenario:{i}"), now));
+            annuls.push(fact_row(
+                "annul",
+                p,
+                o,
+                a,
+                None,
+                None,
+                None,
+                Some(tid),
+                e.at.with_timezone(&Utc),
+                s.year,
+                &actor,
+                reason.clone(),
+                format!("scenario:{i}"),
+                now,
+            ));
         }
     }
     insert_rows(&txn, annuls).await?;
@@ -213,11 +304,16 @@ fn fact_row(
     }
 }
 
-async fn insert_rows(db: &impl ConnectionTrait, rows: Vec<entity::fact::ActiveModel>) -> AppResult<()> {
+async fn insert_rows(
+    db: &impl ConnectionTrait,
+    rows: Vec<entity::fact::ActiveModel>,
+) -> AppResult<()> {
     let mut it = rows.into_iter().peekable();
     while it.peek().is_some() {
         let chunk: Vec<_> = it.by_ref().take(1000).collect();
-        entity::fact::Entity::insert_many(chunk).exec_without_returning(db).await?;
+        entity::fact::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
     }
     Ok(())
 }
@@ -234,9 +330,14 @@ fn status(s: &str) -> Status {
 
 async fn output(db: &crate::db::Db, s: &Scenario) -> AppResult<Output> {
     use entity::subject_score::{Column, Entity};
-    let rows = Entity::find().filter(Column::Year.eq(s.year)).all(db).await?;
-    let by: HashMap<(String, i64), entity::subject_score::Model> =
-        rows.into_iter().map(|r| ((r.subject_kind.clone(), r.subject_id), r)).collect();
+    let rows = Entity::find()
+        .filter(Column::Year.eq(s.year))
+        .all(db)
+        .await?;
+    let by: HashMap<(String, i64), entity::subject_score::Model> = rows
+        .into_iter()
+        .map(|r| ((r.subject_kind.clone(), r.subject_id), r))
+        .collect();
     let person_ids: HashMap<String, i64> = entity::person::Entity::find()
         .all(db)
         .await?
@@ -252,13 +353,22 @@ async fn output(db: &crate::db::Db, s: &Scenario) -> AppResult<Output> {
     let policy = &s.policy;
     let subject_output = |r: &entity::subject_score::Model| {
         let st = status(&r.status);
-        let rated = policy.index(&r.index_name).is_some_and(|i| !i.ratings.is_empty())
+        let rated = policy
+            .index(&r.index_name)
+            .is_some_and(|i| !i.ratings.is_empty())
             && !matches!(st, Status::Exempt | Status::NotCovered);
         let composite = r
             .detail
             .as_deref()
-            .and_then(|d| serde_json::from_str::<Vec<serde_json::Map<String, serde_json::Value>>>(d).ok())
-            .and_then(|parts| parts.last().and_then(|p| p.get("composite").and_then(|c| c.as_str().map(str::to_owned))))
+            .and_then(|d| {
+                serde_json::from_str::<Vec<serde_json::Map<String, serde_json::Value>>>(d).ok()
+            })
+            .and_then(|parts| {
+                parts.last().and_then(|p| {
+                    p.get("composite")
+                        .and_then(|c| c.as_str().map(str::to_owned))
+                })
+            })
             .and_then(|c| parse_dec(&c));
         SubjectOutput {
             index: r.index_name.clone(),
@@ -271,7 +381,10 @@ async fn output(db: &crate::db::Db, s: &Scenario) -> AppResult<Output> {
     };
     let mut subjects = Vec::new();
     for (i, p) in s.people.iter().enumerate() {
-        let id = person_ids.get(&format!("P{i}")).copied().unwrap_or_default();
+        let id = person_ids
+            .get(&format!("P{i}"))
+            .copied()
+            .unwrap_or_default();
         if let Some(r) = by.get(&("person".to_owned(), id)) {
             subjects.push((p.id.clone(), subject_output(r)));
         }

@@ -4,7 +4,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::{NotSet, Set}, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
 
 use super::inputs::{self, org_map, person_from_rows, to_activity, to_fact, tz_of, year_bounds};
 use super::post::apply;
@@ -13,6 +16,9 @@ use crate::audit::{self, Actor, Entry};
 use crate::error::{AppError, AppResult};
 use crate::ids::OrgId;
 use crate::policy::{Context, Fact, Org, OrgId as EOrgId, YearData, evaluate_year};
+
+/// (policy name, customized source): subjects sharing one are evaluated together.
+type PolicyKey = (String, Option<String>);
 
 /// Summary of a replay.
 #[derive(Debug, Clone, Default, serde::Serialize, utoipa::ToSchema)]
@@ -34,8 +40,10 @@ pub async fn replay_year(
     close: bool,
 ) -> AppResult<ReplaySummary> {
     let orgs = org_map(db).await?;
-    let in_scope = |o: &entity::organization::Model| root.is_none_or(|r| o.path.starts_with(&r.path));
-    let scope_orgs: Vec<&entity::organization::Model> = orgs.values().filter(|o| in_scope(o)).collect();
+    let in_scope =
+        |o: &entity::organization::Model| root.is_none_or(|r| o.path.starts_with(&r.path));
+    let scope_orgs: Vec<&entity::organization::Model> =
+        orgs.values().filter(|o| in_scope(o)).collect();
     let org_ids: Vec<i64> = scope_orgs.iter().map(|o| o.id).collect();
 
     // Group subjects by the policy their organization uses that year.
@@ -46,8 +54,18 @@ pub async fn replay_year(
 
     let people: Vec<entity::person::Model> = chunked_people(db, &org_ids).await?;
     let person_ids: Vec<i64> = people.iter().map(|p| p.id).collect();
-    let history = load_by_person::<entity::person_history::Entity, _>(db, &person_ids, entity::person_history::Column::PersonId).await?;
-    let exemptions = load_by_person::<entity::exemption::Entity, _>(db, &person_ids, entity::exemption::Column::PersonId).await?;
+    let history = load_by_person::<entity::person_history::Entity, _>(
+        db,
+        &person_ids,
+        entity::person_history::Column::PersonId,
+    )
+    .await?;
+    let exemptions = load_by_person::<entity::exemption::Entity, _>(
+        db,
+        &person_ids,
+        entity::exemption::Column::PersonId,
+    )
+    .await?;
     let mut hist_by: HashMap<i64, Vec<entity::person_history::Model>> = HashMap::new();
     for h in history {
         hist_by.entry(h.person_id).or_default().push(h);
@@ -91,7 +109,10 @@ pub async fn replay_year(
     }
     let referenced: Vec<i64> = fact_rows.iter().filter_map(|f| f.activity_id).collect();
     let known: std::collections::HashSet<i64> = activity_rows.iter().map(|a| a.id).collect();
-    let missing: Vec<i64> = referenced.into_iter().filter(|id| !known.contains(id)).collect();
+    let missing: Vec<i64> = referenced
+        .into_iter()
+        .filter(|id| !known.contains(id))
+        .collect();
     for chunk in missing.chunks(500) {
         activity_rows.extend(
             entity::activity::Entity::find()
@@ -104,7 +125,7 @@ pub async fn replay_year(
     let facts: Vec<Fact> = fact_rows.iter().filter_map(to_fact).collect();
 
     // One engine run per distinct policy.
-    let mut groups: BTreeMap<(String, Option<String>), (Vec<usize>, Vec<i64>)> = BTreeMap::new();
+    let mut groups: BTreeMap<PolicyKey, (Vec<usize>, Vec<i64>)> = BTreeMap::new();
     for (i, p) in people.iter().enumerate() {
         if let Some(choice) = policy_of.get(&p.org_id) {
             groups.entry(choice.clone()).or_default().0.push(i);
@@ -115,20 +136,30 @@ pub async fn replay_year(
             groups.entry(choice.clone()).or_default().1.push(o.id);
         }
     }
-    let mut summary = ReplaySummary { year, facts: facts.len(), ..Default::default() };
+    let mut summary = ReplaySummary {
+        year,
+        facts: facts.len(),
+        ..Default::default()
+    };
     for ((name, source), (person_ix, org_list)) in groups {
         let policy = inputs::resolve_policy(scoring, &name, source.as_deref())?;
         let data = YearData {
             orgs: org_list
                 .iter()
                 .filter_map(|id| orgs.get(id))
-                .map(|o| Org { id: EOrgId(o.id), tz: tz_of(o) })
+                .map(|o| Org {
+                    id: EOrgId(o.id),
+                    tz: tz_of(o),
+                })
                 .collect(),
             persons: person_ix
                 .iter()
                 .map(|i| {
                     let p = &people[*i];
-                    let tz = orgs.get(&p.org_id).map(tz_of).unwrap_or(chrono_tz::Asia::Shanghai);
+                    let tz = orgs
+                        .get(&p.org_id)
+                        .map(tz_of)
+                        .unwrap_or(chrono_tz::Asia::Shanghai);
                     person_from_rows(
                         p,
                         hist_by.get(&p.id).map(Vec::as_slice).unwrap_or_default(),
@@ -141,14 +172,33 @@ pub async fn replay_year(
             activities: activities.clone(),
             facts: facts.clone(),
         };
-        let ctx = Context { policy: &policy, calendars: &scoring.calendars, year, year_end: close };
+        let ctx = Context {
+            policy: &policy,
+            calendars: &scoring.calendars,
+            year,
+            year_end: close,
+        };
         let evals = evaluate_year(&ctx, &data);
-        for w in evals.persons.iter().chain(evals.orgs.iter()).flat_map(|e| e.warnings.iter()) {
+        for w in evals
+            .persons
+            .iter()
+            .chain(evals.orgs.iter())
+            .flat_map(|e| e.warnings.iter())
+        {
             tracing::warn!(year, warning = %w, "engine warning");
         }
         for (eval, i) in evals.persons.iter().zip(person_ix.iter()) {
             let p = &people[*i];
-            apply(db, SubjectRef::Person(p.id), year, eval, p.org_id, None, close).await?;
+            apply(
+                db,
+                SubjectRef::Person(p.id),
+                year,
+                eval,
+                p.org_id,
+                None,
+                close,
+            )
+            .await?;
         }
         for (eval, id) in evals.orgs.iter().zip(org_list.iter()) {
             apply(db, SubjectRef::Org(*id), year, eval, *id, None, close).await?;
@@ -159,7 +209,10 @@ pub async fn replay_year(
     Ok(summary)
 }
 
-async fn chunked_people(db: &impl ConnectionTrait, org_ids: &[i64]) -> AppResult<Vec<entity::person::Model>> {
+async fn chunked_people(
+    db: &impl ConnectionTrait,
+    org_ids: &[i64],
+) -> AppResult<Vec<entity::person::Model>> {
     let mut out = Vec::new();
     for chunk in org_ids.chunks(500) {
         out.extend(
@@ -173,7 +226,11 @@ async fn chunked_people(db: &impl ConnectionTrait, org_ids: &[i64]) -> AppResult
     Ok(out)
 }
 
-async fn load_by_person<E, C>(db: &impl ConnectionTrait, ids: &[i64], col: C) -> AppResult<Vec<E::Model>>
+async fn load_by_person<E, C>(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+    col: C,
+) -> AppResult<Vec<E::Model>>
 where
     E: EntityTrait,
     C: ColumnTrait,
@@ -197,44 +254,34 @@ pub async fn close_year(
     use sea_orm::TransactionSession;
     let current = inputs::year_of(Utc::now(), tz_of(org));
     if year >= current {
-        return Err(AppError::field("year", format!("{year} 年尚未结束，不能结转")));
+        return Err(AppError::field(
+            "year",
+            format!("{year} 年尚未结束，不能结转"),
+        ));
     }
     let txn = crate::db::begin(db).await?;
     if super::post::year_closed(&txn, &org.path, year).await? {
         return Err(AppError::conflict(format!("{year} 年度已结转")));
     }
-    entity::year_closing::ActiveModel {
+    // The unique (org, year) key settles two admins closing at once.
+    entity::year_closing::Entity::insert(entity::year_closing::ActiveModel {
         id: NotSet,
         org_id: Set(org.id),
         year: Set(year),
         closed_by: Set(actor.id.filter(|_| actor.kind == "account")),
         closed_at: Set(Utc::now()),
-    }
-    .insert_row(&txn)
+    })
+    .exec_without_returning(&txn)
     .await?;
     let summary = replay_year(&txn, scoring, Some(org), year, true).await?;
-    audit::record(&txn, actor, Entry::new("close_year", "organization", org.id).org(OrgId(org.id)).after(&summary)).await?;
+    audit::record(
+        &txn,
+        actor,
+        Entry::new("close_year", "organization", org.id)
+            .org(OrgId(org.id))
+            .after(&summary),
+    )
+    .await?;
     txn.commit().await?;
     Ok(summary)
-}
-
-trait InsertRow {
-    async fn insert_row(self, db: &impl ConnectionTrait) -> AppResult<()>;
-}
-
-impl InsertRow for entity::year_closing::ActiveModel {
-    async fn insert_row(self, db: &impl ConnectionTrait) -> AppResult<()> {
-        entity::year_closing::Entity::insert(self)
-            .exec_without_returning(db)
-            .await
-            .map_err(|e| {
-                let e = AppError::from(e);
-                if e.code == crate::error::ErrorCode::Conflict {
-                    AppError::conflict("该年度已结转")
-                } else {
-                    e
-                }
-            })?;
-        Ok(())
-    }
 }

@@ -703,7 +703,11 @@ async fn write_exemption(
     .insert(db)
     .await?;
     let view = exemption_view(row);
-    let action = if input.revoke { "revoke_exemption" } else { "grant_exemption" };
+    let action = if input.revoke {
+        "revoke_exemption"
+    } else {
+        "grant_exemption"
+    };
     audit::record(
         db,
         actor,

@@ -6,6 +6,7 @@ mod cli;
 mod health;
 mod helpers;
 mod import;
+mod ledger;
 mod orgs;
 mod people;
 mod rbac;

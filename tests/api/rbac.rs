@@ -25,6 +25,7 @@ struct Fixture {
     b: i64,
     person_b: i64,
     account_b: i64,
+    fact_b: i64,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -40,6 +41,11 @@ async fn fixture(app: &TestApp) -> Fixture {
         .await;
     let person_b = app.person(&admin, "乙", "13800138002", b, "member").await;
     app.person(&admin, "甲", "13800138001", a, "member").await;
+    let item = app
+        .post("/api/v1/items", &admin, json!({"person_id": person_b, "item": "study", "at": "2026-03-01T10:00:00+08:00", "fields": {"points": 2}}))
+        .await;
+    assert_eq!(item.status, StatusCode::CREATED, "{}", item.text);
+    let fact_b = item.body["fact_id"].as_i64().expect("fact id");
     let sid = {
         use base64::Engine;
         let payload = sec_a.split('.').nth(1).unwrap_or_default();
@@ -76,6 +82,7 @@ async fn fixture(app: &TestApp) -> Fixture {
         b,
         person_b,
         account_b,
+        fact_b,
     }
 }
 
@@ -117,7 +124,7 @@ fn case(
 /// The scope case of every operation, keyed by "METHOD /path/{template}".
 fn cases(f: &Fixture) -> BTreeMap<String, Case> {
     use Who::*;
-    let (a, b, c, pb, ab) = (f.a, f.b, f.c, f.person_b, f.account_b);
+    let (a, b, c, pb, ab, fb) = (f.a, f.b, f.c, f.person_b, f.account_b, f.fact_b);
     let mut m = BTreeMap::new();
     let mut add = |key: &str, c: Case| {
         m.insert(key.to_owned(), c);
@@ -392,6 +399,118 @@ fn cases(f: &Fixture) -> BTreeMap<String, Case> {
         case(
             Method::GET,
             "/api/v1/imports/roster/template.xlsx".into(),
+            None,
+            vec![],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "POST /api/v1/items",
+        case(
+            Method::POST,
+            "/api/v1/items".into(),
+            Some(
+                json!({"person_id": pb, "item": "study", "at": "2026-03-02T10:00:00+08:00", "fields": {"points": 1}}),
+            ),
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
+        "GET /api/v1/facts/{fact_id}",
+        case(
+            Method::GET,
+            format!("/api/v1/facts/{fb}"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "POST /api/v1/facts/{fact_id}/annul",
+        case(
+            Method::POST,
+            format!("/api/v1/facts/{fb}/annul"),
+            Some(json!({"reason": "录入错误"})),
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
+        "GET /api/v1/people/{person_id}/score",
+        case(
+            Method::GET,
+            format!("/api/v1/people/{pb}/score?year=2026"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "GET /api/v1/orgs/{org_id}/score",
+        case(
+            Method::GET,
+            format!("/api/v1/orgs/{b}/score?year=2026"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "GET /api/v1/orgs/{org_id}/rankings",
+        case(
+            Method::GET,
+            format!("/api/v1/orgs/{b}/rankings?year=2026&period=quarter&n=1"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "GET /api/v1/orgs/{org_id}/policy",
+        case(
+            Method::GET,
+            format!("/api/v1/orgs/{b}/policy?year=2026"),
+            None,
+            vec![SecretaryA],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "PUT /api/v1/orgs/{org_id}/policy",
+        case(
+            Method::PUT,
+            format!("/api/v1/orgs/{b}/policy"),
+            Some(json!({"year": 2026, "policy": "town-2019"})),
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
+        "POST /api/v1/orgs/{org_id}/years/{year}/close",
+        case(
+            Method::POST,
+            format!("/api/v1/orgs/{b}/years/2025/close"),
+            None,
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
+        "GET /api/v1/policies",
+        case(
+            Method::GET,
+            "/api/v1/policies".into(),
+            None,
+            vec![],
+            Some(SecretaryA),
+        ),
+    );
+    add(
+        "GET /api/v1/policies/{name}",
+        case(
+            Method::GET,
+            "/api/v1/policies/xihu-2017".into(),
             None,
             vec![],
             Some(Auditor),

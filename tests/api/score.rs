@@ -23,7 +23,10 @@ fn scenarios() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("tests/scenarios")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json") && !p.to_string_lossy().ends_with(".expected.json"))
+        .filter(|p| {
+            p.extension().is_some_and(|x| x == "json")
+                && !p.to_string_lossy().ends_with(".expected.json")
+        })
         .collect();
     v.sort();
     v
@@ -35,12 +38,26 @@ fn every_scenario_scores_exactly_through_the_binary() {
     assert!(list.len() >= 2, "the shared scenarios are here");
     for input in list {
         let out = vanguard().arg("score").arg(&input).output().expect("runs");
-        assert!(out.status.success(), "{}: {}", input.display(), String::from_utf8_lossy(&out.stderr));
-        let actual: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
-        let expected: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(input.with_extension("expected.json")).expect("expected")).expect("json");
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            input.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let actual: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+        let expected: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(input.with_extension("expected.json")).expect("expected"),
+        )
+        .expect("json");
         // As JSON values: 72 and 72.0 differ, key order does not.
-        assert_eq!(actual, expected, "{}\n{}", input.display(), String::from_utf8_lossy(&out.stdout));
+        assert_eq!(
+            actual,
+            expected,
+            "{}\n{}",
+            input.display(),
+            String::from_utf8_lossy(&out.stdout)
+        );
     }
 }
 
@@ -66,18 +83,45 @@ fn bad_scenarios_are_refused_with_one_line_naming_the_field() {
             "events": [{events}]}}"#
         )
     };
-    refused(&base(r#"{"kind": "checkin", "person": "m1", "activity": "d13", "at": "2026-01-16T13:58:00+08:00"}"#), "events[0].activity");
-    refused(&base(r#"{"kind": "checkin", "person": "m7", "activity": "d01", "at": "2026-01-16T13:58:00+08:00"}"#), "events[0].person");
-    refused(&base(r#"{"kind": "checkin", "person": "m1", "activity": "d01", "at": "yesterday"}"#), "events[0].at");
-    refused(&base(r#"{"kind": "annul", "target": "nope", "at": "2026-02-01T10:00:00+08:00", "reason": "x"}"#), "events[0].target");
-    refused(&base(r#"{"id": "e1", "kind": "item", "person": "m1", "item": "juggling", "at": "2026-02-01T10:00:00+08:00"}"#), "events[0].item");
+    refused(
+        &base(
+            r#"{"kind": "checkin", "person": "m1", "activity": "d13", "at": "2026-01-16T13:58:00+08:00"}"#,
+        ),
+        "events[0].activity",
+    );
+    refused(
+        &base(
+            r#"{"kind": "checkin", "person": "m7", "activity": "d01", "at": "2026-01-16T13:58:00+08:00"}"#,
+        ),
+        "events[0].person",
+    );
+    refused(
+        &base(r#"{"kind": "checkin", "person": "m1", "activity": "d01", "at": "yesterday"}"#),
+        "events[0].at",
+    );
+    refused(
+        &base(
+            r#"{"kind": "annul", "target": "nope", "at": "2026-02-01T10:00:00+08:00", "reason": "x"}"#,
+        ),
+        "events[0].target",
+    );
+    refused(
+        &base(
+            r#"{"id": "e1", "kind": "item", "person": "m1", "item": "juggling", "at": "2026-02-01T10:00:00+08:00"}"#,
+        ),
+        "events[0].item",
+    );
     refused(&base("").replace("xihu-2017", "nowhere-2099"), "policy");
     refused("{\"policy\": ", "line");
 }
 
 #[test]
 fn an_unreadable_file_is_refused_too() {
-    let out = vanguard().arg("score").arg("/nonexistent/scenario.json").output().expect("runs");
+    let out = vanguard()
+        .arg("score")
+        .arg("/nonexistent/scenario.json")
+        .output()
+        .expect("runs");
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/scenario.json"));

@@ -1,0 +1,552 @@
+//! The ledger over HTTP and through the services: posting at once, caps,
+//! corrections re-deriving what they touch, policy choice, year close, rankings,
+//! and the incremental-equals-replay property on the database path.
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+async fn setup(app: &TestApp) -> (String, i64, i64) {
+    let admin = app.admin_token().await;
+    let c = app.org(&admin, "C", "committee", None).await;
+    let b = app.org(&admin, "B", "branch", Some(c)).await;
+    (admin, c, b)
+}
+
+async fn study(app: &TestApp, token: &str, person: i64, at: &str, points: u32) -> Value {
+    let r = app
+        .post(
+            "/api/v1/items",
+            token,
+            json!({"person_id": person, "item": "study", "at": at, "fields": {"points": points}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    r.body
+}
+
+async fn score(app: &TestApp, token: &str, person: i64) -> Value {
+    let r = app
+        .get(&format!("/api/v1/people/{person}/score?year=2026"), token)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body
+}
+
+/// XH-10: online study counts up to 10 a year; the note says what the cap kept.
+#[tokio::test]
+async fn xh_10_study_is_capped_and_the_ledger_explains_it() {
+    let app = spawn_app().await;
+    let (admin, _, b) = setup(&app).await;
+    let (_, secretary) = app.account(&admin, "sec-b", "secretary", Some(b)).await;
+    let p = app.person(&admin, "张三", "13800138000", b, "member").await;
+    let first = study(&app, &secretary, p, "2026-03-01T10:00:00+08:00", 8).await;
+    assert_eq!(first["granted"], json!(8));
+    let second = study(&app, &secretary, p, "2026-04-01T10:00:00+08:00", 4).await;
+    assert_eq!(second["granted"], json!(2), "{second}");
+    assert_eq!(second["score"]["score"], json!(10));
+    let note = second["notes"][0].as_str().unwrap_or_default();
+    assert!(note.contains("XH-10") && note.contains("上限"), "{note}");
+    let s = score(&app, &secretary, p).await;
+    assert_eq!(
+        s["total"], s["score"]["score"],
+        "the ledger adds up to the score"
+    );
+    assert_eq!(s["lines"].as_array().map(Vec::len), Some(2));
+}
+
+/// XH-10 + XH-19: annulling an earlier study frees the cap it used; the later one is re-derived.
+#[tokio::test]
+async fn xh_10_an_annulment_re_derives_the_caps_it_had_used_up() {
+    let app = spawn_app().await;
+    let (admin, _, b) = setup(&app).await;
+    let p = app.person(&admin, "李四", "13800138001", b, "member").await;
+    let first = study(&app, &admin, p, "2026-03-01T10:00:00+08:00", 8).await;
+    study(&app, &admin, p, "2026-04-01T10:00:00+08:00", 4).await;
+    let fact = first["fact_id"].as_i64().expect("id");
+    let r = app
+        .post(
+            &format!("/api/v1/facts/{fact}/annul"),
+            &admin,
+            json!({"reason": ""}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "a correction says why");
+    let r = app
+        .post(
+            &format!("/api/v1/facts/{fact}/annul"),
+            &admin,
+            json!({"reason": "重复录入", "evidence": "支部会议记录"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(
+        r.body["score"]["score"],
+        json!(4),
+        "the later study now gets all its 4 points"
+    );
+    let again = app
+        .post(
+            &format!("/api/v1/facts/{fact}/annul"),
+            &admin,
+            json!({"reason": "再次"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    let s = score(&app, &admin, p).await;
+    let lines: Vec<(String, Value)> = s["lines"]
+        .as_array()
+        .expect("lines")
+        .iter()
+        .map(|l| {
+            (
+                l["note"].as_str().unwrap_or_default().to_owned(),
+                l["points"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines.len(),
+        4,
+        "append-only: two postings, a reversal and an adjustment: {lines:?}"
+    );
+    assert_eq!(s["total"], json!(4));
+    let f = app.get(&format!("/api/v1/facts/{fact}"), &admin).await;
+    assert!(f.body["annulled_by"].is_i64(), "{}", f.text);
+    let audit = vanguard::audit::list(
+        &app.state.db,
+        None,
+        vanguard::audit::Filter {
+            action: Some("annul".into()),
+            limit: 5,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("audit");
+    assert_eq!(audit.len(), 1);
+    assert_eq!(
+        audit[0].after.as_ref().expect("after")["reason"],
+        "重复录入"
+    );
+}
+
+#[tokio::test]
+async fn items_outside_the_policy_or_with_bad_fields_are_refused() {
+    let app = spawn_app().await;
+    let (admin, _, b) = setup(&app).await;
+    let p = app.person(&admin, "王五", "13800138002", b, "member").await;
+    let r = app
+        .post(
+            "/api/v1/items",
+            &admin,
+            json!({"person_id": p, "item": "juggling", "at": "2026-03-01T10:00:00+08:00"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("study"),
+        "lists the known items: {}",
+        r.text
+    );
+    let r = app.post("/api/v1/items", &admin, json!({"person_id": p, "item": "study", "at": "2026-03-01T10:00:00+08:00", "fields": {"points": "many"}})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let r = app.post("/api/v1/items", &admin, json!({"person_id": p, "org_id": b, "item": "study", "at": "2026-03-01T10:00:00+08:00"})).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = app.post("/api/v1/items", &admin, json!({"person_id": p, "item": "study", "at": "2099-03-01T10:00:00+08:00", "fields": {"points": 1}})).await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "no facts from the future"
+    );
+    let r = app
+        .post(
+            "/api/v1/items",
+            &admin,
+            json!({"person_id": 999999, "item": "study", "at": "2026-03-01T10:00:00+08:00"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+/// XH-20 + ranking rules: ties share a place, exempt people have none.
+#[tokio::test]
+async fn xh_20_rankings_share_places_on_ties_and_leave_out_the_exempt() {
+    let app = spawn_app().await;
+    let (admin, _, b) = setup(&app).await;
+    let people: Vec<i64> = futures_util::future::join_all((0..4).map(|i| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            app.person(
+                admin,
+                &format!("成员{i}"),
+                &format!("1390000000{i}"),
+                b,
+                "member",
+            )
+            .await
+        }
+    }))
+    .await;
+    for (p, pts) in people.iter().zip([5u32, 7, 7, 3]) {
+        study(&app, &admin, *p, "2026-02-10T10:00:00+08:00", pts).await;
+    }
+    app.post(&format!("/api/v1/people/{}/exemptions", people[3]), &admin, json!({"year": 2026, "reason": "病", "approver": "区委组织部", "approved_on": "2026-01-05"})).await;
+    // The exemption takes effect when the person's year is next derived.
+    study(&app, &admin, people[3], "2026-02-11T10:00:00+08:00", 1).await;
+    let r = app
+        .get(&format!("/api/v1/orgs/{b}/rankings?year=2026"), &admin)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let items: Vec<(i64, i64, Value)> = r.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            (
+                i["place"].as_i64().unwrap_or(0),
+                i["subject_id"].as_i64().unwrap_or(0),
+                i["score"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        items,
+        vec![
+            (1, people[1], json!(7)),
+            (1, people[2], json!(7)),
+            (3, people[0], json!(5))
+        ]
+    );
+    let q1 = app
+        .get(
+            &format!("/api/v1/orgs/{b}/rankings?year=2026&period=quarter&n=1"),
+            &admin,
+        )
+        .await;
+    assert_eq!(q1.body["items"].as_array().map(Vec::len), Some(3));
+    let q2 = app
+        .get(
+            &format!("/api/v1/orgs/{b}/rankings?year=2026&period=quarter&n=2"),
+            &admin,
+        )
+        .await;
+    assert!(
+        q2.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .all(|i| i["score"] == json!(0)),
+        "nothing in Q2: {}",
+        q2.text
+    );
+    let bad = app
+        .get(
+            &format!("/api/v1/orgs/{b}/rankings?year=2026&period=month&n=13"),
+            &admin,
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+/// SD-3: a closed year is archived and frozen; policy changes cannot touch it.
+#[tokio::test]
+async fn sd_3_closing_a_year_applies_year_end_rules_and_freezes_it() {
+    let app = spawn_app().await;
+    let (admin, c, b) = setup(&app).await;
+    let p = app.person(&admin, "赵六", "13800138003", b, "member").await;
+    let r = app.post("/api/v1/items", &admin, json!({"person_id": p, "item": "study", "at": "2025-06-01T10:00:00+08:00", "fields": {"points": 6}})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["year"], 2025);
+    let r = app
+        .post(
+            &format!("/api/v1/orgs/{c}/years/2026/close"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "the current year has not ended"
+    );
+    let r = app
+        .post(
+            &format!("/api/v1/orgs/{c}/years/2025/close"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let s = app
+        .get(&format!("/api/v1/people/{p}/score?year=2025"), &admin)
+        .await;
+    // XH-15.1: fewer than 2 fixed days attended → −5, floored at 0 (XH-15.4).
+    assert_eq!(s.body["score"]["score"], json!(1), "{}", s.text);
+    assert_eq!(s.body["score"]["closed"], true);
+    let r = app
+        .request(
+            reqwest::Method::PUT,
+            &format!("/api/v1/orgs/{b}/policy"),
+            Some(&admin),
+            Some(json!({"year": 2025, "policy": "town-2019"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let r = app.post("/api/v1/items", &admin, json!({"person_id": p, "item": "study", "at": "2025-07-01T10:00:00+08:00", "fields": {"points": 1}})).await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "no new facts in a closed year: {}",
+        r.text
+    );
+    let r = app
+        .post(
+            &format!("/api/v1/orgs/{c}/years/2025/close"),
+            &admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    // The new year starts from zero.
+    let s = app
+        .get(&format!("/api/v1/people/{p}/score?year=2026"), &admin)
+        .await;
+    assert_eq!(s.body["score"]["score"], json!(0));
+}
+
+#[tokio::test]
+async fn choosing_another_policy_re_derives_the_running_year() {
+    let app = spawn_app().await;
+    let (admin, _, b) = setup(&app).await;
+    let p = app.person(&admin, "钱七", "13800138004", b, "member").await;
+    study(&app, &admin, p, "2026-03-01T10:00:00+08:00", 4).await;
+    let r = app
+        .get(&format!("/api/v1/orgs/{b}/policy?year=2026"), &admin)
+        .await;
+    assert_eq!(r.body["policy"], "xihu-2017", "the default");
+    let r = app
+        .request(
+            reqwest::Method::PUT,
+            &format!("/api/v1/orgs/{b}/policy"),
+            Some(&admin),
+            Some(json!({"year": 2026, "policy": "town-2019"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let s = score(&app, &admin, p).await;
+    assert_eq!(
+        s["score"]["score"],
+        json!(0),
+        "town-2019 has no study item: {s}"
+    );
+    assert_eq!(s["total"], json!(0));
+    let r = app
+        .request(
+            reqwest::Method::PUT,
+            &format!("/api/v1/orgs/{b}/policy"),
+            Some(&admin),
+            Some(json!({"year": 2026, "policy": "nope"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = app
+        .request(
+            reqwest::Method::PUT,
+            &format!("/api/v1/orgs/{b}/policy"),
+            Some(&admin),
+            Some(json!({"year": 2026, "policy": "custom", "source": "name = 'custom'\n[[rule]\n"})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "a malformed policy names its line: {}",
+        r.text
+    );
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("custom.toml:"),
+        "{}",
+        r.text
+    );
+    let list = app.get("/api/v1/policies", &admin).await;
+    let xihu = list
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|p| p["name"] == "xihu-2017")
+        .cloned()
+        .expect("xihu");
+    assert!(
+        xihu["choices"]
+            .as_array()
+            .expect("choices")
+            .iter()
+            .any(|c| c["rule_id"] == "XH-17"),
+        "ambiguous choices are visible"
+    );
+}
+
+/// Points follow a person who transfers to another branch during the year.
+#[tokio::test]
+async fn points_follow_a_transferred_member() {
+    let app = spawn_app().await;
+    let (admin, c, b) = setup(&app).await;
+    let b2 = app.org(&admin, "B2", "branch", Some(c)).await;
+    let p = app.person(&admin, "孙八", "13800138005", b, "member").await;
+    study(&app, &admin, p, "2026-03-01T10:00:00+08:00", 3).await;
+    app.post(
+        &format!("/api/v1/people/{p}/transfer"),
+        &admin,
+        json!({"to_org_id": b2, "effective_on": "2026-05-01"}),
+    )
+    .await;
+    study(&app, &admin, p, "2026-06-01T10:00:00+08:00", 2).await;
+    let s = score(&app, &admin, p).await;
+    assert_eq!(s["score"]["score"], json!(5));
+    let r = app
+        .get(&format!("/api/v1/orgs/{b2}/rankings?year=2026"), &admin)
+        .await;
+    assert_eq!(r.body["items"][0]["subject_id"], p);
+    assert_eq!(r.body["items"][0]["score"], json!(5));
+}
+
+/// Incremental posting equals a full replay, on the database path: facts arrive one at a
+/// time in random order, with annulments; replaying the year afterwards changes nothing.
+#[tokio::test]
+async fn posting_one_fact_at_a_time_in_any_order_equals_a_full_replay() {
+    use vanguard::ledger::SubjectRef;
+    use vanguard::ledger::facts::{NewFact, NewFactKind, record};
+    use vanguard::policy::{FieldValue, Fields};
+    let app = spawn_app().await;
+    let (admin, _, b) = setup(&app).await;
+    let people: Vec<i64> = futures_util::future::join_all((0..3).map(|i| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            app.person(
+                admin,
+                &format!("人{i}"),
+                &format!("1370000000{i}"),
+                b,
+                "member",
+            )
+            .await
+        }
+    }))
+    .await;
+    let actor = vanguard::audit::Actor::cli();
+    for seed in 0..4u64 {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut facts: Vec<(i64, NewFact)> = (0..12)
+            .map(|_| {
+                let person = people[rng.random_range(0..people.len())];
+                let day = rng.random_range(1..28);
+                let month = rng.random_range(1..12);
+                let item = [
+                    "study",
+                    "community_service",
+                    "honor_other",
+                    "improper_remarks",
+                ][rng.random_range(0..4)];
+                let mut fields = Fields::new();
+                if item == "study" || item == "honor_other" {
+                    fields.set("points", FieldValue::Number(rng.random_range(1..6).into()));
+                }
+                let at = chrono::DateTime::parse_from_rfc3339(&format!(
+                    "2026-{month:02}-{day:02}T10:00:00+08:00"
+                ))
+                .expect("time")
+                .with_timezone(&chrono::Utc);
+                (
+                    person,
+                    NewFact {
+                        kind: NewFactKind::Item {
+                            subject: SubjectRef::Person(person),
+                            item: item.to_owned(),
+                            fields,
+                        },
+                        at,
+                        received_at: at,
+                        session_id: None,
+                        reason: None,
+                        evidence: None,
+                        dedup_key: None,
+                    },
+                )
+            })
+            .collect();
+        facts.shuffle(&mut rng);
+        let mut recorded = Vec::new();
+        for (_, f) in facts {
+            let txn = vanguard::db::begin(&app.state.db).await.expect("txn");
+            let r = record(&txn, &app.state.scoring, &actor, f, 2026)
+                .await
+                .expect("record")
+                .expect("new");
+            sea_orm::TransactionSession::commit(txn)
+                .await
+                .expect("commit");
+            recorded.push(r.fact.id);
+            if rng.random_bool(0.25) {
+                let target = recorded[rng.random_range(0..recorded.len())];
+                let txn = vanguard::db::begin(&app.state.db).await.expect("txn");
+                let annul = NewFact {
+                    kind: NewFactKind::Annul { target },
+                    at: chrono::Utc::now(),
+                    received_at: chrono::Utc::now(),
+                    session_id: None,
+                    reason: Some("更正".into()),
+                    evidence: None,
+                    dedup_key: Some(format!("annul:{target}")),
+                };
+                record(&txn, &app.state.scoring, &actor, annul, 2026)
+                    .await
+                    .expect("annul");
+                sea_orm::TransactionSession::commit(txn)
+                    .await
+                    .expect("commit");
+            }
+        }
+        let before = entries(&app).await;
+        let txn = vanguard::db::begin(&app.state.db).await.expect("txn");
+        vanguard::ledger::year::replay_year(&txn, &app.state.scoring, None, 2026, false)
+            .await
+            .expect("replay");
+        sea_orm::TransactionSession::commit(txn)
+            .await
+            .expect("commit");
+        assert_eq!(
+            entries(&app).await,
+            before,
+            "seed {seed}: a full replay appends nothing"
+        );
+        for p in &people {
+            let l = vanguard::ledger::queries::ledger(&app.state.db, SubjectRef::Person(*p), 2026)
+                .await
+                .expect("ledger");
+            assert_eq!(
+                Some(l.total),
+                l.score.score,
+                "seed {seed}: the ledger adds up to the score"
+            );
+        }
+    }
+}
+
+async fn entries(app: &TestApp) -> usize {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    entity::ledger_entry::Entity::find()
+        .count(&app.state.db)
+        .await
+        .expect("count") as usize
+}
