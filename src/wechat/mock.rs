@@ -317,10 +317,14 @@ async fn custom_send(
     err(0, "ok")
 }
 
-/// Register the mock under `/sandbox/wechat-api` (needs `web::Data<MockWechat>`).
+/// Register the mock under `/sandbox/wechat-api`; it answers only while
+/// `web::Data<MockWechat>` is registered (sandbox mode, tests).
 pub fn configure_mock(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/sandbox/wechat-api")
+            .guard(actix_web::guard::fn_guard(|ctx| {
+                ctx.app_data::<web::Data<MockWechat>>().is_some()
+            }))
             .route("/cgi-bin/stable_token", web::post().to(stable_token))
             .route("/cgi-bin/qrcode/create", web::post().to(qrcode_create))
             .route(
