@@ -246,10 +246,10 @@ pub fn open_push(
         }
         Some(_) => return Err(Rejection::UnsupportedEncryptType),
     };
-    if let Some(openid) = q.openid.as_deref().filter(|s| !s.is_empty()) {
-        if openid != message.from_user.as_str() {
-            return Err(Rejection::OpenIdMismatch);
-        }
+    if let Some(openid) = q.openid.as_deref().filter(|s| !s.is_empty())
+        && openid != message.from_user.as_str()
+    {
+        return Err(Rejection::OpenIdMismatch);
     }
     Ok(OpenedPush {
         message,
@@ -384,7 +384,7 @@ impl WechatGateway {
     ) -> Result<String, Rejection> {
         let now = received_at.timestamp();
         let push = open_push(&self.settings, q, body, now)?;
-        self.check_nonce(&push, body).await?;
+        self.check_nonce(&push, body, now).await?;
         let reply = match push.message.kind {
             MessageKind::Other { .. } => None,
             _ => {
@@ -407,14 +407,20 @@ impl WechatGateway {
     /// pair, not the nonce alone: at thousands of pushes a second WeChat's 9–10
     /// digit nonces do collide within a 5-minute window, timestamps make that moot,
     /// and an attacker cannot change the timestamp without the token.
-    async fn check_nonce(&self, push: &OpenedPush, body: &[u8]) -> Result<(), Rejection> {
+    async fn check_nonce(&self, push: &OpenedPush, body: &[u8], now: i64) -> Result<(), Rejection> {
         let key = format!(
             "wx:nonce:{}",
             hex::encode(Sha1::digest(format!("{}|{}", push.timestamp, push.nonce)))
         );
         let digest = hex::encode(Sha1::digest(body));
-        // Any accepted timestamp stays acceptable for at most twice the window.
-        let ttl = self.settings.replay_window.saturating_mul(2);
+        // Remember it exactly as long as its timestamp stays acceptable (≤ 2 windows).
+        let window = i64::try_from(self.settings.replay_window.as_secs()).unwrap_or(i64::MAX);
+        let left = push
+            .timestamp
+            .saturating_add(window)
+            .saturating_sub(now)
+            .max(0);
+        let ttl = Duration::from_secs(left.unsigned_abs() + 1);
         match self.store.set_nx(&key, digest.as_bytes(), ttl).await {
             Ok(true) => Ok(()),
             Ok(false) => match self.store.get(&key).await {

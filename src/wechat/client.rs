@@ -374,13 +374,12 @@ impl ApiClient {
             return Err(ApiError::Invalid("code"));
         }
         let key = format!("wx:oauth:{}", hex::encode(Sha1::digest(code.as_bytes())));
-        if let Ok(Some(v)) = self.inner.store.get(&key).await {
-            if let Some(id) = std::str::from_utf8(&v)
+        if let Ok(Some(v)) = self.inner.store.get(&key).await
+            && let Some(id) = std::str::from_utf8(&v)
                 .ok()
                 .and_then(|s| OpenId::parse(s).ok())
-            {
-                return Ok(id);
-            }
+        {
+            return Ok(id);
         }
         let s = &self.inner.settings;
         let url = with_query(

@@ -452,7 +452,7 @@ async fn phone_simulator_end_to_end_over_http() {
         .post(format!("{local}/sandbox/phone"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(
-            serde_urlencoded::to_string(&[
+            serde_urlencoded::to_string([
                 ("openid", "o_phone"),
                 ("scene", "ci.S1.7.abc"),
                 ("action", "scan"),
@@ -469,7 +469,7 @@ async fn phone_simulator_end_to_end_over_http() {
         .post(format!("{local}/sandbox/phone"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(
-            serde_urlencoded::to_string(&[
+            serde_urlencoded::to_string([
                 ("openid", "o_phone"),
                 ("scene", "ci.S1.8.def"),
                 ("action", "subscribe"),

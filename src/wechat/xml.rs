@@ -130,10 +130,10 @@ pub fn parse_fields(input: &[u8]) -> Result<Fields, XmlError> {
                 _ => {}
             },
             Event::End(_) => {
-                if depth == 2 {
-                    if let Some((k, v)) = current.take() {
-                        push_field(&mut fields, k, v)?;
-                    }
+                if depth == 2
+                    && let Some((k, v)) = current.take()
+                {
+                    push_field(&mut fields, k, v)?;
                 }
                 depth = depth.checked_sub(1).ok_or(XmlError::Malformed)?;
             }
@@ -355,8 +355,8 @@ impl InboundMessage {
     }
 
     /// The identity of this push across WeChat's resends (which may carry a fresh
-    /// timestamp and nonce): `MsgId` for messages, else `FromUserName + CreateTime
-    /// + Event + EventKey`; `MsgId` alone has collided in the wild (WxJava#333), so
+    /// timestamp and nonce): `MsgId` for messages, else `FromUserName`, `CreateTime`,
+    /// `Event` and `EventKey`; `MsgId` alone has collided in the wild (WxJava#333), so
     /// the sender and time are always part of it. Hex SHA1, safe as a store key.
     pub fn dedup_key(&self) -> String {
         let msg_id = self.msg_id.map(|m| m.to_string()).unwrap_or_default();
