@@ -1,2 +1,16 @@
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod org;
+pub mod policy;
+pub mod score;
+pub mod startup;
+pub mod state;
 pub mod store;
+pub mod telemetry;
 pub mod wechat;

@@ -1,1 +1,19 @@
+//! Schema migrations, run at start-up (serialized across instances by the caller)
+//! or alone with `vanguard migrate`.
 
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_foundation;
+mod m20261122_000002_activities_facts_ledger;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_foundation::Migration),
+            Box::new(m20261122_000002_activities_facts_ledger::Migration),
+        ]
+    }
+}

@@ -133,8 +133,7 @@ fn cache_ttl(expires_in: u64) -> Duration {
 
 impl ApiClient {
     pub fn new(settings: Arc<ResolvedSettings>, store: SharedStore) -> Result<Self, ApiError> {
-        // reqwest is built without a crypto provider: use ring (aws-lc is slow to build).
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        super::tls::install_tls_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(10))

@@ -18,7 +18,7 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretSlice};
 use serde::Deserialize;
 use sha2::Sha256;
@@ -108,7 +108,7 @@ impl MemberSignIn {
 
     fn mac(&self, data: &str) -> String {
         // HMAC accepts keys of any length; the fallback is unreachable.
-        let Ok(mut m) = <HmacSha256 as KeyInit>::new_from_slice(self.key.expose_secret()) else {
+        let Ok(mut m) = <HmacSha256 as Mac>::new_from_slice(self.key.expose_secret()) else {
             return String::new();
         };
         m.update(data.as_bytes());
@@ -119,7 +119,7 @@ impl MemberSignIn {
         let Ok(tag) = hex::decode(mac_hex) else {
             return false;
         };
-        let Ok(mut m) = <HmacSha256 as KeyInit>::new_from_slice(self.key.expose_secret()) else {
+        let Ok(mut m) = <HmacSha256 as Mac>::new_from_slice(self.key.expose_secret()) else {
             return false;
         };
         m.update(data.as_bytes());

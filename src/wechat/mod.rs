@@ -49,6 +49,7 @@ mod pages;
 pub mod sandbox;
 pub mod settings;
 pub mod signature;
+pub mod tls;
 pub mod types;
 pub mod xml;
 
@@ -62,6 +63,7 @@ pub use client::{ApiClient, ApiError, QrTicket};
 pub use member::{BindError, MemberDirectory, MemberSession, MemberSignIn, PersonRef};
 pub use mock::MockWechat;
 pub use settings::{ResolvedSettings, WechatSettings};
+pub use tls::install_tls_provider;
 pub use types::{OpenId, SceneStr};
 
 use actix_web::web;

@@ -91,7 +91,7 @@ pub fn read_reply(cfg: &ResolvedSettings, body: &str) -> Result<Option<String>, 
 fn http() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        super::tls::install_tls_provider();
         reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()

@@ -1,0 +1,650 @@
+//! Login sessions and account management.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
+use serde::{Deserialize, Serialize};
+
+use super::token::{self, Claims};
+use super::{Principal, Role, password, scope_path};
+use crate::audit::{self, Actor, Entry};
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::ids::{AccountId, OrgId};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    pub token_type: &'static str,
+}
+
+pub(crate) async fn principal_for_session(
+    db: &impl ConnectionTrait,
+    claims: &Claims,
+) -> AppResult<Principal> {
+    let session = entity::auth_session::Entity::find_by_id(claims.sid.clone())
+        .one(db)
+        .await?
+        .filter(|s| {
+            Some(s.account_id) == claims.account_id()
+                && s.revoked_at.is_none()
+                && s.expires_at > Utc::now()
+        })
+        .ok_or_else(|| AppError::unauthorized("登录会话已失效，请重新登录"))?;
+    let account = entity::account::Entity::find_by_id(session.account_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::unauthorized("账号不存在"))?;
+    if account.disabled {
+        return Err(AppError::new(ErrorCode::AccountDisabled, "账号已停用"));
+    }
+    let role = Role::parse(&account.role)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("unknown role {}", account.role)))?;
+    Ok(Principal {
+        account_id: AccountId(account.id),
+        username: account.username,
+        role,
+        org_id: account.org_id.map(OrgId),
+        scope_path: scope_path(db, account.org_id).await?,
+        session_id: session.id,
+        ip: None,
+    })
+}
+
+async fn over_limit(state: &AppState, key: &str, max: i64) -> bool {
+    match state.live.get(key).await {
+        Ok(Some(v)) => std::str::from_utf8(&v)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+            .is_some_and(|n| n >= max),
+        Ok(None) => false,
+        Err(e) => {
+            // Fail open: a live-store outage must not lock every user out.
+            tracing::warn!(error = %e, "login rate limit unavailable");
+            false
+        }
+    }
+}
+
+async fn count_failure(state: &AppState, key: &str) {
+    let window = Duration::from_secs(state.settings.auth.login_window_seconds);
+    if let Err(e) = state.live.incr(key, 1, Some(window)).await {
+        tracing::warn!(error = %e, "login rate limit unavailable");
+    }
+}
+
+pub async fn login(
+    state: &AppState,
+    username: &str,
+    password_text: String,
+    ip: Option<String>,
+) -> AppResult<(TokenPair, bool)> {
+    let auth = &state.settings.auth;
+    let username = username.trim().to_lowercase();
+    let account_key = format!("login:fail:acct:{username}");
+    let ip_key = format!("login:fail:ip:{}", ip.as_deref().unwrap_or("unknown"));
+    if over_limit(state, &account_key, auth.login_max_failures_per_account).await
+        || over_limit(state, &ip_key, auth.login_max_failures_per_ip).await
+    {
+        tracing::warn!(username = %username, ip = ?ip, "login rate limited");
+        return Err(AppError::new(
+            ErrorCode::RateLimited,
+            "登录失败次数过多，请稍后再试",
+        ));
+    }
+    let account = entity::account::Entity::find()
+        .filter(entity::account::Column::Username.eq(&username))
+        .one(&state.db)
+        .await?;
+    let ok = match &account {
+        Some(a) => {
+            state
+                .passwords
+                .verify(password_text, a.password_hash.clone())
+                .await?
+        }
+        None => {
+            state.passwords.dummy_verify(password_text).await;
+            false
+        }
+    };
+    let Some(account) = account.filter(|_| ok) else {
+        count_failure(state, &account_key).await;
+        count_failure(state, &ip_key).await;
+        tracing::info!(username = %username, ip = ?ip, "login failed");
+        return Err(AppError::new(
+            ErrorCode::InvalidCredentials,
+            "用户名或密码错误",
+        ));
+    };
+    if account.disabled {
+        return Err(AppError::new(ErrorCode::AccountDisabled, "账号已停用"));
+    }
+    let _ = state.live.delete(&account_key).await;
+
+    let now = Utc::now();
+    let session_id = uuid::Uuid::new_v4().simple().to_string();
+    let (secret, hash) = token::new_refresh_secret();
+    let txn = crate::db::begin(&state.db).await?;
+    entity::auth_session::ActiveModel {
+        id: Set(session_id.clone()),
+        account_id: Set(account.id),
+        refresh_hash: Set(hash),
+        created_at: Set(now),
+        refreshed_at: Set(now),
+        expires_at: Set(now + chrono::Duration::seconds(auth.refresh_ttl_seconds)),
+        revoked_at: Set(None),
+        ip: Set(ip.clone()),
+    }
+    .insert(&txn)
+    .await?;
+    let actor = Actor::account(AccountId(account.id), &account.username, ip);
+    audit::record(
+        &txn,
+        &actor,
+        Entry::new("login", "account", account.id)
+            .after(serde_json::json!({"session": session_id})),
+    )
+    .await?;
+    txn.commit().await?;
+    let tokens = TokenPair {
+        access_token: state.tokens.issue(account.id, &session_id, now)?,
+        refresh_token: format!("{session_id}.{secret}"),
+        expires_in: state.tokens.access_ttl_seconds,
+        token_type: "Bearer",
+    };
+    Ok((tokens, account.must_change_password))
+}
+
+/// Rotates the refresh secret. Presenting an old secret again means it leaked:
+/// the whole session is revoked.
+pub async fn refresh(state: &AppState, refresh_token: &str) -> AppResult<TokenPair> {
+    let invalid = || AppError::unauthorized("刷新令牌无效或已过期");
+    let (sid, secret) = token::parse_refresh(refresh_token).ok_or_else(invalid)?;
+    let now = Utc::now();
+    let txn = crate::db::begin(&state.db).await?;
+    let session = entity::auth_session::Entity::find_by_id(sid.to_owned())
+        .one(&txn)
+        .await?
+        .ok_or_else(invalid)?;
+    if session.revoked_at.is_some() || session.expires_at <= now {
+        return Err(invalid());
+    }
+    if session.refresh_hash != token::hash_secret(secret) {
+        let mut active: entity::auth_session::ActiveModel = session.into();
+        active.revoked_at = Set(Some(now));
+        active.update(&txn).await?;
+        txn.commit().await?;
+        tracing::warn!(session = sid, "refresh token reuse: session revoked");
+        return Err(invalid());
+    }
+    let account = entity::account::Entity::find_by_id(session.account_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(invalid)?;
+    if account.disabled {
+        return Err(AppError::new(ErrorCode::AccountDisabled, "账号已停用"));
+    }
+    let (new_secret, new_hash) = token::new_refresh_secret();
+    let mut active: entity::auth_session::ActiveModel = session.into();
+    active.refresh_hash = Set(new_hash);
+    active.refreshed_at = Set(now);
+    active.update(&txn).await?;
+    txn.commit().await?;
+    Ok(TokenPair {
+        access_token: state.tokens.issue(account.id, sid, now)?,
+        refresh_token: format!("{sid}.{new_secret}"),
+        expires_in: state.tokens.access_ttl_seconds,
+        token_type: "Bearer",
+    })
+}
+
+pub async fn logout(state: &AppState, principal: &Principal) -> AppResult<()> {
+    let txn = crate::db::begin(&state.db).await?;
+    revoke_sessions(&txn, principal.account_id, Some(&principal.session_id)).await?;
+    audit::record(
+        &txn,
+        &principal.actor(),
+        Entry::new("logout", "account", principal.account_id),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Revokes one session, or every session of the account when `only` is None.
+async fn revoke_sessions(
+    db: &impl ConnectionTrait,
+    account: AccountId,
+    only: Option<&str>,
+) -> AppResult<()> {
+    use entity::auth_session::{Column, Entity};
+    let mut q = Entity::update_many()
+        .col_expr(
+            Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .filter(Column::AccountId.eq(account.0))
+        .filter(Column::RevokedAt.is_null());
+    if let Some(sid) = only {
+        q = q.filter(Column::Id.eq(sid));
+    }
+    q.exec(db).await?;
+    Ok(())
+}
+
+pub async fn change_password(
+    state: &AppState,
+    principal: &Principal,
+    current: String,
+    new: String,
+) -> AppResult<()> {
+    password::check_strength(&new)?;
+    let account = find(&state.db, principal.account_id).await?;
+    if !state
+        .passwords
+        .verify(current, account.password_hash.clone())
+        .await?
+    {
+        return Err(AppError::field("current_password", "当前密码不正确"));
+    }
+    let hash = state.passwords.hash(new).await?;
+    let txn = crate::db::begin(&state.db).await?;
+    let mut active: entity::account::ActiveModel = account.into();
+    active.password_hash = Set(hash);
+    active.must_change_password = Set(false);
+    active.password_changed_at = Set(Utc::now());
+    active.updated_at = Set(Utc::now());
+    active.update(&txn).await?;
+    // Other logins end; this one goes on.
+    {
+        use entity::auth_session::{Column, Entity};
+        Entity::update_many()
+            .col_expr(
+                Column::RevokedAt,
+                sea_orm::sea_query::Expr::value(Utc::now()),
+            )
+            .filter(Column::AccountId.eq(principal.account_id.0))
+            .filter(Column::RevokedAt.is_null())
+            .filter(Column::Id.ne(principal.session_id.clone()))
+            .exec(&txn)
+            .await?;
+    }
+    audit::record(
+        &txn,
+        &principal.actor(),
+        Entry::new("change_password", "account", principal.account_id),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------- accounts
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AccountView {
+    pub id: AccountId,
+    pub username: String,
+    pub display_name: String,
+    pub role: Role,
+    pub org_id: Option<OrgId>,
+    pub disabled: bool,
+    pub must_change_password: bool,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+impl TryFrom<entity::account::Model> for AccountView {
+    type Error = AppError;
+    fn try_from(a: entity::account::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: AccountId(a.id),
+            role: Role::parse(&a.role)
+                .ok_or_else(|| AppError::internal(anyhow::anyhow!("unknown role {}", a.role)))?,
+            username: a.username,
+            display_name: a.display_name,
+            org_id: a.org_id.map(OrgId),
+            disabled: a.disabled,
+            must_change_password: a.must_change_password,
+            created_at: a.created_at,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    pub username: String,
+    pub display_name: Option<String>,
+    /// Omit to have one generated (returned once, to be changed at first login).
+    pub password: Option<String>,
+    pub role: Role,
+    pub org_id: Option<OrgId>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CreatedAccount {
+    pub account: AccountView,
+    /// Present only when the password was generated; shown once.
+    pub initial_password: Option<String>,
+}
+
+fn check_username(username: &str) -> AppResult<String> {
+    let u = username.trim().to_lowercase();
+    let ok = (3..=32).contains(&u.len())
+        && u.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if ok {
+        Ok(u)
+    } else {
+        Err(AppError::field(
+            "username",
+            "用户名须为 3 至 32 位字母、数字或 _ . -",
+        ))
+    }
+}
+
+async fn find(db: &impl ConnectionTrait, id: AccountId) -> AppResult<entity::account::Model> {
+    entity::account::Entity::find_by_id(id.0)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("账号 {id} 不存在")))
+}
+
+/// May `principal` manage an account with `role` scoped at `org`?
+async fn check_manage(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+    role: Role,
+    org: Option<OrgId>,
+) -> AppResult<Option<entity::organization::Model>> {
+    principal.require(super::Perm::AccountsManage)?;
+    if principal.role == Role::Admin && !matches!(role, Role::Secretary | Role::Auditor) {
+        return Err(AppError::forbidden(
+            "管理员只能管理支部书记和审计员账号；其他账号由安全管理员管理",
+        ));
+    }
+    let org = match org {
+        Some(id) => Some(
+            entity::organization::Entity::find_by_id(id.0)
+                .one(db)
+                .await?
+                .ok_or_else(|| AppError::field("org_id", format!("组织 {id} 不存在")))?,
+        ),
+        None => None,
+    };
+    match &org {
+        Some(o) if !principal.covers(&o.path) => {
+            return Err(AppError::forbidden("该组织不在您的管辖范围内"));
+        }
+        None if principal.scope_path.is_some() => {
+            return Err(AppError::forbidden("只能在您的管辖范围内管理账号"));
+        }
+        _ => {}
+    }
+    if role == Role::Secretary {
+        match &org {
+            Some(o) if o.kind == "branch" || o.kind == "general_branch" => {}
+            _ => {
+                return Err(AppError::field(
+                    "org_id",
+                    "支部书记账号须属于一个支部或党总支",
+                ));
+            }
+        }
+    }
+    Ok(org)
+}
+
+pub async fn create_account(
+    state: &AppState,
+    actor: &Actor,
+    principal: Option<&Principal>,
+    input: NewAccount,
+) -> AppResult<CreatedAccount> {
+    let username = check_username(&input.username)?;
+    if let Some(p) = principal {
+        check_manage(&state.db, p, input.role, input.org_id).await?;
+    }
+    let generated = input.password.is_none();
+    let password_text = input.password.unwrap_or_else(password::generate);
+    password::check_strength(&password_text)?;
+    let hash = state.passwords.hash(password_text.clone()).await?;
+    let now = Utc::now();
+    let txn = crate::db::begin(&state.db).await?;
+    let exists = entity::account::Entity::find()
+        .filter(entity::account::Column::Username.eq(&username))
+        .one(&txn)
+        .await?;
+    if exists.is_some() {
+        return Err(AppError::conflict(format!("用户名 {username} 已被使用")));
+    }
+    let model = entity::account::ActiveModel {
+        id: NotSet,
+        display_name: Set(input.display_name.unwrap_or_else(|| username.clone())),
+        username: Set(username),
+        password_hash: Set(hash),
+        role: Set(input.role.as_str().to_owned()),
+        org_id: Set(input.org_id.map(|o| o.0)),
+        disabled: Set(false),
+        must_change_password: Set(generated),
+        password_changed_at: Set(now),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    let view = AccountView::try_from(model)?;
+    let mut entry = Entry::new("create", "account", view.id).after(&view);
+    if let Some(org) = view.org_id {
+        entry = entry.org(org);
+    }
+    audit::record(&txn, actor, entry).await?;
+    txn.commit().await?;
+    Ok(CreatedAccount {
+        account: view,
+        initial_password: generated.then_some(password_text),
+    })
+}
+
+pub async fn list_accounts(state: &AppState, principal: &Principal) -> AppResult<Vec<AccountView>> {
+    principal.require(super::Perm::AccountsManage)?;
+    let rows = entity::account::Entity::find()
+        .order_by_asc(entity::account::Column::Id)
+        .all(&state.db)
+        .await?;
+    let orgs = org_paths(&state.db).await?;
+    rows.into_iter()
+        .filter(|a| match a.org_id {
+            None => principal.scope_path.is_none(),
+            Some(id) => orgs.get(&id).is_some_and(|p| principal.covers(p)),
+        })
+        .map(AccountView::try_from)
+        .collect()
+}
+
+async fn org_paths(db: &impl ConnectionTrait) -> AppResult<std::collections::HashMap<i64, String>> {
+    Ok(entity::organization::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o.path))
+        .collect())
+}
+
+async fn managed(
+    state: &AppState,
+    principal: &Principal,
+    id: AccountId,
+) -> AppResult<entity::account::Model> {
+    let account = find(&state.db, id).await?;
+    let role = Role::parse(&account.role).unwrap_or(Role::Admin);
+    check_manage(&state.db, principal, role, account.org_id.map(OrgId)).await?;
+    Ok(account)
+}
+
+pub async fn get_account(
+    state: &AppState,
+    principal: &Principal,
+    id: AccountId,
+) -> AppResult<AccountView> {
+    AccountView::try_from(managed(state, principal, id).await?)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountPatch {
+    pub display_name: Option<String>,
+    /// Disabling ends every login of the account at once.
+    pub disabled: Option<bool>,
+}
+
+pub async fn update_account(
+    state: &AppState,
+    principal: &Principal,
+    id: AccountId,
+    patch: AccountPatch,
+) -> AppResult<AccountView> {
+    let account = managed(state, principal, id).await?;
+    if patch.disabled == Some(true) && account.id == principal.account_id.0 {
+        return Err(AppError::field("disabled", "不能停用自己的账号"));
+    }
+    let before = AccountView::try_from(account.clone())?;
+    let txn = crate::db::begin(&state.db).await?;
+    let mut active: entity::account::ActiveModel = account.into();
+    if let Some(name) = patch.display_name {
+        let name = name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 50 {
+            return Err(AppError::field("display_name", "姓名须为 1 至 50 个字符"));
+        }
+        active.display_name = Set(name);
+    }
+    if let Some(disabled) = patch.disabled {
+        active.disabled = Set(disabled);
+        if disabled {
+            revoke_sessions(&txn, id, None).await?;
+        }
+    }
+    active.updated_at = Set(Utc::now());
+    let after = AccountView::try_from(active.update(&txn).await?)?;
+    let mut entry = Entry::new("update", "account", id)
+        .before(&before)
+        .after(&after);
+    if let Some(org) = after.org_id {
+        entry = entry.org(org);
+    }
+    audit::record(&txn, &principal.actor(), entry).await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// Security admins reset passwords; the new one is shown once and must be changed.
+pub async fn reset_password(
+    state: &AppState,
+    actor: &Actor,
+    principal: Option<&Principal>,
+    id: AccountId,
+) -> AppResult<String> {
+    let account = match principal {
+        Some(p) => {
+            if p.role != Role::SecurityAdmin {
+                return Err(AppError::forbidden("只有安全管理员可以重置密码"));
+            }
+            managed(state, p, id).await?
+        }
+        None => find(&state.db, id).await?,
+    };
+    let new = password::generate();
+    let hash = state.passwords.hash(new.clone()).await?;
+    let txn = crate::db::begin(&state.db).await?;
+    let org = account.org_id;
+    let mut active: entity::account::ActiveModel = account.into();
+    active.password_hash = Set(hash);
+    active.must_change_password = Set(true);
+    active.password_changed_at = Set(Utc::now());
+    active.updated_at = Set(Utc::now());
+    active.update(&txn).await?;
+    revoke_sessions(&txn, id, None).await?;
+    let mut entry = Entry::new("reset_password", "account", id);
+    if let Some(org) = org {
+        entry = entry.org(OrgId(org));
+    }
+    audit::record(&txn, actor, entry).await?;
+    txn.commit().await?;
+    Ok(new)
+}
+
+/// The operator's switch (CLI): disabling ends every login of the account.
+pub async fn set_disabled(
+    state: &AppState,
+    actor: &Actor,
+    username: &str,
+    disabled: bool,
+) -> AppResult<()> {
+    let account = find_by_username(&state.db, username).await?;
+    let id = AccountId(account.id);
+    let before = AccountView::try_from(account.clone())?;
+    let txn = crate::db::begin(&state.db).await?;
+    let mut active: entity::account::ActiveModel = account.into();
+    active.disabled = Set(disabled);
+    active.updated_at = Set(Utc::now());
+    let after = AccountView::try_from(active.update(&txn).await?)?;
+    if disabled {
+        revoke_sessions(&txn, id, None).await?;
+    }
+    let mut entry = Entry::new("update", "account", id)
+        .before(&before)
+        .after(&after);
+    if let Some(org) = after.org_id {
+        entry = entry.org(org);
+    }
+    audit::record(&txn, actor, entry).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+pub async fn find_by_username(
+    db: &impl ConnectionTrait,
+    username: &str,
+) -> AppResult<entity::account::Model> {
+    entity::account::Entity::find()
+        .filter(entity::account::Column::Username.eq(username.trim().to_lowercase()))
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("账号 {username} 不存在")))
+}
+
+/// On an empty database: the `admin` account with a random password (returned once).
+pub async fn ensure_initial_admin(state: &AppState) -> AppResult<Option<String>> {
+    let any = entity::account::Entity::find().one(&state.db).await?;
+    if any.is_some() {
+        return Ok(None);
+    }
+    let created = create_account(
+        state,
+        &Actor::system(),
+        None,
+        NewAccount {
+            username: "admin".to_owned(),
+            display_name: Some("系统管理员".to_owned()),
+            password: None,
+            role: Role::Admin,
+            org_id: None,
+        },
+    )
+    .await;
+    match created {
+        Ok(c) => Ok(c.initial_password),
+        // Another instance created it first.
+        Err(e) if e.code == ErrorCode::Conflict => Ok(None),
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,263 @@
+//! One error vocabulary with stable codes, rendered as RFC 9457 problem responses
+//! with Chinese titles. A 5xx never carries internals: the cause goes to the log.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+/// Stable, machine-readable error codes. Never renamed once shipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    ValidationFailed,
+    Unauthorized,
+    TokenExpired,
+    InvalidCredentials,
+    AccountDisabled,
+    Forbidden,
+    NotFound,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RateLimited,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::ValidationFailed => "validation_failed",
+            Self::Unauthorized => "unauthorized",
+            Self::TokenExpired => "token_expired",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::AccountDisabled => "account_disabled",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::Conflict => "conflict",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::RateLimited => "rate_limited",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::BadRequest | Self::ValidationFailed => StatusCode::BAD_REQUEST,
+            Self::Unauthorized | Self::TokenExpired | Self::InvalidCredentials => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::AccountDisabled | Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The default Chinese title shown to users.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::BadRequest => "请求有误",
+            Self::ValidationFailed => "提交的数据不符合要求",
+            Self::Unauthorized => "未登录或登录凭证无效",
+            Self::TokenExpired => "登录已过期，请重新登录",
+            Self::InvalidCredentials => "用户名或密码错误",
+            Self::AccountDisabled => "账号已停用",
+            Self::Forbidden => "无权进行此操作",
+            Self::NotFound => "未找到",
+            Self::Conflict => "与现有数据冲突",
+            Self::PayloadTooLarge => "提交的内容过大",
+            Self::UnsupportedMediaType => "不支持的内容类型",
+            Self::RateLimited => "尝试过于频繁，请稍后再试",
+            Self::Unavailable => "服务暂时不可用，请稍后再试",
+            Self::Internal => "服务器内部错误",
+        }
+    }
+}
+
+/// One field-level problem (e.g. a bad CSV row or a missing JSON field).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+    /// Spreadsheet row as the spreadsheet shows it (the header is row 1), for imports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<u32>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{code:?}: {detail}")]
+pub struct AppError {
+    pub code: ErrorCode,
+    /// Chinese, safe to show; never holds secrets or internals.
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+    #[source]
+    pub source: Option<anyhow::Error>,
+}
+
+/// The problem document every error response carries.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// Stable code, e.g. `forbidden`.
+    pub code: ErrorCode,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            source: None,
+        }
+    }
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadRequest, detail)
+    }
+    pub fn validation(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ValidationFailed, detail)
+    }
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let field = field.into();
+        let mut e = Self::validation(format!("{field}: {message}"));
+        e.errors.push(FieldError {
+            field,
+            message,
+            row: None,
+        });
+        e
+    }
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
+    }
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthorized, detail)
+    }
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Forbidden, detail)
+    }
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, detail)
+    }
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, detail)
+    }
+    pub fn internal(source: impl Into<anyhow::Error>) -> Self {
+        let mut e = Self::new(ErrorCode::Internal, ErrorCode::Internal.title());
+        e.source = Some(source.into());
+        e
+    }
+    pub fn unavailable(source: impl Into<anyhow::Error>) -> Self {
+        let mut e = Self::new(ErrorCode::Unavailable, ErrorCode::Unavailable.title());
+        e.source = Some(source.into());
+        e
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem {
+            code: self.code,
+            title: self.code.title().to_owned(),
+            status: self.code.status().as_u16(),
+            detail: self.detail.clone(),
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for AppError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        if let Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) = e.sql_err() {
+            let mut err = Self::conflict("与现有记录重复");
+            err.source = Some(e.into());
+            return err;
+        }
+        match e {
+            sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => Self::unavailable(e),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<sea_orm::TransactionError<AppError>> for AppError {
+    fn from(e: sea_orm::TransactionError<AppError>) -> Self {
+        match e {
+            sea_orm::TransactionError::Connection(db) => db.into(),
+            sea_orm::TransactionError::Transaction(app) => app,
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for AppError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::unavailable(e)
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if self.code.status().is_server_error() {
+            tracing::error!(code = self.code.as_str(), error = ?self.source, "request failed");
+        } else {
+            tracing::debug!(code = self.code.as_str(), detail = %self.detail, "request refused");
+        }
+        HttpResponse::build(self.status_code())
+            .content_type("application/problem+json")
+            .json(self.problem())
+    }
+}
+
+/// Turns actix's own extractor errors (bad JSON, bad path, oversize body) into problems.
+pub fn json_error_handler(
+    err: actix_web::error::JsonPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as J;
+    let app = match &err {
+        J::OverflowKnownLength { .. } | J::Overflow { .. } => {
+            AppError::new(ErrorCode::PayloadTooLarge, "请求体超过大小限制")
+        }
+        J::ContentType => AppError::new(
+            ErrorCode::UnsupportedMediaType,
+            "请求体须为 JSON (Content-Type: application/json)",
+        ),
+        J::Deserialize(e) => AppError::validation(format!("JSON 内容有误：{e}")),
+        _ => AppError::bad_request(format!("无法读取请求体：{err}")),
+    };
+    app.into()
+}
+
+pub fn path_error_handler(
+    err: actix_web::error::PathError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    AppError::not_found(format!("路径参数有误：{err}")).into()
+}
+
+pub fn query_error_handler(
+    err: actix_web::error::QueryPayloadError,
+    _req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    AppError::validation(format!("查询参数有误：{err}")).into()
+}

@@ -1,0 +1,25 @@
+//! What every handler and service can reach. Cheap to clone (everything inside is shared).
+
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
+use crate::auth::password::PasswordHasher;
+use crate::auth::token::TokenKeys;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::http::metrics::Metrics;
+use crate::store::SharedStore;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub live: SharedStore,
+    pub settings: Arc<Settings>,
+    pub tokens: TokenKeys,
+    pub passwords: PasswordHasher,
+    pub metrics: Arc<Metrics>,
+    pub trusted_proxies: Arc<Vec<IpNet>>,
+    /// Base URL for links handed out (binding page, projector, simulator).
+    pub public_url: String,
+}

@@ -1,0 +1,11 @@
+//! The black-box suite: one binary, a fresh server and database per test.
+
+mod audit;
+mod auth;
+mod cli;
+mod health;
+mod helpers;
+mod import;
+mod orgs;
+mod people;
+mod rbac;

@@ -1,0 +1,542 @@
+//! Authorization, endpoint by endpoint. The test walks `/api/openapi.json`: every
+//! operation must declare an authorization rule (its `security`) and have a scope
+//! case here; each case is then run: no token, a tampered token and an expired
+//! token get 401; a secretary reaching into another branch gets 403; an auditor's
+//! write gets 403; and the role meant to use it is not refused.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{JWT_SECRET, TestApp, spawn_app};
+
+struct Fixture {
+    admin: String,
+    /// Secretary of branch A.
+    sec_a: String,
+    /// Auditor over the committee C (A and B).
+    auditor: String,
+    /// Security admin over C.
+    security: String,
+    expired: String,
+    c: i64,
+    a: i64,
+    b: i64,
+    person_b: i64,
+    account_b: i64,
+}
+
+async fn fixture(app: &TestApp) -> Fixture {
+    let admin = app.admin_token().await;
+    let c = app.org(&admin, "C", "committee", None).await;
+    let a = app.org(&admin, "A", "branch", Some(c)).await;
+    let b = app.org(&admin, "B", "branch", Some(c)).await;
+    let (_, sec_a) = app.account(&admin, "sec-a", "secretary", Some(a)).await;
+    let (account_b, _) = app.account(&admin, "sec-b", "secretary", Some(b)).await;
+    let (_, auditor) = app.account(&admin, "aud-c", "auditor", Some(c)).await;
+    let security = app
+        .operator_account("sec-admin-c", vanguard::auth::Role::SecurityAdmin, Some(c))
+        .await;
+    let person_b = app.person(&admin, "乙", "13800138002", b, "member").await;
+    app.person(&admin, "甲", "13800138001", a, "member").await;
+    let sid = {
+        use base64::Engine;
+        let payload = sec_a.split('.').nth(1).unwrap_or_default();
+        let v: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap_or_default(),
+        )
+        .unwrap_or_default();
+        (
+            v["sub"]
+                .as_str()
+                .unwrap_or_default()
+                .parse::<i64>()
+                .unwrap_or_default(),
+            v["sid"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let expired = vanguard::auth::token::TokenKeys::new(JWT_SECRET.as_bytes(), 60, 3600)
+        .issue(
+            sid.0,
+            &sid.1,
+            chrono::Utc::now() - chrono::Duration::hours(2),
+        )
+        .expect("issue");
+    Fixture {
+        admin,
+        sec_a,
+        auditor,
+        security,
+        expired,
+        c,
+        a,
+        b,
+        person_b,
+        account_b,
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Who {
+    Admin,
+    SecretaryA,
+    Auditor,
+    Security,
+}
+
+/// One operation's scope case: how to call it, and who must be refused or let through.
+struct Case {
+    method: Method,
+    path: String,
+    body: Option<Value>,
+    /// Must answer 403 to these.
+    refused: Vec<Who>,
+    /// Must not answer 401/403 to this one.
+    allowed: Option<Who>,
+}
+
+fn case(
+    method: Method,
+    path: String,
+    body: Option<Value>,
+    refused: Vec<Who>,
+    allowed: Option<Who>,
+) -> Case {
+    Case {
+        method,
+        path,
+        body,
+        refused,
+        allowed,
+    }
+}
+
+/// The scope case of every operation, keyed by "METHOD /path/{template}".
+fn cases(f: &Fixture) -> BTreeMap<String, Case> {
+    use Who::*;
+    let (a, b, c, pb, ab) = (f.a, f.b, f.c, f.person_b, f.account_b);
+    let mut m = BTreeMap::new();
+    let mut add = |key: &str, c: Case| {
+        m.insert(key.to_owned(), c);
+    };
+    let person_body =
+        json!({"name": "新人", "phone": "13800138099", "org_id": b, "role": "member"});
+    // Logging out is checked in auth.rs: here it would end the fixture's own session.
+    add(
+        "POST /api/v1/auth/logout",
+        case(
+            Method::POST,
+            "/api/v1/auth/logout".into(),
+            None,
+            vec![],
+            None,
+        ),
+    );
+    add(
+        "GET /api/v1/auth/me",
+        case(
+            Method::GET,
+            "/api/v1/auth/me".into(),
+            None,
+            vec![],
+            Some(SecretaryA),
+        ),
+    );
+    add(
+        "POST /api/v1/auth/password",
+        case(
+            Method::POST,
+            "/api/v1/auth/password".into(),
+            Some(json!({"current_password": "x", "new_password": "y"})),
+            vec![],
+            None,
+        ),
+    );
+    add(
+        "GET /api/v1/accounts",
+        case(
+            Method::GET,
+            "/api/v1/accounts".into(),
+            None,
+            vec![SecretaryA, Auditor],
+            Some(Security),
+        ),
+    );
+    add(
+        "POST /api/v1/accounts",
+        case(
+            Method::POST,
+            "/api/v1/accounts".into(),
+            Some(json!({"username": "new-sec", "role": "secretary", "org_id": b})),
+            vec![SecretaryA, Auditor],
+            Some(Admin),
+        ),
+    );
+    add(
+        "GET /api/v1/accounts/{account_id}",
+        case(
+            Method::GET,
+            format!("/api/v1/accounts/{ab}"),
+            None,
+            vec![SecretaryA, Auditor],
+            Some(Security),
+        ),
+    );
+    add(
+        "PATCH /api/v1/accounts/{account_id}",
+        case(
+            Method::PATCH,
+            format!("/api/v1/accounts/{ab}"),
+            Some(json!({"display_name": "乙书记"})),
+            vec![SecretaryA, Auditor],
+            Some(Admin),
+        ),
+    );
+    add(
+        "POST /api/v1/accounts/{account_id}/reset-password",
+        case(
+            Method::POST,
+            format!("/api/v1/accounts/{ab}/reset-password"),
+            None,
+            vec![SecretaryA, Auditor, Admin],
+            Some(Security),
+        ),
+    );
+    add(
+        "GET /api/v1/orgs",
+        case(
+            Method::GET,
+            format!("/api/v1/orgs?parent_id={c}"),
+            None,
+            vec![SecretaryA],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "POST /api/v1/orgs",
+        case(
+            Method::POST,
+            "/api/v1/orgs".into(),
+            Some(json!({"name": "新支部", "code": "NEW", "kind": "group", "parent_id": b})),
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
+        "GET /api/v1/orgs/{org_id}",
+        case(
+            Method::GET,
+            format!("/api/v1/orgs/{b}"),
+            None,
+            vec![SecretaryA],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "PATCH /api/v1/orgs/{org_id}",
+        case(
+            Method::PATCH,
+            format!("/api/v1/orgs/{b}"),
+            Some(json!({"name": "改名"})),
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
+        "GET /api/v1/people",
+        case(
+            Method::GET,
+            format!("/api/v1/people?org_id={b}"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "POST /api/v1/people",
+        case(
+            Method::POST,
+            "/api/v1/people".into(),
+            Some(person_body),
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
+        "GET /api/v1/people/{person_id}",
+        case(
+            Method::GET,
+            format!("/api/v1/people/{pb}"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "PATCH /api/v1/people/{person_id}",
+        case(
+            Method::PATCH,
+            format!("/api/v1/people/{pb}"),
+            Some(json!({"name": "乙乙"})),
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
+        "GET /api/v1/people/{person_id}/contact",
+        case(
+            Method::GET,
+            format!("/api/v1/people/{pb}/contact"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "POST /api/v1/people/{person_id}/role",
+        case(
+            Method::POST,
+            format!("/api/v1/people/{pb}/role"),
+            Some(json!({"role": "probationary"})),
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
+        "POST /api/v1/people/{person_id}/transfer",
+        case(
+            Method::POST,
+            format!("/api/v1/people/{pb}/transfer"),
+            Some(json!({"to_org_id": a})),
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
+        "POST /api/v1/people/{person_id}/status",
+        case(
+            Method::POST,
+            format!("/api/v1/people/{pb}/status"),
+            Some(json!({"status": "deceased", "reason": "病故"})),
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
+        "GET /api/v1/people/{person_id}/history",
+        case(
+            Method::GET,
+            format!("/api/v1/people/{pb}/history"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "GET /api/v1/people/{person_id}/exemptions",
+        case(
+            Method::GET,
+            format!("/api/v1/people/{pb}/exemptions"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "POST /api/v1/people/{person_id}/exemptions",
+        case(
+            Method::POST,
+            format!("/api/v1/people/{pb}/exemptions"),
+            Some(
+                json!({"year": 2026, "reason": "病", "approver": "区委", "approved_on": "2026-01-01"}),
+            ),
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
+        "DELETE /api/v1/people/{person_id}/wechat",
+        case(
+            Method::DELETE,
+            format!("/api/v1/people/{pb}/wechat"),
+            None,
+            vec![SecretaryA, Auditor, Security],
+            None,
+        ),
+    );
+    add(
+        "POST /api/v1/imports/roster",
+        case(
+            Method::POST,
+            "/api/v1/imports/roster?dry_run=true".into(),
+            None,
+            vec![SecretaryA, Auditor, Security],
+            None,
+        ),
+    );
+    add(
+        "GET /api/v1/imports/roster/template.csv",
+        case(
+            Method::GET,
+            "/api/v1/imports/roster/template.csv".into(),
+            None,
+            vec![],
+            Some(SecretaryA),
+        ),
+    );
+    add(
+        "GET /api/v1/imports/roster/template.xlsx",
+        case(
+            Method::GET,
+            "/api/v1/imports/roster/template.xlsx".into(),
+            None,
+            vec![],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "GET /api/v1/audit",
+        case(
+            Method::GET,
+            "/api/v1/audit".into(),
+            None,
+            vec![SecretaryA, Admin],
+            Some(Security),
+        ),
+    );
+    m
+}
+
+/// Public by design, each with its reason.
+const PUBLIC: &[(&str, &str)] = &[
+    ("GET /healthz", "liveness probe"),
+    ("GET /readyz", "readiness probe"),
+    (
+        "GET /metrics",
+        "scraped by Prometheus on the internal network",
+    ),
+    ("GET /api/openapi.json", "the API description"),
+    ("POST /api/v1/auth/login", "how one gets a token"),
+    ("POST /api/v1/auth/refresh", "carries its own refresh token"),
+];
+
+fn operations(doc: &Value) -> Vec<(String, Value)> {
+    let mut ops = Vec::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, op) in item.as_object().into_iter().flatten() {
+            if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                ops.push((format!("{} {path}", method.to_uppercase()), op.clone()));
+            }
+        }
+    }
+    ops
+}
+
+async fn call(app: &TestApp, c: &Case, token: Option<&str>) -> crate::helpers::Response {
+    app.request(c.method.clone(), &c.path, token, c.body.clone())
+        .await
+}
+
+#[tokio::test]
+async fn every_endpoint_has_an_authorization_rule_and_a_scope_test() {
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let doc = app
+        .request(Method::GET, "/api/openapi.json", None, None)
+        .await
+        .body;
+    let cases = cases(&f);
+    let public: BTreeSet<&str> = PUBLIC.iter().map(|(k, _)| *k).collect();
+    let mut missing = Vec::new();
+    for (key, op) in operations(&doc) {
+        let security = op["security"].as_array();
+        let Some(security) = security else {
+            missing.push(format!(
+                "{key}: no authorization rule (security) in the OpenAPI document"
+            ));
+            continue;
+        };
+        let is_public = security
+            .iter()
+            .all(|s| s.as_object().is_some_and(|o| o.is_empty()));
+        if is_public {
+            if !public.contains(key.as_str()) {
+                missing.push(format!(
+                    "{key}: public but not listed in PUBLIC with a reason"
+                ));
+            }
+            continue;
+        }
+        let scopes: Vec<&str> = security
+            .iter()
+            .filter_map(|s| s["bearer"].as_array())
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if scopes.is_empty() {
+            missing.push(format!("{key}: bearer security without a permission scope"));
+        }
+        if !cases.contains_key(&key) {
+            missing.push(format!("{key}: no scope case in tests/api/rbac.rs"));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "endpoints without authorization rules or scope tests:\n{}",
+        missing.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn every_endpoint_refuses_missing_tampered_and_expired_tokens_wrong_branches_and_auditor_writes()
+ {
+    let app = spawn_app().await;
+    let f = fixture(&app).await;
+    let tampered = format!("{}x", f.admin);
+    let token = |w: Who| match w {
+        Who::Admin => f.admin.as_str(),
+        Who::SecretaryA => f.sec_a.as_str(),
+        Who::Auditor => f.auditor.as_str(),
+        Who::Security => f.security.as_str(),
+    };
+    let mut failures = Vec::new();
+    for (key, c) in cases(&f) {
+        for (label, t) in [
+            ("no token", None),
+            ("tampered token", Some(tampered.as_str())),
+            ("expired token", Some(f.expired.as_str())),
+        ] {
+            let r = call(&app, &c, t).await;
+            if r.status != StatusCode::UNAUTHORIZED {
+                failures.push(format!("{key} with {label}: {} (want 401)", r.status));
+            }
+        }
+        let is_write = c.method != Method::GET;
+        let self_service = key.starts_with("POST /api/v1/auth/");
+        if is_write && !self_service && !c.refused.iter().any(|w| matches!(w, Who::Auditor)) {
+            failures.push(format!("{key}: a write without an auditor-refused case"));
+        }
+        for who in &c.refused {
+            let r = call(&app, &c, Some(token(*who))).await;
+            if r.status != StatusCode::FORBIDDEN {
+                failures.push(format!(
+                    "{key} as {who:?}: {} (want 403) {}",
+                    r.status, r.text
+                ));
+            }
+        }
+        if let Some(who) = c.allowed {
+            let r = call(&app, &c, Some(token(who))).await;
+            if matches!(r.status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+                failures.push(format!(
+                    "{key} as {who:?}: refused with {} {}",
+                    r.status, r.text
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
