@@ -66,4 +66,13 @@ mod tests {
             "82c962d39941aa48552f90ef55aa323dc620cc10"
         );
     }
+
+    // Reference §E.2 negative: the same push checked with token "12345" must fail.
+    #[test]
+    fn wrong_token_fails_msg_signature() {
+        let ct = "jn1L23DB+6ELqJ+6bruv21Y6MD7KeIfP82D6gU39rmkgczbWwt5+3bnyg5K55bgVtVzd832WzZGMhkP72vVOfg==";
+        let good = "82c962d39941aa48552f90ef55aa323dc620cc10";
+        assert!(verify(good, &["pamtest", "1409304348", "xxxxxx", ct]));
+        assert!(!verify(good, &["12345", "1409304348", "xxxxxx", ct]));
+    }
 }
