@@ -13,7 +13,15 @@ use serde::Deserialize;
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
 /// Keys whose values are secrets (each may be given as `<key>_file`).
-const SECRET_KEYS: &[&str] = &["auth.jwt_secret", "database.url", "live.redis_url"];
+const SECRET_KEYS: &[&str] = &[
+    "auth.jwt_secret",
+    "database.url",
+    "live.redis_url",
+    "wechat.app_secret",
+    "wechat.token",
+    "wechat.encoding_aes_key",
+    "wechat.encoding_aes_key_previous",
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +32,20 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub log: LogSettings,
     pub policy: PolicySettings,
+    pub checkin: CheckinSettings,
+    #[serde(default)]
+    pub wechat: crate::wechat::WechatSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckinSettings {
+    /// A fixed-day session takes scans from this many minutes before the start.
+    pub open_before_minutes: i64,
+    /// Seconds each QR payload lives; the current and the previous slot are accepted.
+    pub slot_seconds: i64,
+    /// Days after a fixed day during which absentees may do make-up study.
+    pub makeup_days: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -257,6 +279,21 @@ impl Settings {
                 "must start with http:// or https://",
             ));
         }
+        if !(1..=600).contains(&self.checkin.slot_seconds) {
+            return Err(err("checkin.slot_seconds", "must be between 1 and 600"));
+        }
+        if !(0..=24 * 60).contains(&self.checkin.open_before_minutes) {
+            return Err(err(
+                "checkin.open_before_minutes",
+                "must be between 0 and 1440",
+            ));
+        }
+        if !(0..=366).contains(&self.checkin.makeup_days) {
+            return Err(err("checkin.makeup_days", "must be between 0 and 366"));
+        }
+        self.wechat
+            .validate()
+            .map_err(|e| err(&format!("wechat.{}", e.key), e.message))?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| err("log.level", e.to_string()))?;
         Ok(())

@@ -41,7 +41,18 @@ pub async fn live_store(settings: &Settings) -> anyhow::Result<SharedStore> {
 }
 
 /// Connects everything a command needs (the server, or a CLI command beside it).
+/// `local_base_url` is where this process itself answers (the sandbox calls it).
 pub async fn build_state(settings: Settings, public_url: String) -> anyhow::Result<AppState> {
+    let local = public_url.clone();
+    build_state_at(settings, public_url, local).await
+}
+
+pub async fn build_state_at(
+    settings: Settings,
+    public_url: String,
+    local_base_url: String,
+) -> anyhow::Result<AppState> {
+    crate::wechat::install_tls_provider();
     let db = db::connect(&settings).await?;
     if settings.database.migrate_on_start {
         db::migrate(&db, &settings).await?;
@@ -57,6 +68,33 @@ pub async fn build_state(settings: Settings, public_url: String) -> anyhow::Resu
         settings.auth.refresh_ttl_seconds,
     );
     let trusted_proxies = Arc::new(settings.trusted_proxies()?);
+    let token = match settings
+        .wechat
+        .token
+        .as_ref()
+        .map(|t| t.expose_secret().to_owned())
+        .filter(|t| !t.is_empty())
+    {
+        Some(t) => t,
+        // One token for every process: the sandbox signs with it, the callback checks it.
+        None => {
+            db::shared_secret(&db, "wechat.token", crate::wechat::settings::generate_token).await?
+        }
+    };
+    let mut wechat = settings
+        .wechat
+        .resolve(secrecy::SecretString::from(token), &local_base_url)
+        .map_err(|e| anyhow::anyhow!("configuration error: wechat.{}: {}", e.key, e.message))?;
+    if wechat.sandbox {
+        // The mock accepts any template id; give notices one so the sandbox shows them.
+        wechat
+            .templates
+            .entry("correction".to_owned())
+            .or_insert_with(|| "sandbox-correction".to_owned());
+    }
+    let wechat = Arc::new(wechat);
+    let wechat_client = crate::wechat::ApiClient::new(wechat.clone(), live.clone())
+        .map_err(|e| anyhow::anyhow!("WeChat client: {e}"))?;
     let scoring = crate::ledger::Scoring::load(
         Some(&settings.policy.dir),
         Some(&settings.policy.calendars_dir),
@@ -71,6 +109,8 @@ pub async fn build_state(settings: Settings, public_url: String) -> anyhow::Resu
         scoring: Arc::new(scoring),
         trusted_proxies,
         public_url,
+        wechat,
+        wechat_client,
         settings: Arc::new(settings),
     })
 }
@@ -81,19 +121,56 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", settings.server.listen))?;
         let bound = listener.local_addr()?;
         let public_url = settings.public_url(bound);
-        let state = build_state(settings, public_url).await?;
+        let local_base_url = format!("http://{bound}");
+        let configured_public =
+            (!settings.server.public_url.is_empty()).then(|| public_url.clone());
+        let state = build_state_at(settings, public_url, local_base_url.clone()).await?;
         let initial_admin_password = crate::auth::service::ensure_initial_admin(&state)
             .await
             .map_err(|e| anyhow::anyhow!("creating the initial admin: {e}"))?;
+        let handler = Arc::new(crate::checkin::members::CheckinHandler {
+            state: state.clone(),
+        });
+        let gateway = web::Data::new(crate::wechat::WechatGateway::new(
+            state.wechat.clone(),
+            state.live.clone(),
+            handler,
+            state.wechat_client.clone(),
+        ));
+        let cookie_key =
+            db::shared_secret(&state.db, "wechat.cookie_key", || db::random_secret(32)).await?;
+        let member = web::Data::new(
+            crate::wechat::MemberSignIn::new(
+                state.wechat.clone(),
+                state.wechat_client.clone(),
+                Arc::new(crate::checkin::members::Directory {
+                    state: state.clone(),
+                }),
+                state.live.clone(),
+                cookie_key.into_bytes(),
+                configured_public,
+            )
+            .map_err(|e| anyhow::anyhow!("member sign-in: {e}"))?,
+        );
+        let mock = state
+            .wechat
+            .sandbox
+            .then(|| web::Data::new(crate::wechat::MockWechat::new(&local_base_url)));
         let server_state = state.clone();
         let shutdown = state.settings.server.shutdown_timeout_seconds;
         let server = HttpServer::new(move || {
             let state = server_state.clone();
-            App::new()
+            let mut app = App::new()
                 .app_data(web::Data::new(state.clone()))
-                .wrap(http::default_headers())
+                .app_data(gateway.clone())
+                .app_data(member.clone());
+            if let Some(mock) = &mock {
+                app = app.app_data(mock.clone());
+            }
+            app.wrap(http::default_headers())
                 .wrap(from_fn(http::metrics::track))
                 .configure(|cfg| http::configure(cfg, &state))
+                .configure(crate::wechat::configure)
                 .default_service(web::to(http::not_found))
         })
         .shutdown_timeout(shutdown)

@@ -11,6 +11,7 @@ use crate::db::Db;
 use crate::http::metrics::Metrics;
 use crate::ledger::SharedScoring;
 use crate::store::SharedStore;
+use crate::wechat::{ApiClient, ResolvedSettings};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -25,4 +26,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<IpNet>>,
     /// Base URL for links handed out (binding page, projector, simulator).
     pub public_url: String,
+    /// WeChat settings in force (sandbox when no app_id is configured).
+    pub wechat: Arc<ResolvedSettings>,
+    /// The WeChat API client (the local mock in the sandbox).
+    pub wechat_client: ApiClient,
 }

@@ -12,6 +12,8 @@ pub struct Model {
     pub openid: Option<String>,
     pub reason: String,
     pub scene: Option<String>,
+    #[sea_orm(unique)]
+    pub event_key: Option<String>,
     pub at: DateTimeUtc,
     pub received_at: DateTimeUtc,
 }

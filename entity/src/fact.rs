@@ -32,6 +32,8 @@ pub struct Model {
     pub evidence: Option<String>,
     #[sea_orm(unique)]
     pub dedup_key: Option<String>,
+    /// The WeChat event (dedup key) that produced it, for rebuilding a resend's reply.
+    pub source_event: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

@@ -70,6 +70,7 @@ enum Facts {
     Reason,
     Evidence,
     DedupKey,
+    SourceEvent,
     CreatedAt,
 }
 
@@ -83,6 +84,7 @@ enum CheckinRefusals {
     Openid,
     Reason,
     Scene,
+    EventKey,
     At,
     ReceivedAt,
 }
@@ -353,6 +355,8 @@ impl MigrationTrait for Migration {
                 .col(text_null(Facts::Evidence))
                 // One scan per person per activity, one fact per WeChat event: the database is the last guard.
                 .col(string_null(Facts::DedupKey).unique_key())
+                // The WeChat event that produced it: a resend rebuilds the same reply.
+                .col(string_null(Facts::SourceEvent))
                 .col(ts(Facts::CreatedAt))
                 .to_owned(),
         )
@@ -400,6 +404,8 @@ impl MigrationTrait for Migration {
                 .col(string_null(CheckinRefusals::Openid))
                 .col(string(CheckinRefusals::Reason))
                 .col(string_null(CheckinRefusals::Scene))
+                // One refusal per WeChat event, however often it is resent.
+                .col(string_null(CheckinRefusals::EventKey).unique_key())
                 .col(ts(CheckinRefusals::At))
                 .col(ts(CheckinRefusals::ReceivedAt))
                 .to_owned(),

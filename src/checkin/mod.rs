@@ -2,3 +2,11 @@
 //! make-up study and corrections (the fixed activity day of XH-8.1 end to end).
 
 pub mod activities;
+pub mod attendance;
+pub mod live;
+pub mod manual;
+pub mod members;
+pub mod qr;
+pub mod routes;
+pub mod scan;
+pub mod sessions;

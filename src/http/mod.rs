@@ -32,7 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             .configure(crate::auth::routes::configure)
             .configure(|c| crate::org::routes::configure(c, settings.upload_limit_bytes))
             .configure(crate::audit::routes::configure)
-            .configure(crate::ledger::routes::configure),
+            .configure(crate::ledger::routes::configure)
+            .configure(crate::checkin::routes::configure),
     );
 }
 

@@ -7,7 +7,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{audit, auth, error, http, ledger, org};
+use crate::{audit, auth, checkin, error, http, ledger, org};
 
 struct Security;
 
@@ -75,6 +75,20 @@ impl Modify for Security {
         ledger::routes::close,
         ledger::routes::list_policies,
         ledger::routes::get_policy,
+        checkin::routes::create_activity,
+        checkin::routes::list_activities,
+        checkin::routes::get_activity,
+        checkin::routes::open_session,
+        checkin::routes::close_session,
+        checkin::routes::get_session,
+        checkin::routes::session_qr,
+        checkin::routes::session_qr_svg,
+        checkin::routes::session_qr_png,
+        checkin::routes::session_attendance,
+        checkin::routes::activity_attendance,
+        checkin::routes::session_live,
+        checkin::routes::enter_checkins,
+        checkin::routes::correct,
     ),
     components(schemas(error::Problem, error::ErrorCode, error::FieldError)),
     modifiers(&Security)

@@ -94,6 +94,8 @@ pub struct NewFact {
     /// A key the database keeps unique (one scan per person per activity, one fact
     /// per WeChat event): a second insert with it records nothing.
     pub dedup_key: Option<String>,
+    /// The WeChat event it came from.
+    pub source_event: Option<String>,
 }
 
 /// Inserts a fact for `year`; `Ok(None)` when its dedup key is already taken.
@@ -185,6 +187,7 @@ pub async fn insert(
         reason: Set(fact.reason),
         evidence: Set(fact.evidence),
         dedup_key: Set(fact.dedup_key),
+        source_event: Set(fact.source_event),
         created_at: Set(Utc::now()),
     };
     let inserted = entity::fact::Entity::insert(model)

@@ -25,6 +25,21 @@ impl Serialize for Points {
     }
 }
 
+/// Reads a JSON number (or a numeric string) exactly, never through f64.
+impl<'de> Deserialize<'de> for Points {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+        let text = raw.get().trim();
+        let text = match serde_json::from_str::<String>(text) {
+            Ok(s) => s,
+            Err(_) => text.to_owned(),
+        };
+        parse_dec(&text)
+            .map(Points)
+            .ok_or_else(|| serde::de::Error::custom(format!("\"{text}\" is not a decimal number")))
+    }
+}
+
 impl utoipa::PartialSchema for Points {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()

@@ -140,6 +140,7 @@ pub async fn record_item(
             reason: body.reason,
             evidence: body.evidence,
             dedup_key: None,
+            source_event: None,
         },
         year,
     )
@@ -324,6 +325,7 @@ pub async fn annul(
             evidence,
             // One annulment per fact, whatever the race.
             dedup_key: Some(format!("annul:{}", target.id)),
+            source_event: None,
         },
         target.year,
     )

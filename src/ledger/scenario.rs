@@ -300,6 +300,7 @@ fn fact_row(
         reason: Set(reason),
         evidence: Set(None),
         dedup_key: Set(Some(key)),
+        source_event: Set(None),
         created_at: Set(now),
     }
 }

@@ -303,3 +303,66 @@ impl TestApp {
         r.body["id"].as_i64().expect("person id")
     }
 }
+
+impl TestApp {
+    /// Sends a `SCAN` push exactly as WeChat would (signed; sealed in safe mode)
+    /// and returns the reply text (`None` for `success`).
+    pub async fn scan(&self, openid: &str, scene: &str, create_time: i64) -> Option<String> {
+        self.push_event(openid, "SCAN", scene, create_time).await
+    }
+
+    pub async fn push_event(
+        &self,
+        openid: &str,
+        event: &str,
+        key: &str,
+        create_time: i64,
+    ) -> Option<String> {
+        let cfg = &self.state.wechat;
+        let ct = create_time.to_string();
+        let doc = vanguard::wechat::xml::push_document(&[
+            ("ToUserName", "gh_sandbox"),
+            ("FromUserName", openid),
+            ("CreateTime", &ct),
+            ("MsgType", "event"),
+            ("Event", event),
+            ("EventKey", key),
+        ]);
+        let oid = vanguard::wechat::OpenId::parse(openid).expect("openid");
+        let (query, body) = vanguard::wechat::sandbox::simulated_push(
+            cfg,
+            &doc,
+            &oid,
+            chrono::Utc::now().timestamp(),
+        );
+        let res = self
+            .client
+            .post(format!("{}/wechat/callback?{query}", self.address))
+            .header("Content-Type", "text/xml")
+            .body(body)
+            .send()
+            .await
+            .expect("push sent");
+        assert_eq!(res.status(), StatusCode::OK, "callback refused the push");
+        let text = res.text().await.expect("body");
+        vanguard::wechat::sandbox::read_reply(cfg, &text).expect("reply readable")
+    }
+
+    /// Binds an openid to a person as the WeChat binding page would.
+    pub async fn bind(&self, person: i64, openid: &str) {
+        use vanguard::wechat::MemberDirectory;
+        let p = vanguard::org::people::find(&self.state.db, vanguard::ids::PersonId(person))
+            .await
+            .expect("person");
+        let dir = vanguard::checkin::members::Directory {
+            state: self.state.clone(),
+        };
+        dir.bind(
+            &vanguard::wechat::OpenId::parse(openid).expect("openid"),
+            &p.name,
+            p.phone.as_deref().unwrap_or_default(),
+        )
+        .await
+        .expect("bind");
+    }
+}

@@ -180,20 +180,19 @@ async fn items_outside_the_policy_or_with_bad_fields_are_refused() {
 async fn xh_20_rankings_share_places_on_ties_and_leave_out_the_exempt() {
     let app = spawn_app().await;
     let (admin, _, b) = setup(&app).await;
-    let people: Vec<i64> = futures_util::future::join_all((0..4).map(|i| {
-        let (app, admin) = (&app, &admin);
-        async move {
+    let mut people = Vec::new();
+    for i in 0..4 {
+        people.push(
             app.person(
-                admin,
+                &admin,
                 &format!("成员{i}"),
                 &format!("1390000000{i}"),
                 b,
                 "member",
             )
-            .await
-        }
-    }))
-    .await;
+            .await,
+        );
+    }
     for (p, pts) in people.iter().zip([5u32, 7, 7, 3]) {
         study(&app, &admin, *p, "2026-02-10T10:00:00+08:00", pts).await;
     }
@@ -481,6 +480,7 @@ async fn posting_one_fact_at_a_time_in_any_order_equals_a_full_replay() {
                         reason: None,
                         evidence: None,
                         dedup_key: None,
+                        source_event: None,
                     },
                 )
             })
@@ -508,6 +508,7 @@ async fn posting_one_fact_at_a_time_in_any_order_equals_a_full_replay() {
                     reason: Some("更正".into()),
                     evidence: None,
                     dedup_key: Some(format!("annul:{target}")),
+                    source_event: None,
                 };
                 record(&txn, &app.state.scoring, &actor, annul, 2026)
                     .await

@@ -2,6 +2,7 @@
 
 mod audit;
 mod auth;
+mod checkin;
 mod cli;
 mod health;
 mod helpers;

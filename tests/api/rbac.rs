@@ -26,6 +26,8 @@ struct Fixture {
     person_b: i64,
     account_b: i64,
     fact_b: i64,
+    activity_b: i64,
+    session_b: i64,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -46,6 +48,21 @@ async fn fixture(app: &TestApp) -> Fixture {
         .await;
     assert_eq!(item.status, StatusCode::CREATED, "{}", item.text);
     let fact_b = item.body["fact_id"].as_i64().expect("fact id");
+    let start = chrono::Utc::now() + chrono::Duration::minutes(5);
+    let act = app
+        .post("/api/v1/activities", &admin, json!({"org_id": b, "kind": "fixed_day", "title": "党日", "starts_at": start.to_rfc3339(), "ends_at": (start + chrono::Duration::hours(1)).to_rfc3339()}))
+        .await;
+    assert_eq!(act.status, StatusCode::CREATED, "{}", act.text);
+    let activity_b = act.body["id"].as_i64().expect("activity");
+    let ses = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/activities/{activity_b}/sessions"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    let session_b = ses.body["id"].as_i64().expect("session");
     let sid = {
         use base64::Engine;
         let payload = sec_a.split('.').nth(1).unwrap_or_default();
@@ -83,6 +100,8 @@ async fn fixture(app: &TestApp) -> Fixture {
         person_b,
         account_b,
         fact_b,
+        activity_b,
+        session_b,
     }
 }
 
@@ -125,6 +144,7 @@ fn case(
 fn cases(f: &Fixture) -> BTreeMap<String, Case> {
     use Who::*;
     let (a, b, c, pb, ab, fb) = (f.a, f.b, f.c, f.person_b, f.account_b, f.fact_b);
+    let (act, ses) = (f.activity_b, f.session_b);
     let mut m = BTreeMap::new();
     let mut add = |key: &str, c: Case| {
         m.insert(key.to_owned(), c);
@@ -402,6 +422,150 @@ fn cases(f: &Fixture) -> BTreeMap<String, Case> {
             None,
             vec![],
             Some(Auditor),
+        ),
+    );
+    let when = (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339();
+    add(
+        "GET /api/v1/activities",
+        case(
+            Method::GET,
+            format!("/api/v1/activities?org_id={b}"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "POST /api/v1/activities",
+        case(
+            Method::POST,
+            "/api/v1/activities".into(),
+            Some(
+                json!({"org_id": b, "kind": "meeting", "title": "支委会", "starts_at": when, "ends_at": when, "points": 1}),
+            ),
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
+        "GET /api/v1/activities/{activity_id}",
+        case(
+            Method::GET,
+            format!("/api/v1/activities/{act}"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "GET /api/v1/activities/{activity_id}/attendance",
+        case(
+            Method::GET,
+            format!("/api/v1/activities/{act}/attendance"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "POST /api/v1/activities/{activity_id}/checkins",
+        case(
+            Method::POST,
+            format!("/api/v1/activities/{act}/checkins"),
+            Some(json!({"person_ids": [pb], "method": "manual", "reason": "无智能手机"})),
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
+        "POST /api/v1/activities/{activity_id}/corrections",
+        case(
+            Method::POST,
+            format!("/api/v1/activities/{act}/corrections"),
+            Some(json!({"person_id": pb, "action": "add", "at": when, "reason": "申诉"})),
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
+        "POST /api/v1/activities/{activity_id}/sessions",
+        case(
+            Method::POST,
+            format!("/api/v1/activities/{act}/sessions"),
+            None,
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
+        "GET /api/v1/sessions/{session_id}",
+        case(
+            Method::GET,
+            format!("/api/v1/sessions/{ses}"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "GET /api/v1/sessions/{session_id}/attendance",
+        case(
+            Method::GET,
+            format!("/api/v1/sessions/{ses}/attendance"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "GET /api/v1/sessions/{session_id}/qr",
+        case(
+            Method::GET,
+            format!("/api/v1/sessions/{ses}/qr"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "GET /api/v1/sessions/{session_id}/qr.svg",
+        case(
+            Method::GET,
+            format!("/api/v1/sessions/{ses}/qr.svg"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "GET /api/v1/sessions/{session_id}/qr.png",
+        case(
+            Method::GET,
+            format!("/api/v1/sessions/{ses}/qr.png"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    // The stream never ends, so only its refusals are checked here.
+    add(
+        "GET /api/v1/sessions/{session_id}/live",
+        case(
+            Method::GET,
+            format!("/api/v1/sessions/{ses}/live"),
+            None,
+            vec![SecretaryA, Security],
+            None,
+        ),
+    );
+    add(
+        "POST /api/v1/sessions/{session_id}/close",
+        case(
+            Method::POST,
+            format!("/api/v1/sessions/{ses}/close"),
+            None,
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
         ),
     );
     add(

@@ -1,0 +1,290 @@
+//! Who was expected at an activity, who came, who was late, who is missing.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use serde::{Deserialize, Serialize};
+
+use super::scan::classify;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct Counts {
+    pub on_time: u64,
+    pub late: u64,
+    /// Scanned more than 15 minutes after the start: not attendance.
+    pub too_late: u64,
+    pub makeup: u64,
+    /// Other refused scans (expired code, closed session …) of people with no attendance.
+    pub refused: u64,
+    pub missing: u64,
+    /// Attended activities other than the fixed day, or by a secretary's entry after the fact.
+    pub present: u64,
+    /// Active, non-exempt people of the organizations taking part.
+    pub expected: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    OnTime,
+    Late,
+    Present,
+    /// 补签: recorded after the fact; earns nothing (XH-8.2, XH-13).
+    Backfilled,
+    Makeup,
+    TooLate,
+    Refused,
+    Missing,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Item {
+    pub person_id: i64,
+    pub name: String,
+    pub org_id: i64,
+    pub status: Status,
+    pub at: Option<DateTime<Utc>>,
+    /// `qr`, `manual`, `batch`, `backfill`.
+    pub method: Option<String>,
+    pub fact_id: Option<i64>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Page {
+    pub counts: Counts,
+    pub items: Vec<Item>,
+    /// Pass as `after` for the next page.
+    pub next: Option<i64>,
+}
+
+/// A person's best status for the activity: (status, when, method, fact).
+type Mark = (Status, Option<DateTime<Utc>>, Option<String>, Option<i64>);
+
+struct Sheet {
+    people: Vec<(i64, String, i64)>,
+    status: HashMap<i64, Mark>,
+}
+
+async fn expected_orgs(
+    db: &impl ConnectionTrait,
+    activity: &entity::activity::Model,
+) -> AppResult<Vec<i64>> {
+    let mut roots = vec![activity.org_id];
+    roots.extend(
+        entity::activity_invite::Entity::find()
+            .filter(entity::activity_invite::Column::ActivityId.eq(activity.id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|i| i.org_id),
+    );
+    let mut ids = HashSet::new();
+    for r in roots {
+        let org = crate::org::service::find(db, crate::ids::OrgId(r)).await?;
+        ids.extend(crate::org::service::subtree_ids(db, &org).await?);
+    }
+    let mut v: Vec<i64> = ids.into_iter().collect();
+    v.sort_unstable();
+    Ok(v)
+}
+
+fn rank(s: Status) -> u8 {
+    match s {
+        Status::OnTime => 7,
+        Status::Late => 6,
+        Status::Present => 5,
+        Status::Makeup => 4,
+        Status::Backfilled => 3,
+        Status::TooLate => 2,
+        Status::Refused => 1,
+        Status::Missing => 0,
+    }
+}
+
+async fn sheet(db: &impl ConnectionTrait, activity: &entity::activity::Model) -> AppResult<Sheet> {
+    let orgs = expected_orgs(db, activity).await?;
+    let mut people: Vec<(i64, String, i64)> = Vec::new();
+    for chunk in orgs.chunks(500) {
+        people.extend(
+            entity::person::Entity::find()
+                .select_only()
+                .columns([
+                    entity::person::Column::Id,
+                    entity::person::Column::Name,
+                    entity::person::Column::OrgId,
+                ])
+                .filter(entity::person::Column::OrgId.is_in(chunk.to_vec()))
+                .filter(entity::person::Column::Status.eq("active"))
+                .into_tuple::<(i64, String, i64)>()
+                .all(db)
+                .await?,
+        );
+    }
+    // Exempt people are not expected (XH-20).
+    let year = crate::ledger::inputs::year_of(activity.starts_at, chrono_tz::Asia::Shanghai);
+    let ids: Vec<i64> = people.iter().map(|p| p.0).collect();
+    let mut ex_rows: HashMap<i64, Vec<entity::exemption::Model>> = HashMap::new();
+    for chunk in ids.chunks(500) {
+        for e in entity::exemption::Entity::find()
+            .filter(entity::exemption::Column::PersonId.is_in(chunk.to_vec()))
+            .all(db)
+            .await?
+        {
+            ex_rows.entry(e.person_id).or_default().push(e);
+        }
+    }
+    people.retain(|p| {
+        ex_rows.get_mut(&p.0).is_none_or(|rows| {
+            rows.sort_by_key(|r| r.id);
+            !crate::org::people::exempt_in(rows, year)
+        })
+    });
+    people.sort_by_key(|p| p.0);
+
+    let facts = entity::fact::Entity::find()
+        .filter(entity::fact::Column::ActivityId.eq(activity.id))
+        .all(db)
+        .await?;
+    let annulled: HashSet<i64> = facts
+        .iter()
+        .filter(|f| f.kind == "annul")
+        .filter_map(|f| f.target_id)
+        .collect();
+    let mut status: HashMap<i64, Mark> = HashMap::new();
+    let mut put = |person: i64,
+                   s: Status,
+                   at: Option<DateTime<Utc>>,
+                   method: Option<String>,
+                   fact: Option<i64>| {
+        let better = status.get(&person).is_none_or(|cur| rank(s) > rank(cur.0));
+        if better {
+            status.insert(person, (s, at, method, fact));
+        }
+    };
+    for f in facts.iter().filter(|f| !annulled.contains(&f.id)) {
+        let Some(p) = f.person_id else { continue };
+        match f.kind.as_str() {
+            "checkin" => {
+                let s = if f.method.as_deref() == Some("backfill") {
+                    Status::Backfilled
+                } else {
+                    match classify(&activity.kind, activity.starts_at, f.at) {
+                        Some(super::scan::Class::OnTime) => Status::OnTime,
+                        Some(super::scan::Class::Late) => Status::Late,
+                        Some(super::scan::Class::Present) => Status::Present,
+                        None => Status::TooLate,
+                    }
+                };
+                put(p, s, Some(f.at), f.method.clone(), Some(f.id));
+            }
+            "makeup_study" => put(p, Status::Makeup, Some(f.at), None, Some(f.id)),
+            _ => {}
+        }
+    }
+    let refusals = entity::checkin_refusal::Entity::find()
+        .filter(entity::checkin_refusal::Column::ActivityId.eq(activity.id))
+        .filter(entity::checkin_refusal::Column::PersonId.is_not_null())
+        .all(db)
+        .await?;
+    for r in refusals {
+        if let Some(p) = r.person_id {
+            let s = if r.reason == "too_late" {
+                Status::TooLate
+            } else {
+                Status::Refused
+            };
+            put(p, s, Some(r.at), None, None);
+        }
+    }
+    Ok(Sheet { people, status })
+}
+
+fn tally(sheet: &Sheet) -> Counts {
+    let mut c = Counts {
+        expected: sheet.people.len() as u64,
+        ..Counts::default()
+    };
+    for (id, _, _) in &sheet.people {
+        match sheet.status.get(id).map(|s| s.0).unwrap_or(Status::Missing) {
+            Status::OnTime => c.on_time += 1,
+            Status::Late => c.late += 1,
+            Status::Present | Status::Backfilled => c.present += 1,
+            Status::Makeup => c.makeup += 1,
+            Status::TooLate => c.too_late += 1,
+            Status::Refused => c.refused += 1,
+            Status::Missing => c.missing += 1,
+        }
+    }
+    c
+}
+
+pub async fn activity(db: &impl ConnectionTrait, id: i64) -> AppResult<entity::activity::Model> {
+    entity::activity::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("活动 {id} 不存在")))
+}
+
+pub async fn counts(state: &AppState, activity_id: i64) -> AppResult<Counts> {
+    let a = activity(&state.db, activity_id).await?;
+    Ok(tally(&sheet(&state.db, &a).await?))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Cursor: the last person id of the previous page.
+    pub after: Option<i64>,
+    /// At most 1000 (default 200).
+    pub limit: Option<usize>,
+    /// Only people with this status.
+    pub status: Option<Status>,
+}
+
+pub async fn page(
+    state: &AppState,
+    activity: &entity::activity::Model,
+    q: PageQuery,
+) -> AppResult<Page> {
+    let sheet = sheet(&state.db, activity).await?;
+    let counts = tally(&sheet);
+    let limit = q.limit.unwrap_or(200).clamp(1, 1000);
+    let mut items = Vec::with_capacity(limit);
+    let mut next = None;
+    for (id, name, org) in sheet
+        .people
+        .iter()
+        .filter(|p| q.after.is_none_or(|a| p.0 > a))
+    {
+        let (status, at, method, fact) =
+            sheet
+                .status
+                .get(id)
+                .cloned()
+                .unwrap_or((Status::Missing, None, None, None));
+        if q.status.is_some_and(|s| s != status) {
+            continue;
+        }
+        if items.len() == limit {
+            next = items.last().map(|i: &Item| i.person_id);
+            break;
+        }
+        items.push(Item {
+            person_id: *id,
+            name: name.clone(),
+            org_id: *org,
+            status,
+            at,
+            method,
+            fact_id: fact,
+        });
+    }
+    Ok(Page {
+        counts,
+        items,
+        next,
+    })
+}

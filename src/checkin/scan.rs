@@ -1,0 +1,438 @@
+//! A member's scan, from the WeChat callback to a durable fact and a reply.
+//!
+//! Order of checks: the payload is ours and its MAC holds; its slot is current or
+//! the previous one (at WeChat's event time); the session is open; the openid is
+//! bound (else the scan waits as pending); the person is active and invited; the
+//! time classifies as on time / late / too late. Refusals are stored with a reason
+//! and never create points. One scan per person per activity: the database's
+//! unique key is the last guard, so retries, double scans and several instances
+//! cannot count twice.
+
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+};
+
+use super::qr;
+use super::sessions::{self, CachedSession, LATE_MINUTES};
+use crate::audit::Actor;
+use crate::error::AppResult;
+use crate::ledger::facts::{NewFact, NewFactKind, record};
+use crate::ledger::inputs::{tz_of, year_of};
+use crate::policy::{Method, fmt_dec};
+use crate::state::AppState;
+
+/// One scan as the callback saw it.
+#[derive(Debug, Clone)]
+pub struct Scan {
+    pub openid: String,
+    pub scene: String,
+    /// WeChat's event time (CreateTime).
+    pub at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    /// Identity of the WeChat event across resends.
+    pub event_key: String,
+}
+
+/// How a scan ended, with the reply to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Counted {
+        fact_id: i64,
+        class: Class,
+        points: Decimal,
+    },
+    Exempt {
+        fact_id: i64,
+    },
+    AlreadyIn,
+    Pending,
+    Refused(Refusal),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    OnTime,
+    Late,
+    /// Activities other than the fixed day: attendance without a lateness tier.
+    Present,
+}
+
+impl Class {
+    pub fn label(self) -> &'static str {
+        match self {
+            Class::OnTime => "按时签到",
+            Class::Late => "迟到签到（开始后 15 分钟内）",
+            Class::Present => "签到",
+        }
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            Class::OnTime => "on_time",
+            Class::Late => "late",
+            Class::Present => "present",
+        }
+    }
+}
+
+/// Why a scan did not count (stored as `reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    InvalidCode,
+    ExpiredCode,
+    NotOpen,
+    Closed,
+    TooLate,
+    NotInvited,
+    Inactive,
+}
+
+impl Refusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            Refusal::InvalidCode => "invalid_code",
+            Refusal::ExpiredCode => "expired_code",
+            Refusal::NotOpen => "not_open",
+            Refusal::Closed => "session_closed",
+            Refusal::TooLate => "too_late",
+            Refusal::NotInvited => "not_invited",
+            Refusal::Inactive => "inactive",
+        }
+    }
+}
+
+/// XH-8.1, judged to the second: at or before the start → on time; at most 15
+/// minutes after → late; later → not attendance.
+pub fn classify(kind: &str, starts_at: DateTime<Utc>, at: DateTime<Utc>) -> Option<Class> {
+    if kind != "fixed_day" {
+        return Some(Class::Present);
+    }
+    if at <= starts_at {
+        Some(Class::OnTime)
+    } else if at <= starts_at + Duration::minutes(LATE_MINUTES) {
+        Some(Class::Late)
+    } else {
+        None
+    }
+}
+
+pub fn reply(
+    outcome: &Outcome,
+    session: Option<&CachedSession>,
+    state: &AppState,
+    local_time: &str,
+    note: Option<&str>,
+) -> String {
+    let title = session.map(|s| s.title.as_str()).unwrap_or("本次活动");
+    match outcome {
+        Outcome::Counted { class, points, .. } => {
+            let why = note
+                .filter(|_| points.is_zero())
+                .map(|n| format!("（{n}）"))
+                .unwrap_or_default();
+            format!(
+                "签到成功：{title}，{}，+{} 分{why}",
+                class.label(),
+                fmt_dec(*points)
+            )
+        }
+        Outcome::Exempt { .. } => {
+            format!("已记录出席：{title}。您已经批准免于评分，本次不计积分。")
+        }
+        Outcome::AlreadyIn => format!("您已签到过：{title}，无需重复扫码。"),
+        Outcome::Pending => format!(
+            "您的微信尚未绑定党员身份。请打开链接完成绑定，签到结束前绑定的，本次签到自动记入：{}/wechat/oauth/start?next=%2Fm%2F",
+            state.public_url
+        ),
+        Outcome::Refused(r) => match r {
+            Refusal::InvalidCode => "二维码无效，请扫描活动现场投影的签到二维码。".to_owned(),
+            Refusal::ExpiredCode => "二维码已过期，请扫描现场最新二维码".to_owned(),
+            Refusal::NotOpen => format!("签到尚未开始：{title} 于 {local_time} 开放签到。"),
+            Refusal::Closed => format!(
+                "签到已结束：{title}。未能到场的同志可在活动后 {} 天内完成网上补学。",
+                state.settings.checkin.makeup_days
+            ),
+            Refusal::TooLate => format!(
+                "已超过签到时间（开始后 15 分钟）：{title} 本次不计出席，可在活动后 {} 天内完成网上补学。",
+                state.settings.checkin.makeup_days
+            ),
+            Refusal::NotInvited => format!("您所在的组织未受邀参加：{title}。"),
+            Refusal::Inactive => "您的党籍状态不能签到，请联系支部书记。".to_owned(),
+        },
+    }
+}
+
+async fn refuse(
+    db: &impl ConnectionTrait,
+    scan: &Scan,
+    session: Option<&CachedSession>,
+    person: Option<i64>,
+    why: Refusal,
+) -> AppResult<Outcome> {
+    let row = entity::checkin_refusal::ActiveModel {
+        id: NotSet,
+        activity_id: Set(session.map(|s| s.activity_id)),
+        session_id: Set(session.map(|s| s.id)),
+        person_id: Set(person),
+        openid: Set(Some(scan.openid.clone())),
+        reason: Set(why.code().to_owned()),
+        scene: Set(Some(scan.scene.chars().take(64).collect())),
+        event_key: Set(Some(scan.event_key.clone())),
+        at: Set(scan.at),
+        received_at: Set(scan.received_at),
+    };
+    entity::checkin_refusal::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(entity::checkin_refusal::Column::EventKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    tracing::info!(reason = why.code(), session = ?session.map(|s| s.id), "scan refused");
+    Ok(Outcome::Refused(why))
+}
+
+/// Whether a person's organization may check in to the session's activity.
+async fn invited(
+    db: &impl ConnectionTrait,
+    session: &CachedSession,
+    org_path: &str,
+) -> AppResult<bool> {
+    let mut orgs = vec![session.org_id];
+    orgs.extend(
+        entity::activity_invite::Entity::find()
+            .filter(entity::activity_invite::Column::ActivityId.eq(session.activity_id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|i| i.org_id),
+    );
+    Ok(orgs.iter().any(|id| org_path.contains(&format!("/{id}/"))))
+}
+
+/// Handles one scan; the reply text and the outcome.
+pub async fn handle(state: &AppState, scan: &Scan) -> AppResult<(Outcome, String)> {
+    let db = &state.db;
+    let parsed = qr::parse(&scan.scene);
+    let session = match parsed {
+        Some((scene, _)) => sessions::load(db, state.live.as_ref(), scene.session).await?,
+        None => None,
+    };
+    let (Some((scene, mac)), Some(session)) = (parsed, session) else {
+        let o = refuse(db, scan, None, None, Refusal::InvalidCode).await?;
+        return Ok((o.clone(), reply(&o, None, state, "", None)));
+    };
+    let s = &session;
+    let done = |o: Outcome, note: Option<&str>| {
+        let text = reply(&o, Some(s), state, &s.local(s.opens_at), note);
+        (o, text)
+    };
+    if !qr::verify(&s.secret, scene, mac) {
+        return Ok(done(
+            refuse(db, scan, None, None, Refusal::InvalidCode).await?,
+            None,
+        ));
+    }
+    if !qr::fresh(scene.slot, scan.at.timestamp(), s.slot_seconds) {
+        return Ok(done(
+            refuse(db, scan, Some(s), None, Refusal::ExpiredCode).await?,
+            None,
+        ));
+    }
+    if scan.at < s.opens_at {
+        return Ok(done(
+            refuse(db, scan, Some(s), None, Refusal::NotOpen).await?,
+            None,
+        ));
+    }
+    let person = crate::org::people::find_by_openid(db, &scan.openid).await?;
+    let Some(person) = person else {
+        if scan.at > s.ends_at() {
+            return Ok(done(
+                refuse(db, scan, Some(s), None, Refusal::Closed).await?,
+                None,
+            ));
+        }
+        pend(db, scan, s).await?;
+        return Ok(done(Outcome::Pending, None));
+    };
+    let (outcome, note) = count(
+        state,
+        s,
+        &person,
+        scan.at,
+        scan.received_at,
+        Some(&scan.event_key),
+        Some(scan),
+    )
+    .await?;
+    Ok(done(outcome, note.as_deref()))
+}
+
+async fn pend(db: &impl ConnectionTrait, scan: &Scan, s: &CachedSession) -> AppResult<()> {
+    let row = entity::pending_scan::ActiveModel {
+        id: NotSet,
+        openid: Set(scan.openid.clone()),
+        session_id: Set(s.id),
+        activity_id: Set(s.activity_id),
+        scene: Set(Some(scan.scene.clone())),
+        at: Set(scan.at),
+        received_at: Set(scan.received_at),
+        resolved_at: Set(None),
+        fact_id: Set(None),
+    };
+    entity::pending_scan::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([
+                entity::pending_scan::Column::Openid,
+                entity::pending_scan::Column::SessionId,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// Counts a bound person's scan at `at` (also for a pending scan resolved by binding).
+pub async fn count(
+    state: &AppState,
+    s: &CachedSession,
+    person: &entity::person::Model,
+    at: DateTime<Utc>,
+    received_at: DateTime<Utc>,
+    event_key: Option<&str>,
+    scan: Option<&Scan>,
+) -> AppResult<(Outcome, Option<String>)> {
+    let db = &state.db;
+    let refuse_with = |why: Refusal| async move {
+        match scan {
+            Some(scan) => refuse(db, scan, Some(s), Some(person.id), why).await,
+            None => Ok(Outcome::Refused(why)),
+        }
+    };
+    if at > s.ends_at() {
+        let why = if classify(&s.kind, s.starts_at, at).is_none() {
+            Refusal::TooLate
+        } else {
+            Refusal::Closed
+        };
+        return Ok((refuse_with(why).await?, None));
+    }
+    if person.status != "active" {
+        return Ok((refuse_with(Refusal::Inactive).await?, None));
+    }
+    let org = crate::org::service::find(db, crate::ids::OrgId(person.org_id)).await?;
+    if !invited(db, s, &org.path).await? {
+        return Ok((refuse_with(Refusal::NotInvited).await?, None));
+    }
+    let Some(class) = classify(&s.kind, s.starts_at, at) else {
+        return Ok((refuse_with(Refusal::TooLate).await?, None));
+    };
+    let year = year_of(at, tz_of(&org));
+    let actor = Actor::member(person.id, None);
+    let txn = crate::db::begin(db).await?;
+    let recorded = record(
+        &txn,
+        &state.scoring,
+        &actor,
+        NewFact {
+            kind: NewFactKind::CheckIn {
+                person: person.id,
+                activity: s.activity_id,
+                method: Method::Qr,
+            },
+            at,
+            received_at,
+            session_id: Some(s.id),
+            reason: None,
+            evidence: None,
+            dedup_key: Some(format!("scan:{}:{}", s.activity_id, person.id)),
+            source_event: event_key.map(str::to_owned),
+        },
+        year,
+    )
+    .await?;
+    let Some(recorded) = recorded else {
+        drop(txn);
+        return already_in(state, s, person.id, event_key).await;
+    };
+    let exempt = recorded
+        .reposted
+        .eval
+        .result()
+        .is_some_and(|r| r.status == crate::policy::Status::Exempt);
+    let points = recorded.granted();
+    let note = recorded
+        .reposted
+        .postings_for(recorded.fact.id)
+        .map(|p| p.note.clone())
+        .next();
+    sea_orm::TransactionSession::commit(txn).await?;
+    super::live::counted(state, s, person, class.code()).await;
+    let outcome = if exempt {
+        Outcome::Exempt {
+            fact_id: recorded.fact.id,
+        }
+    } else {
+        Outcome::Counted {
+            fact_id: recorded.fact.id,
+            class,
+            points,
+        }
+    };
+    Ok((outcome, note))
+}
+
+/// The scan key was taken: a resend of the same event gets the same reply, anything
+/// else is "already checked in".
+async fn already_in(
+    state: &AppState,
+    s: &CachedSession,
+    person: i64,
+    event_key: Option<&str>,
+) -> AppResult<(Outcome, Option<String>)> {
+    let existing = entity::fact::Entity::find()
+        .filter(entity::fact::Column::DedupKey.eq(format!("scan:{}:{}", s.activity_id, person)))
+        .one(&state.db)
+        .await?;
+    if let (Some(f), Some(key)) = (existing, event_key)
+        && f.source_event.as_deref() == Some(key)
+    {
+        let lines = crate::ledger::queries::ledger(
+            &state.db,
+            crate::ledger::SubjectRef::Person(person),
+            f.year,
+        )
+        .await?;
+        let points: Decimal = lines
+            .lines
+            .iter()
+            .filter(|l| l.source_kind == "fact" && l.source_id == Some(f.id))
+            .map(|l| l.points.0)
+            .sum();
+        let class = classify(&s.kind, s.starts_at, f.at).unwrap_or(Class::Present);
+        let exempt = lines.score.status == "exempt";
+        let note = lines
+            .lines
+            .iter()
+            .find(|l| l.source_id == Some(f.id))
+            .map(|l| l.note.clone());
+        let outcome = if exempt {
+            Outcome::Exempt { fact_id: f.id }
+        } else {
+            Outcome::Counted {
+                fact_id: f.id,
+                class,
+                points,
+            }
+        };
+        return Ok((outcome, note));
+    }
+    Ok((Outcome::AlreadyIn, None))
+}

@@ -1,0 +1,482 @@
+//! The fixed activity day end to end: sessions, rotating QR codes, classification to
+//! the second, retries and double scans, refusals kept with their reasons, binding
+//! while the session is open, secretary entries, attendance and corrections.
+
+use chrono::{DateTime, Duration, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+struct Day {
+    admin: String,
+    secretary: String,
+    branch: i64,
+    other_branch: i64,
+    activity: i64,
+    session: i64,
+    start: DateTime<Utc>,
+    secret: String,
+}
+
+/// A branch with a fixed day starting `minutes` from now and its session open.
+async fn fixed_day(app: &TestApp, minutes: i64) -> Day {
+    let admin = app.admin_token().await;
+    let c = app.org(&admin, "C", "committee", None).await;
+    let branch = app.org(&admin, "B", "branch", Some(c)).await;
+    let other_branch = app.org(&admin, "B2", "branch", Some(c)).await;
+    let (_, secretary) = app
+        .account(&admin, "sec-b", "secretary", Some(branch))
+        .await;
+    let start = Utc::now() + Duration::minutes(minutes);
+    let r = app
+        .post(
+            "/api/v1/activities",
+            &secretary,
+            json!({"org_id": branch, "kind": "fixed_day", "title": "11月主题党日", "starts_at": start.to_rfc3339(), "ends_at": (start + Duration::hours(2)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let activity = r.body["id"].as_i64().expect("id");
+    let r = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/activities/{activity}/sessions"),
+            Some(&secretary),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let session = r.body["id"].as_i64().expect("session");
+    let secret = {
+        use sea_orm::EntityTrait;
+        entity::checkin_session::Entity::find_by_id(session)
+            .one(&app.state.db)
+            .await
+            .expect("db")
+            .expect("row")
+            .secret
+    };
+    Day {
+        admin,
+        secretary,
+        branch,
+        other_branch,
+        activity,
+        session,
+        start,
+        secret,
+    }
+}
+
+fn scene_at(day: &Day, t: DateTime<Utc>) -> String {
+    let slot = vanguard::checkin::qr::slot_at(t.timestamp(), 60);
+    vanguard::checkin::qr::payload(&day.secret, day.session, slot)
+}
+
+async fn member(app: &TestApp, day: &Day, name: &str, phone: &str, openid: &str) -> i64 {
+    let p = app
+        .person(&day.admin, name, phone, day.branch, "member")
+        .await;
+    app.bind(p, openid).await;
+    p
+}
+
+async fn score(app: &TestApp, day: &Day, person: i64) -> Value {
+    app.get(&format!("/api/v1/people/{person}/score"), &day.admin)
+        .await
+        .body["score"]["score"]
+        .clone()
+}
+
+/// XH-8.1: at or before the start on time (+5), up to 15:00 after late (+3), 15:01 after not attendance.
+#[tokio::test]
+async fn xh_8_1_classifies_each_boundary_to_the_second() {
+    let app = spawn_app().await;
+    let day = fixed_day(&app, 5).await;
+    let a = member(&app, &day, "按时", "13800000001", "o-ontime").await;
+    let b = member(&app, &day, "迟到", "13800000002", "o-late").await;
+    let c = member(&app, &day, "太迟", "13800000003", "o-toolate").await;
+    // WeChat's CreateTime decides, judged to the second; the QR slot is the one shown then.
+    let cases = [
+        (
+            "o-ontime",
+            day.start,
+            "签到成功：11月主题党日，按时签到，+5 分",
+        ),
+        (
+            "o-late",
+            day.start + Duration::minutes(15),
+            "签到成功：11月主题党日，迟到签到（开始后 15 分钟内），+3 分",
+        ),
+        (
+            "o-toolate",
+            day.start + Duration::minutes(15) + Duration::seconds(1),
+            "已超过签到时间",
+        ),
+    ];
+    for (openid, t, want) in cases {
+        let reply = app
+            .scan(openid, &scene_at(&day, t), t.timestamp())
+            .await
+            .expect("reply");
+        assert!(reply.starts_with(want), "{openid}: {reply}");
+    }
+    assert_eq!(score(&app, &day, a).await, json!(5));
+    assert_eq!(score(&app, &day, b).await, json!(3));
+    assert_eq!(score(&app, &day, c).await, json!(0));
+    let r = app
+        .get(
+            &format!("/api/v1/sessions/{}/attendance", day.session),
+            &day.secretary,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let counts = &r.body["counts"];
+    assert_eq!(
+        (
+            counts["on_time"].as_i64(),
+            counts["late"].as_i64(),
+            counts["too_late"].as_i64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{counts}"
+    );
+}
+
+/// A resend (same event, fresh timestamp and nonce) gets the same reply; a second scan is "already".
+#[tokio::test]
+async fn retries_and_double_scans_count_once() {
+    let app = spawn_app().await;
+    let day = fixed_day(&app, 5).await;
+    let p = member(&app, &day, "张三", "13800000011", "o-zhang").await;
+    let t = Utc::now();
+    let first = app
+        .scan("o-zhang", &scene_at(&day, t), t.timestamp())
+        .await
+        .expect("reply");
+    assert!(first.starts_with("签到成功"), "{first}");
+    let resend = app
+        .scan("o-zhang", &scene_at(&day, t), t.timestamp())
+        .await
+        .expect("reply");
+    assert_eq!(resend, first, "a WeChat resend gets the same reply");
+    let again = app
+        .scan("o-zhang", &scene_at(&day, t), t.timestamp() + 3)
+        .await
+        .expect("reply");
+    assert!(
+        again.starts_with("您已签到过") && !again.contains('+'),
+        "{again}"
+    );
+    assert_eq!(score(&app, &day, p).await, json!(5));
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let n = entity::fact::Entity::find()
+        .filter(entity::fact::Column::Kind.eq("checkin"))
+        .count(&app.state.db)
+        .await
+        .expect("count");
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn an_expired_code_a_forged_code_and_a_closed_session_are_refused_and_kept() {
+    let app = spawn_app().await;
+    let day = fixed_day(&app, 5).await;
+    member(&app, &day, "李四", "13800000021", "o-li").await;
+    let now = Utc::now();
+    let old = scene_at(&day, now - Duration::seconds(125));
+    let reply = app
+        .scan("o-li", &old, now.timestamp())
+        .await
+        .expect("reply");
+    assert_eq!(reply, "二维码已过期，请扫描现场最新二维码");
+    let previous = scene_at(&day, now - Duration::seconds(60));
+    let ok = app
+        .scan("o-li", &previous, now.timestamp())
+        .await
+        .expect("reply");
+    assert!(
+        ok.starts_with("签到成功"),
+        "the previous slot is still accepted: {ok}"
+    );
+    let forged = format!(
+        "ci.{}.{}.0123456789abcdef",
+        day.session,
+        vanguard::checkin::qr::slot_at(now.timestamp(), 60)
+    );
+    let reply = app
+        .scan("o-li", &forged, now.timestamp())
+        .await
+        .expect("reply");
+    assert!(reply.starts_with("二维码无效"), "{reply}");
+    let r = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/sessions/{}/close", day.session),
+            Some(&day.secretary),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    member(&app, &day, "王五", "13800000022", "o-wang").await;
+    let after = Utc::now() + Duration::seconds(2);
+    let reply = app
+        .scan("o-wang", &scene_at(&day, after), after.timestamp())
+        .await
+        .expect("reply");
+    assert!(
+        reply.starts_with("签到已结束") && !reply.starts_with("签到成功"),
+        "{reply}"
+    );
+    use sea_orm::{EntityTrait, QueryOrder};
+    let reasons: Vec<String> = entity::checkin_refusal::Entity::find()
+        .order_by_asc(entity::checkin_refusal::Column::Id)
+        .all(&app.state.db)
+        .await
+        .expect("db")
+        .into_iter()
+        .map(|r| r.reason)
+        .collect();
+    assert_eq!(
+        reasons,
+        vec!["expired_code", "invalid_code", "session_closed"]
+    );
+}
+
+/// XH-20: an exempt person's attendance is recorded with no points, and the reply says so.
+#[tokio::test]
+async fn xh_20_an_exempt_member_is_recorded_without_points() {
+    let app = spawn_app().await;
+    let day = fixed_day(&app, 5).await;
+    let p = member(&app, &day, "老同志", "13800000031", "o-old").await;
+    let year = Utc::now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%Y")
+        .to_string();
+    app.post(&format!("/api/v1/people/{p}/exemptions"), &day.admin, json!({"year": year.parse::<i32>().unwrap_or(2026), "reason": "年老体弱", "approver": "区委组织部", "approved_on": "2026-01-05"})).await;
+    let reply = app
+        .scan("o-old", &scene_at(&day, Utc::now()), Utc::now().timestamp())
+        .await
+        .expect("reply");
+    assert!(
+        reply.starts_with("已记录出席") && reply.contains("不计积分") && !reply.contains('+'),
+        "{reply}"
+    );
+    let s = app
+        .get(&format!("/api/v1/people/{p}/score"), &day.admin)
+        .await;
+    assert_eq!(s.body["score"]["status"], "exempt");
+}
+
+#[tokio::test]
+async fn members_of_other_branches_are_refused_unless_invited() {
+    let app = spawn_app().await;
+    let day = fixed_day(&app, 5).await;
+    let outsider = app
+        .person(
+            &day.admin,
+            "外支部",
+            "13800000041",
+            day.other_branch,
+            "member",
+        )
+        .await;
+    app.bind(outsider, "o-outsider").await;
+    let reply = app
+        .scan(
+            "o-outsider",
+            &scene_at(&day, Utc::now()),
+            Utc::now().timestamp(),
+        )
+        .await
+        .expect("reply");
+    assert!(reply.starts_with("您所在的组织未受邀参加"), "{reply}");
+    // A committee activity inviting the other branch: its members check in like the host's.
+    let start = Utc::now() + Duration::minutes(5);
+    let r = app.post("/api/v1/activities", &day.admin, json!({"org_id": day.branch, "kind": "fixed_day", "title": "联合党日", "starts_at": start.to_rfc3339(), "ends_at": (start + Duration::hours(1)).to_rfc3339(), "invite_org_ids": [day.other_branch]})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let act = r.body["id"].as_i64().expect("id");
+    let s = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/activities/{act}/sessions"),
+            Some(&day.admin),
+            None,
+        )
+        .await;
+    let session = s.body["id"].as_i64().expect("session");
+    let qr = app
+        .get(&format!("/api/v1/sessions/{session}/qr"), &day.admin)
+        .await;
+    assert_eq!(qr.status, StatusCode::OK, "{}", qr.text);
+    assert!(
+        qr.body["url"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/sandbox/phone?scene=ci."),
+        "{}",
+        qr.text
+    );
+    let scene = qr.body["scene"].as_str().expect("scene").to_owned();
+    let reply = app
+        .scan("o-outsider", &scene, Utc::now().timestamp())
+        .await
+        .expect("reply");
+    assert!(reply.starts_with("签到成功：联合党日"), "{reply}");
+}
+
+/// An unbound openid gets the binding link; binding while the session is open counts the scan.
+#[tokio::test]
+async fn a_scan_before_binding_counts_once_the_binding_completes_in_time() {
+    let app = spawn_app().await;
+    let day = fixed_day(&app, 5).await;
+    let p = app
+        .person(&day.admin, "新同志", "13800000051", day.branch, "member")
+        .await;
+    let t = Utc::now();
+    let reply = app
+        .scan("o-new", &scene_at(&day, t), t.timestamp())
+        .await
+        .expect("reply");
+    assert!(
+        reply.contains("/wechat/oauth/start") && !reply.starts_with("签到成功"),
+        "{reply}"
+    );
+    assert_eq!(score(&app, &day, p).await, json!(0));
+    app.bind(p, "o-new").await;
+    assert_eq!(
+        score(&app, &day, p).await,
+        json!(5),
+        "counted at its scan time, on time"
+    );
+    // A new scan (not WeChat resending the first one, which would get the first reply).
+    let later = Utc::now() + Duration::seconds(2);
+    let again = app
+        .scan("o-new", &scene_at(&day, later), later.timestamp())
+        .await
+        .expect("reply");
+    assert!(again.starts_with("您已签到过"), "{again}");
+}
+
+/// XH-8.1 / XH-13: a manual entry at the activity counts by its time; 补签 earns nothing.
+#[tokio::test]
+async fn xh_8_1_secretary_entries_carry_method_identity_and_reason() {
+    let app = spawn_app().await;
+    let day = fixed_day(&app, 5).await;
+    let p = app
+        .person(&day.admin, "无手机", "13800000061", day.branch, "member")
+        .await;
+    let q = app
+        .person(&day.admin, "请假", "13800000062", day.branch, "member")
+        .await;
+    let r = app
+        .post(
+            &format!("/api/v1/activities/{}/checkins", day.activity),
+            &day.secretary,
+            json!({"person_ids": [p], "method": "manual", "reason": ""}),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "a proxy entry needs a reason"
+    );
+    let r = app
+        .post(
+            &format!("/api/v1/activities/{}/checkins", day.activity),
+            &day.secretary,
+            json!({"person_ids": [p], "method": "manual", "reason": "无智能手机"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body[0]["result"], "recorded");
+    assert_eq!(
+        r.body[0]["points"],
+        json!(5),
+        "entered before the start: on time"
+    );
+    let r = app
+        .post(
+            &format!("/api/v1/activities/{}/checkins", day.activity),
+            &day.secretary,
+            json!({"person_ids": [q], "method": "backfill", "reason": "会后补登"}),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "no back-filling before the activity: {}",
+        r.text
+    );
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let f = entity::fact::Entity::find()
+        .filter(entity::fact::Column::PersonId.eq(p))
+        .one(&app.state.db)
+        .await
+        .expect("db")
+        .expect("fact");
+    assert_eq!(
+        (
+            f.method.as_deref(),
+            f.actor_name.as_str(),
+            f.reason.as_deref()
+        ),
+        (Some("manual"), "sec-b", Some("无智能手机"))
+    );
+}
+
+/// XH-19: corrections are new, audited facts; the ledger re-derives; the member is notified.
+#[tokio::test]
+async fn xh_19_admin_corrections_annul_add_and_reclassify() {
+    let app = spawn_app().await;
+    let day = fixed_day(&app, 5).await;
+    let p = member(&app, &day, "更正", "13800000071", "o-fix").await;
+    let t = Utc::now();
+    app.scan("o-fix", &scene_at(&day, t), t.timestamp()).await;
+    assert_eq!(score(&app, &day, p).await, json!(5));
+    let path = format!("/api/v1/activities/{}/corrections", day.activity);
+    let r = app
+        .post(
+            &path,
+            &day.secretary,
+            json!({"person_id": p, "action": "annul", "reason": "代签"}),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "secretaries do not correct"
+    );
+    let late = day.start + Duration::minutes(10);
+    let r = app.post(&path, &day.admin, json!({"person_id": p, "action": "reclassify", "at": late.to_rfc3339(), "reason": "现场核实为迟到", "evidence": "签到表照片"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["score"]["score"], json!(3));
+    let r = app
+        .post(
+            &path,
+            &day.admin,
+            json!({"person_id": p, "action": "annul", "reason": "代人扫码"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["score"]["score"], json!(0));
+    let r = app.post(&path, &day.admin, json!({"person_id": p, "action": "add", "at": day.start.to_rfc3339(), "reason": "申诉成立"})).await;
+    assert_eq!(r.body["score"]["score"], json!(5));
+    let audit = vanguard::audit::list(
+        &app.state.db,
+        None,
+        vanguard::audit::Filter {
+            action: Some("correct_checkin".into()),
+            limit: 10,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("audit");
+    assert_eq!(audit.len(), 3);
+    assert_eq!(
+        audit[2].after.as_ref().expect("after")["evidence"],
+        "签到表照片"
+    );
+}
