@@ -153,7 +153,9 @@ fn score(config: Option<&std::path::Path>, file: &std::path::Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    crate::telemetry::init(&settings.log);
     let existing = |p: &std::path::Path| p.is_dir().then(|| p.to_path_buf());
+    let started = std::time::Instant::now();
     let scenario = match crate::score::load_scenario(
         file,
         existing(&settings.policy.dir).as_deref(),
@@ -175,6 +177,7 @@ fn score(config: Option<&std::path::Path>, file: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    tracing::debug!(elapsed = ?started.elapsed(), "scenario parsed");
     match runtime.block_on(crate::ledger::scenario::score(&scenario)) {
         Ok(output) => {
             println!("{}", output.to_json());

@@ -209,8 +209,22 @@ pub async fn apply(
         .filter(Column::Year.eq(year))
         .all(db)
         .await?;
+    let rows = diff(subject, year, eval, &existing, cause, Utc::now());
+    insert_entries(db, rows).await?;
+    save_result(db, subject, year, eval, org_id, closed).await
+}
+
+/// The ledger lines that bring `existing` to what `eval` grants: pure, no I/O.
+pub fn diff(
+    subject: SubjectRef,
+    year: i32,
+    eval: &SubjectEvaluation,
+    existing: &[entity::ledger_entry::Model],
+    cause: Option<i64>,
+    now: chrono::DateTime<Utc>,
+) -> Vec<entity::ledger_entry::ActiveModel> {
     let mut held: BTreeMap<Key, Decimal> = BTreeMap::new();
-    for e in &existing {
+    for e in existing {
         let k = (
             source_kind(&e.source_kind),
             e.source_id,
@@ -227,7 +241,6 @@ pub async fn apply(
         slot.0 += p.points_granted;
         slot.1 += p.points_asked;
     }
-    let now = Utc::now();
     let mut rows = Vec::new();
     for (k, (granted, asked, p)) in &derived {
         let before = held.get(k).copied().unwrap_or_default();
@@ -275,14 +288,21 @@ pub async fn apply(
             ));
         }
     }
+    rows
+}
+
+pub async fn insert_entries(
+    db: &impl ConnectionTrait,
+    rows: Vec<entity::ledger_entry::ActiveModel>,
+) -> AppResult<()> {
     let mut iter = rows.into_iter().peekable();
     while iter.peek().is_some() {
-        let chunk: Vec<_> = iter.by_ref().take(500).collect();
-        Entity::insert_many(chunk)
+        let chunk: Vec<_> = iter.by_ref().take(1000).collect();
+        entity::ledger_entry::Entity::insert_many(chunk)
             .exec_without_returning(db)
             .await?;
     }
-    save_result(db, subject, year, eval, org_id, closed).await
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -324,14 +344,30 @@ async fn save_result(
     org_id: i64,
     closed: bool,
 ) -> AppResult<()> {
-    use entity::subject_score::{ActiveModel, Column, Entity};
-    let result = eval.result();
+    use entity::subject_score::{Column, Entity};
     let existing = Entity::find()
         .filter(Column::SubjectKind.eq(subject.kind()))
         .filter(Column::SubjectId.eq(subject.id()))
         .filter(Column::Year.eq(year))
         .one(db)
         .await?;
+    score_row(existing, subject, year, eval, org_id, closed)
+        .save(db)
+        .await?;
+    Ok(())
+}
+
+/// The running result row for a subject: the existing row updated, or a new one.
+pub fn score_row(
+    existing: Option<entity::subject_score::Model>,
+    subject: SubjectRef,
+    year: i32,
+    eval: &SubjectEvaluation,
+    org_id: i64,
+    closed: bool,
+) -> entity::subject_score::ActiveModel {
+    use entity::subject_score::ActiveModel;
+    let result = eval.result();
     let mut row: ActiveModel = match existing {
         Some(m) => m.into(),
         None => ActiveModel {
@@ -354,6 +390,5 @@ async fn save_result(
     row.detail = Set(serde_json::to_string(&eval.results).ok());
     row.closed = Set(closed);
     row.updated_at = Set(Utc::now());
-    row.save(db).await?;
-    Ok(())
+    row
 }

@@ -48,9 +48,16 @@ pub async fn score(scenario: &Scenario) -> AppResult<Output> {
         policies,
         calendars: scenario.calendars.clone(),
     };
+    let t = std::time::Instant::now();
     load(&db, &scenario.policy.name, scenario).await?;
+    tracing::debug!(elapsed = ?t.elapsed(), "scenario loaded");
+    let t = std::time::Instant::now();
     replay_year(&db, &scoring, None, scenario.year, true).await?;
-    output(&db, scenario).await
+    tracing::debug!(elapsed = ?t.elapsed(), "year replayed");
+    let t = std::time::Instant::now();
+    let out = output(&db, scenario).await;
+    tracing::debug!(elapsed = ?t.elapsed(), "output read");
+    out
 }
 
 async fn load(db: &crate::db::Db, policy: &str, s: &Scenario) -> AppResult<()> {
@@ -234,13 +241,25 @@ async fn load(db: &crate::db::Db, policy: &str, s: &Scenario) -> AppResult<()> {
         .into_iter()
         .filter_map(|(k, id, p, o, a)| k.map(|k| (k, (id, p, o, a))))
         .collect();
-    let mut annuls = Vec::new();
-    for (i, e) in s.events.iter().enumerate() {
-        if let EventBody::Annul { target, reason } = &e.body {
-            let Some((tid, p, o, a)) = ids.get(&format!("scenario:{target}")).copied() else {
-                continue;
+    // An annulment may target another annulment (which restores the first target), so
+    // annulments go in as their targets become known, in file order within each pass.
+    let mut ids = ids;
+    let mut waiting: Vec<usize> = (0..s.events.len())
+        .filter(|i| matches!(s.events[*i].body, EventBody::Annul { .. }))
+        .collect();
+    while !waiting.is_empty() {
+        let mut rows = Vec::new();
+        let mut keys = Vec::new();
+        waiting.retain(|i| {
+            let e = &s.events[*i];
+            let EventBody::Annul { target, reason } = &e.body else {
+                return false;
             };
-            annuls.push(fact_row(
+            let Some((tid, p, o, a)) = ids.get(&format!("scenario:{target}")).copied() else {
+                return true;
+            };
+            let key = format!("scenario:{i}");
+            rows.push(fact_row(
                 "annul",
                 p,
                 o,
@@ -253,12 +272,28 @@ async fn load(db: &crate::db::Db, policy: &str, s: &Scenario) -> AppResult<()> {
                 s.year,
                 &actor,
                 reason.clone(),
-                format!("scenario:{i}"),
+                key.clone(),
                 now,
             ));
+            keys.push((key, (p, o, a)));
+            false
+        });
+        if rows.is_empty() {
+            // Validation guarantees every target exists; nothing left can be placed.
+            break;
+        }
+        insert_rows(&txn, rows).await?;
+        let placed: Vec<String> = keys.iter().map(|(k, _)| k.clone()).collect();
+        for row in entity::fact::Entity::find()
+            .filter(entity::fact::Column::DedupKey.is_in(placed))
+            .all(&txn)
+            .await?
+        {
+            if let Some(k) = row.dedup_key {
+                ids.insert(k, (row.id, row.person_id, row.org_id, row.activity_id));
+            }
         }
     }
-    insert_rows(&txn, annuls).await?;
     sea_orm::TransactionSession::commit(txn).await?;
     Ok(())
 }

@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::Utc;
 use sea_orm::{
+    ActiveModelTrait,
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
 };
 
 use super::inputs::{self, org_map, person_from_rows, to_activity, to_fact, tz_of, year_bounds};
-use super::post::apply;
+use super::post::{diff, insert_entries, score_row};
 use super::{Scoring, SubjectRef};
 use crate::audit::{self, Actor, Entry};
 use crate::error::{AppError, AppResult};
@@ -179,34 +180,86 @@ pub async fn replay_year(
             year_end: close,
         };
         let evals = evaluate_year(&ctx, &data);
-        for w in evals
+        // One line per kind of warning, not one per posting (a missing calendar touches many).
+        let warnings: Vec<&String> = evals
             .persons
             .iter()
             .chain(evals.orgs.iter())
             .flat_map(|e| e.warnings.iter())
-        {
-            tracing::warn!(year, warning = %w, "engine warning");
+            .collect();
+        if let Some(first) = warnings.first() {
+            tracing::warn!(year, count = warnings.len(), example = %first, "engine warnings");
         }
-        for (eval, i) in evals.persons.iter().zip(person_ix.iter()) {
-            let p = &people[*i];
-            apply(
-                db,
-                SubjectRef::Person(p.id),
-                year,
-                eval,
-                p.org_id,
-                None,
-                close,
-            )
-            .await?;
-        }
-        for (eval, id) in evals.orgs.iter().zip(org_list.iter()) {
-            apply(db, SubjectRef::Org(*id), year, eval, *id, None, close).await?;
-        }
+        let subjects = evals
+            .persons
+            .iter()
+            .zip(person_ix.iter())
+            .map(|(e, i)| (SubjectRef::Person(people[*i].id), people[*i].org_id, e))
+            .chain(
+                evals
+                    .orgs
+                    .iter()
+                    .zip(org_list.iter())
+                    .map(|(e, id)| (SubjectRef::Org(*id), *id, e)),
+            );
+        write_all(db, year, close, subjects.collect()).await?;
         summary.persons += person_ix.len();
         summary.orgs += org_list.len();
     }
     Ok(summary)
+}
+
+/// Ledger differences and results for many subjects, in a few bulk statements.
+async fn write_all(
+    db: &impl ConnectionTrait,
+    year: i32,
+    close: bool,
+    subjects: Vec<(SubjectRef, i64, &crate::policy::SubjectEvaluation)>,
+) -> AppResult<()> {
+    let mut entries: HashMap<(String, i64), Vec<entity::ledger_entry::Model>> = HashMap::new();
+    for e in entity::ledger_entry::Entity::find()
+        .filter(entity::ledger_entry::Column::Year.eq(year))
+        .all(db)
+        .await?
+    {
+        entries
+            .entry((e.subject_kind.clone(), e.subject_id))
+            .or_default()
+            .push(e);
+    }
+    let mut scores: HashMap<(String, i64), entity::subject_score::Model> =
+        entity::subject_score::Entity::find()
+            .filter(entity::subject_score::Column::Year.eq(year))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|s| ((s.subject_kind.clone(), s.subject_id), s))
+            .collect();
+    let now = Utc::now();
+    let mut rows = Vec::new();
+    let mut new_scores = Vec::new();
+    for (subject, org_id, eval) in subjects {
+        let k = (subject.kind().to_owned(), subject.id());
+        let held = entries.get(&k).map(Vec::as_slice).unwrap_or_default();
+        rows.extend(diff(subject, year, eval, held, None, now));
+        match scores.remove(&k) {
+            Some(existing) => {
+                score_row(Some(existing), subject, year, eval, org_id, close)
+                    .save(db)
+                    .await?;
+            }
+            None => new_scores.push(score_row(None, subject, year, eval, org_id, close)),
+        }
+    }
+    insert_entries(db, rows).await?;
+    let mut it = new_scores.into_iter().peekable();
+    while it.peek().is_some() {
+        let chunk: Vec<_> = it.by_ref().take(500).collect();
+        entity::subject_score::Entity::insert_many(chunk)
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn chunked_people(

@@ -126,3 +126,24 @@ fn an_unreadable_file_is_refused_too() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/scenario.json"));
 }
+
+/// The services path (database, ledger, year replay) gives exactly what the pure engine
+/// gives, on generated years with every kind of fact and annulments.
+#[test]
+fn the_services_path_equals_the_pure_engine_on_generated_years() {
+    for seed in [7u64, 2026] {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("gen.json");
+        std::fs::write(&file, vanguard::score::generate_scenario(300, 9_000, seed)).expect("write");
+        let pure = vanguard::score::score_file(&file, None, None).expect("pure path");
+        let out = vanguard().arg("score").arg(&file).output().expect("runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let services: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let pure: serde_json::Value = serde_json::from_str(&pure.to_json()).expect("json");
+        assert_eq!(services, pure, "seed {seed}");
+    }
+}
