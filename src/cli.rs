@@ -153,7 +153,12 @@ fn score(config: Option<&std::path::Path>, file: &std::path::Path) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    crate::telemetry::init(&settings.log);
+    // A scoring run prints its result on stdout; stderr carries warnings only.
+    let mut log = settings.log.clone();
+    if log.level == "info" {
+        log.level = "warn".to_owned();
+    }
+    crate::telemetry::init(&log);
     let existing = |p: &std::path::Path| p.is_dir().then(|| p.to_path_buf());
     let started = std::time::Instant::now();
     let scenario = match crate::score::load_scenario(
