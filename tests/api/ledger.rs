@@ -551,3 +551,38 @@ async fn entries(app: &TestApp) -> usize {
         .await
         .expect("count") as usize
 }
+
+/// The year is judged in the organization's time zone (Asia/Shanghai by default).
+#[tokio::test]
+async fn the_year_of_a_fact_is_judged_in_the_organizations_time_zone() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let shanghai = app.org(&admin, "SH", "branch", None).await;
+    let r = app.post("/api/v1/orgs", &admin, json!({"name": "海外支部", "code": "LDN", "kind": "branch", "timezone": "Europe/London"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let london = r.body["id"].as_i64().expect("id");
+    let a = app
+        .person(&admin, "上海", "13800138010", shanghai, "member")
+        .await;
+    let b = app
+        .person(&admin, "伦敦", "13800138011", london, "member")
+        .await;
+    // 2025-12-31 16:30 UTC is already 2026-01-01 00:30 in Shanghai, still 2025 in London.
+    let at = "2025-12-31T16:30:00+00:00";
+    let r = app
+        .post(
+            "/api/v1/items",
+            &admin,
+            json!({"person_id": a, "item": "study", "at": at, "fields": {"points": 1}}),
+        )
+        .await;
+    assert_eq!(r.body["year"], 2026, "{}", r.text);
+    let r = app
+        .post(
+            "/api/v1/items",
+            &admin,
+            json!({"person_id": b, "item": "study", "at": at, "fields": {"points": 1}}),
+        )
+        .await;
+    assert_eq!(r.body["year"], 2025, "{}", r.text);
+}
