@@ -27,7 +27,7 @@ use rust_decimal::Decimal;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 
@@ -422,13 +422,12 @@ pub async fn expected_activities(
         .filter(A::StartsAt.gte(from))
         .filter(A::StartsAt.lt(until))
         .order_by_desc(A::StartsAt)
-        .order_by_desc(A::Id);
+        .order_by_desc(A::Id)
+        .limit(u64::try_from(limit).unwrap_or(100));
     if let Some(k) = kind {
         q = q.filter(A::Kind.eq(k));
     }
-    let mut rows = q.all(db).await?;
-    rows.truncate(limit);
-    Ok(rows)
+    Ok(q.all(db).await?)
 }
 
 /// Whether a person may take part in an activity (as at check-in): active, and of the

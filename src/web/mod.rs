@@ -74,6 +74,16 @@ pub fn render(status: StatusCode, name: &str, csp: &str, ctx: minijinja::Value) 
             .content_type("text/html; charset=utf-8")
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::CONTENT_SECURITY_POLICY, csp))
+            // Member forms then carry their real Origin (with `no-referrer` a browser
+            // sends `Origin: null` on a form post); other sites still get no referrer.
+            .insert_header((
+                header::REFERRER_POLICY,
+                if csp == MEMBER_CSP {
+                    "same-origin"
+                } else {
+                    "no-referrer"
+                },
+            ))
             .insert_header((header::X_FRAME_OPTIONS, "DENY"))
             .body(html),
         Err(e) => {
@@ -122,12 +132,15 @@ async fn asset(path: web::Path<String>) -> HttpResponse {
     }
 }
 
-/// A form post from another site is refused (the session cookie is SameSite=Lax too).
+/// A form post naming another site as its Origin is refused. Defence in depth: the
+/// member's session cookie is SameSite=Lax, so a cross-site post arrives without it
+/// anyway. No Origin, or an opaque `null` one (some webviews), is let through.
 pub fn same_origin(req: &HttpRequest) -> bool {
     let Some(origin) = req
         .headers()
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
+        .filter(|o| *o != "null")
     else {
         return true;
     };
@@ -166,7 +179,7 @@ mod tests {
                     lines => vec![minijinja::context! { note => evil, points => "+1", date => evil }],
                     activities => vec![minijinja::context! { title => evil, status => evil }],
                     materials => vec![minijinja::context! { title => evil, body => evil, link => "https://x/\"><b>", progress => "studying",
-                        questions => vec![minijinja::context! { text => evil, options => vec![evil] }] }],
+                        questions => vec![minijinja::context! { index => 0, text => evil, options => vec![evil], multiple => false }] }],
                 })
                 .unwrap();
             assert!(!html.contains(evil), "{name} does not escape");

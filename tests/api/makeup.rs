@@ -718,3 +718,50 @@ async fn materials_are_checked_and_read_back_by_staff() {
     let page = m.phone.get(&format!("/m/makeup/{}", m.day)).await;
     assert!(!page.text.contains("answers") && !page.text.contains("pass_mark"));
 }
+
+/// A form post naming another site as its Origin is refused; the member's own pages
+/// send their real Origin (Referrer-Policy same-origin) and pass.
+#[tokio::test]
+async fn a_form_post_from_another_site_is_refused() {
+    let app = spawn_app().await;
+    let m = missed_day(&app).await;
+    let mat = material(
+        &app,
+        &m.b.secretary,
+        m.day,
+        json!({"title": "材料", "body": "内容"}),
+    )
+    .await
+    .to_string();
+    let page = m.phone.get(&format!("/m/makeup/{}", m.day)).await;
+    assert_eq!(
+        page.headers
+            .get(reqwest::header::REFERRER_POLICY)
+            .and_then(|v| v.to_str().ok()),
+        Some("same-origin")
+    );
+    let url = format!("{}/m/makeup/{}/start", app.address, m.day);
+    let post = |origin: String| {
+        m.phone
+            .client
+            .post(url.clone())
+            .header(reqwest::header::ORIGIN, origin)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(format!("material_id={mat}"))
+            .send()
+    };
+    let evil = post("https://evil.example".into()).await.expect("post");
+    assert_eq!(evil.status(), StatusCode::FORBIDDEN);
+    assert!(
+        entity::makeup_attempt::Entity::find()
+            .all(&app.state.db)
+            .await
+            .expect("db")
+            .is_empty()
+    );
+    let own = post(app.address.clone()).await.expect("post");
+    assert_eq!(own.status(), StatusCode::SEE_OTHER);
+}
