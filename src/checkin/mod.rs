@@ -4,6 +4,7 @@
 pub mod activities;
 pub mod attendance;
 pub mod live;
+pub mod makeup;
 pub mod manual;
 pub mod members;
 pub mod qr;

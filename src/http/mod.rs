@@ -33,8 +33,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             .configure(|c| crate::org::routes::configure(c, settings.upload_limit_bytes))
             .configure(crate::audit::routes::configure)
             .configure(crate::ledger::routes::configure)
-            .configure(crate::checkin::routes::configure),
-    );
+            .configure(crate::checkin::routes::configure)
+            .configure(crate::checkin::makeup::configure),
+    )
+    .configure(crate::web::configure);
 }
 
 pub fn default_headers() -> middleware::DefaultHeaders {

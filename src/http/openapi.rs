@@ -89,6 +89,8 @@ impl Modify for Security {
         checkin::routes::session_live,
         checkin::routes::enter_checkins,
         checkin::routes::correct,
+        checkin::makeup::create_material,
+        checkin::makeup::list_materials,
     ),
     components(schemas(error::Problem, error::ErrorCode, error::FieldError)),
     modifiers(&Security)

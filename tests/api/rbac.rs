@@ -569,6 +569,26 @@ fn cases(f: &Fixture) -> BTreeMap<String, Case> {
         ),
     );
     add(
+        "GET /api/v1/activities/{activity_id}/materials",
+        case(
+            Method::GET,
+            format!("/api/v1/activities/{act}/materials"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "POST /api/v1/activities/{activity_id}/materials",
+        case(
+            Method::POST,
+            format!("/api/v1/activities/{act}/materials"),
+            Some(json!({"title": "补学材料", "body": "学习内容"})),
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
         "POST /api/v1/items",
         case(
             Method::POST,

@@ -1,0 +1,1122 @@
+//! Make-up study (补学) for a missed fixed activity day: XH-8.1 grants it +2 under
+//! xihu-2017, as its own line (not XH-10 online study, not under XH-10's cap).
+//!
+//! A secretary or admin attaches study materials to a fixed-day activity: a title,
+//! a body or a link, and optionally a quiz (questions, options, the correct answers,
+//! a pass mark). A member who was expected at the day (same organization or an
+//! invited one, active) and did not attend it (no on-time or late check-in, no
+//! secretary's 补签; a scan refused as too late is not attendance) may study it
+//! from the end of the activity until `checkin.makeup_days` later: start an attempt
+//! (its start is recorded), read, answer the quiz, complete. Completion counts;
+//! time is recorded only to refuse an empty click (faster than the material's
+//! `min_seconds`) and is never scored. A failed quiz closes that attempt; the
+//! member starts again. When every material of the day is passed, one
+//! `makeup_study` fact is recorded through the ledger (dedup key
+//! `makeup:<activity>:<person>`), so a double submission, a retry or a second
+//! instance cannot count twice.
+//!
+//! The fact is dated when it happened (the completion) and scored in that year:
+//! a December day made up in January counts in January, and a closed year never
+//! reopens.
+
+use std::collections::{HashMap, HashSet};
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+
+use super::attendance::Status;
+use super::scan::{Class, classify};
+use super::sessions::LATE_MINUTES;
+use crate::audit::Actor;
+use crate::auth::{Perm, Principal};
+use crate::error::{AppError, AppResult, ErrorCode, Problem};
+use crate::ids::OrgId;
+use crate::ledger::facts::{NewFact, NewFactKind, record};
+use crate::ledger::inputs::{tz_of, year_of};
+use crate::ledger::queries::Points;
+use crate::state::AppState;
+
+/// Reading time below which a completion is an empty click, unless the material says otherwise.
+pub const DEFAULT_MIN_SECONDS: i32 = 60;
+const MIN_SECONDS_RANGE: std::ops::RangeInclusive<i32> = 10..=3600;
+const MAX_QUESTIONS: usize = 20;
+const MAX_OPTIONS: usize = 8;
+const MAX_BODY_CHARS: usize = 20_000;
+const MAX_MATERIALS: usize = 10;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/activities/{activity_id}/materials",
+        web::get().to(list_materials),
+    )
+    .route(
+        "/activities/{activity_id}/materials",
+        web::post().to(create_material),
+    );
+}
+
+// ---------------------------------------------------------------- materials
+
+/// One quiz question: several correct options make it a multiple-choice question.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    pub text: String,
+    /// 2 to 8 options.
+    pub options: Vec<String>,
+    /// Indexes (from 0) of the correct options.
+    pub answers: Vec<usize>,
+}
+
+/// The branch's quiz on a material.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Quiz {
+    /// 1 to 20 questions.
+    pub questions: Vec<Question>,
+    /// Questions to answer correctly to pass; default: all of them.
+    pub pass_mark: Option<usize>,
+}
+
+/// How a set of answers did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Grade {
+    pub correct: usize,
+    pub needed: usize,
+    pub total: usize,
+    pub passed: bool,
+}
+
+impl Quiz {
+    fn validated(self) -> AppResult<Self> {
+        let n = self.questions.len();
+        if n == 0 || n > MAX_QUESTIONS {
+            return Err(AppError::field(
+                "quiz.questions",
+                format!("测验须有 1 至 {MAX_QUESTIONS} 道题"),
+            ));
+        }
+        let mut questions = Vec::with_capacity(n);
+        for (i, q) in self.questions.into_iter().enumerate() {
+            let at = format!("quiz.questions[{i}]");
+            let text = q.text.trim().to_owned();
+            if text.is_empty() || text.chars().count() > 500 {
+                return Err(AppError::field(
+                    format!("{at}.text"),
+                    "题目须为 1 至 500 个字符",
+                ));
+            }
+            let options: Vec<String> = q.options.iter().map(|o| o.trim().to_owned()).collect();
+            if options.len() < 2 || options.len() > MAX_OPTIONS {
+                return Err(AppError::field(
+                    format!("{at}.options"),
+                    format!("每题须有 2 至 {MAX_OPTIONS} 个选项"),
+                ));
+            }
+            if options
+                .iter()
+                .any(|o| o.is_empty() || o.chars().count() > 200)
+            {
+                return Err(AppError::field(
+                    format!("{at}.options"),
+                    "选项须为 1 至 200 个字符",
+                ));
+            }
+            let mut answers = q.answers;
+            answers.sort_unstable();
+            answers.dedup();
+            if answers.is_empty() || answers.iter().any(|&a| a >= options.len()) {
+                return Err(AppError::field(
+                    format!("{at}.answers"),
+                    "请标明正确选项（从 0 起的选项序号）",
+                ));
+            }
+            questions.push(Question {
+                text,
+                options,
+                answers,
+            });
+        }
+        let pass_mark = self.pass_mark.unwrap_or(n);
+        if pass_mark == 0 || pass_mark > n {
+            return Err(AppError::field(
+                "quiz.pass_mark",
+                format!("及格题数须在 1 至 {n} 之间"),
+            ));
+        }
+        Ok(Self {
+            questions,
+            pass_mark: Some(pass_mark),
+        })
+    }
+
+    pub fn needed(&self) -> usize {
+        self.pass_mark
+            .unwrap_or(self.questions.len())
+            .clamp(1, self.questions.len().max(1))
+    }
+
+    /// `answers[i]`: the options chosen for question i (any order, duplicates ignored).
+    pub fn grade(&self, answers: &[Vec<usize>]) -> Grade {
+        let correct = self
+            .questions
+            .iter()
+            .enumerate()
+            .filter(|(i, q)| {
+                let mut given = answers.get(*i).cloned().unwrap_or_default();
+                given.sort_unstable();
+                given.dedup();
+                given == q.answers
+            })
+            .count();
+        let needed = self.needed();
+        Grade {
+            correct,
+            needed,
+            total: self.questions.len(),
+            passed: correct >= needed,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMaterial {
+    pub title: String,
+    /// The text to study (plain text; line breaks are kept).
+    pub body: Option<String>,
+    /// Or a link to it (http or https).
+    pub link: Option<String>,
+    /// Completing faster than this is refused as an empty click (10 to 3600, default 60).
+    /// Never scored: the time spent only guards against empty clicks.
+    pub min_seconds: Option<i32>,
+    pub quiz: Option<Quiz>,
+}
+
+/// A material as staff see it (with the quiz's answers).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MaterialView {
+    pub id: i64,
+    pub activity_id: i64,
+    pub org_id: i64,
+    pub title: String,
+    pub body: Option<String>,
+    pub link: Option<String>,
+    pub min_seconds: i32,
+    pub quiz: Option<Quiz>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub fn quiz_of(m: &entity::study_material::Model) -> Option<Quiz> {
+    m.quiz
+        .as_deref()
+        .and_then(|q| serde_json::from_str::<Quiz>(q).ok())
+        .filter(|q| !q.questions.is_empty())
+}
+
+fn material_view(m: entity::study_material::Model) -> MaterialView {
+    MaterialView {
+        quiz: quiz_of(&m),
+        id: m.id,
+        activity_id: m.activity_id.unwrap_or_default(),
+        org_id: m.org_id,
+        title: m.title,
+        body: m.body,
+        link: m.link,
+        min_seconds: m.min_seconds,
+        created_at: m.created_at,
+    }
+}
+
+fn optional_text(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+/// Checks and normalizes a new material: (title, body, link, min_seconds, quiz JSON).
+type CheckedMaterial = (String, Option<String>, Option<String>, i32, Option<String>);
+
+fn check_material(m: NewMaterial) -> AppResult<CheckedMaterial> {
+    let title = m.title.trim().to_owned();
+    if title.is_empty() || title.chars().count() > 100 {
+        return Err(AppError::field("title", "标题须为 1 至 100 个字符"));
+    }
+    let body = optional_text(m.body);
+    if body
+        .as_ref()
+        .is_some_and(|b| b.chars().count() > MAX_BODY_CHARS)
+    {
+        return Err(AppError::field(
+            "body",
+            format!("正文不能超过 {MAX_BODY_CHARS} 个字符"),
+        ));
+    }
+    let link = optional_text(m.link);
+    if let Some(l) = &link {
+        let ok = url::Url::parse(l)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        if !ok || l.len() > 500 {
+            return Err(AppError::field(
+                "link",
+                "链接须为 http:// 或 https:// 开头的网址（500 字符以内）",
+            ));
+        }
+    }
+    if body.is_none() && link.is_none() {
+        return Err(AppError::field("body", "请填写学习内容或链接"));
+    }
+    let min_seconds = m.min_seconds.unwrap_or(DEFAULT_MIN_SECONDS);
+    if !MIN_SECONDS_RANGE.contains(&min_seconds) {
+        return Err(AppError::field(
+            "min_seconds",
+            "最短学习时间须在 10 至 3600 秒之间（仅用于防止空点，不计分）",
+        ));
+    }
+    let quiz = match m.quiz {
+        Some(q) => Some(
+            serde_json::to_string(&q.validated()?)
+                .map_err(|e| AppError::internal(anyhow::anyhow!("quiz: {e}")))?,
+        ),
+        None => None,
+    };
+    Ok((title, body, link, min_seconds, quiz))
+}
+
+/// The activity, after checking `perm` over its organization.
+async fn scoped_activity(
+    state: &AppState,
+    principal: &Principal,
+    perm: Perm,
+    id: i64,
+) -> AppResult<entity::activity::Model> {
+    principal.require(perm)?;
+    let a = super::attendance::activity(&state.db, id).await?;
+    let org = crate::org::service::find(&state.db, OrgId(a.org_id)).await?;
+    principal.require_in(perm, &org.path)?;
+    Ok(a)
+}
+
+pub async fn materials_of(
+    db: &impl ConnectionTrait,
+    activity_id: i64,
+) -> AppResult<Vec<entity::study_material::Model>> {
+    Ok(entity::study_material::Entity::find()
+        .filter(entity::study_material::Column::ActivityId.eq(activity_id))
+        .order_by_asc(entity::study_material::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Add a make-up study material (with an optional quiz) to a fixed activity day.
+#[utoipa::path(post, path = "/api/v1/activities/{activity_id}/materials", tag = "checkin", params(("activity_id" = i64, Path)), request_body = NewMaterial,
+    security(("bearer" = ["activity.write"])),
+    responses((status = 201, body = MaterialView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn create_material(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<i64>,
+    body: web::Json<NewMaterial>,
+) -> AppResult<HttpResponse> {
+    let a = scoped_activity(&state, &principal, Perm::ActivityWrite, *path).await?;
+    if a.kind != "fixed_day" {
+        return Err(AppError::field(
+            "activity_id",
+            "补学材料只用于主题党日（固定活动日）",
+        ));
+    }
+    let (title, text, link, min_seconds, quiz) = check_material(body.into_inner())?;
+    let actor = principal.actor();
+    let txn = crate::db::begin(&state.db).await?;
+    if materials_of(&txn, a.id).await?.len() >= MAX_MATERIALS {
+        return Err(AppError::conflict(format!(
+            "每次活动最多 {MAX_MATERIALS} 份补学材料"
+        )));
+    }
+    let row = entity::study_material::Entity::insert(entity::study_material::ActiveModel {
+        id: NotSet,
+        org_id: Set(a.org_id),
+        activity_id: Set(Some(a.id)),
+        title: Set(title),
+        body: Set(text),
+        link: Set(link),
+        quiz: Set(quiz),
+        min_seconds: Set(min_seconds),
+        created_by: Set(Some(principal.account_id.0)),
+        created_at: Set(Utc::now()),
+    })
+    .exec_with_returning(&txn)
+    .await?;
+    crate::audit::record(
+        &txn,
+        &actor,
+        crate::audit::Entry::new("create", "study_material", row.id)
+            .org(OrgId(a.org_id))
+            .after(serde_json::json!({
+                "activity_id": a.id,
+                "title": row.title,
+                "min_seconds": row.min_seconds,
+                "quiz": row.quiz.is_some(),
+            })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(HttpResponse::Created().json(material_view(row)))
+}
+
+/// The make-up study materials of an activity (with the quizzes' answers: staff only).
+#[utoipa::path(get, path = "/api/v1/activities/{activity_id}/materials", tag = "checkin", params(("activity_id" = i64, Path)),
+    security(("bearer" = ["activity.read"])),
+    responses((status = 200, body = Vec<MaterialView>), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn list_materials(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let a = scoped_activity(&state, &principal, Perm::ActivityRead, *path).await?;
+    let out: Vec<MaterialView> = materials_of(&state.db, a.id)
+        .await?
+        .into_iter()
+        .map(material_view)
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+// ---------------------------------------------------------------- a member's standing
+
+/// Ids of an organization and its ancestors, from its materialized path.
+pub fn path_ids(path: &str) -> Vec<i64> {
+    path.split('/').filter_map(|s| s.parse().ok()).collect()
+}
+
+/// Activities a person is expected at: held by their organization or an ancestor,
+/// or inviting one of those (the check-in rule). Newest first, started in [from, until).
+pub async fn expected_activities(
+    db: &impl ConnectionTrait,
+    org_path: &str,
+    kind: Option<&str>,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    limit: usize,
+) -> AppResult<Vec<entity::activity::Model>> {
+    use entity::activity::Column as A;
+    let orgs = path_ids(org_path);
+    let invited: Vec<i64> = entity::activity_invite::Entity::find()
+        .filter(entity::activity_invite::Column::OrgId.is_in(orgs.clone()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|i| i.activity_id)
+        .collect();
+    let mut cond = sea_orm::Condition::any().add(A::OrgId.is_in(orgs));
+    if !invited.is_empty() {
+        cond = cond.add(A::Id.is_in(invited));
+    }
+    let mut q = entity::activity::Entity::find()
+        .filter(cond)
+        .filter(A::StartsAt.gte(from))
+        .filter(A::StartsAt.lt(until))
+        .order_by_desc(A::StartsAt)
+        .order_by_desc(A::Id)
+        .limit(u64::try_from(limit).unwrap_or(100));
+    if let Some(k) = kind {
+        q = q.filter(A::Kind.eq(k));
+    }
+    Ok(q.all(db).await?)
+}
+
+/// Whether a person may take part in an activity (as at check-in): active, and of the
+/// activity's organization or an invited one (or their subtrees).
+async fn is_expected(
+    db: &impl ConnectionTrait,
+    activity: &entity::activity::Model,
+    org_path: &str,
+) -> AppResult<bool> {
+    let mut roots = vec![activity.org_id];
+    roots.extend(
+        entity::activity_invite::Entity::find()
+            .filter(entity::activity_invite::Column::ActivityId.eq(activity.id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|i| i.org_id),
+    );
+    Ok(roots.iter().any(|r| org_path.contains(&format!("/{r}/"))))
+}
+
+/// A recorded make-up study.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MakeupFact {
+    pub fact_id: i64,
+    pub at: DateTime<Utc>,
+    pub year: i32,
+    pub annulled: bool,
+}
+
+/// What a person's records say about one activity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    /// The best of check-ins, refusals and make-up (as the attendance sheet ranks them).
+    pub status: Status,
+    pub at: Option<DateTime<Utc>>,
+    pub makeup: Option<MakeupFact>,
+}
+
+impl Mark {
+    const NONE: Mark = Mark {
+        status: Status::Missing,
+        at: None,
+        makeup: None,
+    };
+
+    /// Took part: a counted check-in (on time, late, present) or a secretary's 补签.
+    pub fn attended(&self) -> bool {
+        matches!(
+            self.status,
+            Status::OnTime | Status::Late | Status::Present | Status::Backfilled
+        )
+    }
+}
+
+fn rank(s: Status) -> u8 {
+    match s {
+        Status::OnTime => 7,
+        Status::Late => 6,
+        Status::Present => 5,
+        Status::Makeup => 4,
+        Status::Backfilled => 3,
+        Status::TooLate => 2,
+        Status::Refused => 1,
+        Status::Missing => 0,
+    }
+}
+
+pub fn status_label(s: Status) -> &'static str {
+    match s {
+        Status::OnTime => "按时签到",
+        Status::Late => "迟到签到",
+        Status::Present => "已参加",
+        Status::Backfilled => "补签（不计分）",
+        Status::Makeup => "已补学",
+        Status::TooLate => "超时签到，不算出席",
+        Status::Refused => "签到未成功",
+        Status::Missing => "未签到",
+    }
+}
+
+/// A person's marks for some activities (one query each for facts and refusals).
+pub async fn marks(
+    db: &impl ConnectionTrait,
+    person_id: i64,
+    activities: &[entity::activity::Model],
+) -> AppResult<HashMap<i64, Mark>> {
+    let ids: Vec<i64> = activities.iter().map(|a| a.id).collect();
+    let mut out: HashMap<i64, Mark> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let by_id: HashMap<i64, &entity::activity::Model> =
+        activities.iter().map(|a| (a.id, a)).collect();
+    let facts = entity::fact::Entity::find()
+        .filter(entity::fact::Column::PersonId.eq(person_id))
+        .filter(entity::fact::Column::ActivityId.is_in(ids.clone()))
+        .order_by_asc(entity::fact::Column::Id)
+        .all(db)
+        .await?;
+    let annulled: HashSet<i64> = facts
+        .iter()
+        .filter(|f| f.kind == "annul")
+        .filter_map(|f| f.target_id)
+        .collect();
+    fn put(out: &mut HashMap<i64, Mark>, activity: i64, s: Status, at: Option<DateTime<Utc>>) {
+        let m = out.entry(activity).or_insert(Mark::NONE);
+        if rank(s) > rank(m.status) {
+            m.status = s;
+            m.at = at;
+        }
+    }
+    for f in &facts {
+        let (Some(aid), Some(a)) = (f.activity_id, f.activity_id.and_then(|id| by_id.get(&id)))
+        else {
+            continue;
+        };
+        let gone = annulled.contains(&f.id);
+        match f.kind.as_str() {
+            "checkin" if !gone => {
+                let s = if f.method.as_deref() == Some("backfill") {
+                    Status::Backfilled
+                } else {
+                    match classify(&a.kind, a.starts_at, f.at) {
+                        Some(Class::OnTime) => Status::OnTime,
+                        Some(Class::Late) => Status::Late,
+                        Some(Class::Present) => Status::Present,
+                        None => Status::TooLate,
+                    }
+                };
+                put(&mut out, aid, s, Some(f.at));
+            }
+            "makeup_study" => {
+                if !gone {
+                    put(&mut out, aid, Status::Makeup, Some(f.at));
+                }
+                let m = out.entry(aid).or_insert(Mark::NONE);
+                if m.makeup.is_none_or(|x| x.annulled) {
+                    m.makeup = Some(MakeupFact {
+                        fact_id: f.id,
+                        at: f.at,
+                        year: f.year,
+                        annulled: gone,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    let refusals = entity::checkin_refusal::Entity::find()
+        .filter(entity::checkin_refusal::Column::PersonId.eq(person_id))
+        .filter(entity::checkin_refusal::Column::ActivityId.is_in(ids))
+        .all(db)
+        .await?;
+    for r in refusals {
+        if let Some(aid) = r.activity_id {
+            let s = if r.reason == "too_late" {
+                Status::TooLate
+            } else {
+                Status::Refused
+            };
+            put(&mut out, aid, s, Some(r.at));
+        }
+    }
+    Ok(out)
+}
+
+/// When make-up study of an activity is open: from the end of the activity (and never
+/// before its attendance window closes) until `makeup_days` after that.
+pub fn window(
+    activity: &entity::activity::Model,
+    makeup_days: i64,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let opens = activity
+        .ends_at
+        .max(activity.starts_at + Duration::minutes(LATE_MINUTES));
+    (opens, opens + Duration::days(makeup_days))
+}
+
+/// Where a member stands with the make-up study of one fixed day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Standing {
+    /// May study until `deadline`.
+    Open {
+        deadline: DateTime<Utc>,
+    },
+    /// Done (the fact may since have been annulled by an admin's correction).
+    Done(MakeupFact),
+    /// Took part: nothing to make up.
+    Attended(Status),
+    NotYet {
+        opens_at: DateTime<Utc>,
+    },
+    Closed {
+        deadline: DateTime<Utc>,
+    },
+}
+
+pub fn standing(
+    activity: &entity::activity::Model,
+    mark: &Mark,
+    makeup_days: i64,
+    now: DateTime<Utc>,
+) -> Standing {
+    if let Some(m) = mark.makeup {
+        return Standing::Done(m);
+    }
+    if mark.attended() {
+        return Standing::Attended(mark.status);
+    }
+    let (opens, deadline) = window(activity, makeup_days);
+    if now < opens {
+        Standing::NotYet { opens_at: opens }
+    } else if now > deadline {
+        Standing::Closed { deadline }
+    } else {
+        Standing::Open { deadline }
+    }
+}
+
+/// The member, the activity and their standing, after the checks every step makes.
+pub struct Context {
+    pub person: entity::person::Model,
+    pub org: entity::organization::Model,
+    pub activity: entity::activity::Model,
+    pub mark: Mark,
+    pub standing: Standing,
+}
+
+/// Loads an activity for a member: a fixed day they were expected at.
+pub async fn context(
+    state: &AppState,
+    person: &entity::person::Model,
+    activity_id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<Context> {
+    let db = &state.db;
+    let activity = entity::activity::Entity::find_by_id(activity_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| AppError::not_found("没有这次活动"))?;
+    let org = crate::org::service::find(db, OrgId(person.org_id)).await?;
+    if activity.kind != "fixed_day" || !is_expected(db, &activity, &org.path).await? {
+        return Err(AppError::forbidden("这次活动不在您的补学范围内"));
+    }
+    if person.status != "active" {
+        return Err(AppError::forbidden("您的党籍状态不能补学，请联系支部书记"));
+    }
+    let mark = marks(db, person.id, std::slice::from_ref(&activity))
+        .await?
+        .remove(&activity.id)
+        .unwrap_or(Mark::NONE);
+    let standing = standing(&activity, &mark, state.settings.checkin.makeup_days, now);
+    Ok(Context {
+        person: person.clone(),
+        org,
+        activity,
+        mark,
+        standing,
+    })
+}
+
+/// Local date and time for messages (`11月22日 14:00`).
+pub fn local(t: DateTime<Utc>, org: &entity::organization::Model) -> String {
+    t.with_timezone(&tz_of(org))
+        .format("%Y年%m月%d日 %H:%M")
+        .to_string()
+}
+
+/// The refusal for a standing other than `Open`.
+fn refusal(ctx: &Context, makeup_days: i64) -> AppError {
+    match &ctx.standing {
+        Standing::Open { .. } => AppError::internal(anyhow::anyhow!("not a refusal")),
+        Standing::Done(m) if m.annulled => {
+            AppError::conflict("您本次的补学记录已被更正撤销，如有疑问请联系支部书记")
+        }
+        Standing::Done(_) => AppError::conflict("您已完成本次补学，无需重复"),
+        Standing::Attended(s) => AppError::forbidden(format!(
+            "您已参加本次活动（{}），无需补学",
+            status_label(*s)
+        )),
+        Standing::NotYet { opens_at } => AppError::conflict(format!(
+            "活动结束后才能补学（{} 起）",
+            local(*opens_at, &ctx.org)
+        )),
+        Standing::Closed { deadline } => AppError::conflict(format!(
+            "补学期限已过：须在活动结束后 {makeup_days} 天内完成（截至 {}）",
+            local(*deadline, &ctx.org)
+        )),
+    }
+}
+
+// ---------------------------------------------------------------- attempts
+
+/// Where a member is with one material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    NotStarted,
+    /// An attempt is open since then.
+    Studying {
+        attempt_id: i64,
+        started_at: DateTime<Utc>,
+    },
+    Passed,
+    /// The last attempt's quiz failed (start again to retry).
+    Failed {
+        correct: Option<usize>,
+    },
+}
+
+pub async fn attempts_of(
+    db: &impl ConnectionTrait,
+    person_id: i64,
+    activity_id: i64,
+) -> AppResult<Vec<entity::makeup_attempt::Model>> {
+    use entity::makeup_attempt::Column as M;
+    Ok(entity::makeup_attempt::Entity::find()
+        .filter(M::PersonId.eq(person_id))
+        .filter(M::ActivityId.eq(activity_id))
+        .order_by_asc(M::Id)
+        .all(db)
+        .await?)
+}
+
+fn passed(a: &entity::makeup_attempt::Model) -> bool {
+    a.completed_at.is_some() && a.quiz_passed != Some(false)
+}
+
+/// Progress per material id, from a person's attempts at an activity.
+pub fn progress(attempts: &[entity::makeup_attempt::Model]) -> HashMap<i64, Progress> {
+    let mut out: HashMap<i64, Progress> = HashMap::new();
+    for a in attempts {
+        let cur = out.entry(a.material_id).or_insert(Progress::NotStarted);
+        if *cur == Progress::Passed {
+            continue;
+        }
+        *cur = if passed(a) {
+            Progress::Passed
+        } else if a.completed_at.is_none() {
+            Progress::Studying {
+                attempt_id: a.id,
+                started_at: a.started_at,
+            }
+        } else {
+            Progress::Failed { correct: None }
+        };
+    }
+    out
+}
+
+async fn material_of(
+    db: &impl ConnectionTrait,
+    activity_id: i64,
+    material_id: i64,
+) -> AppResult<entity::study_material::Model> {
+    entity::study_material::Entity::find_by_id(material_id)
+        .one(db)
+        .await?
+        .filter(|m| m.activity_id == Some(activity_id))
+        .ok_or_else(|| AppError::not_found("没有这份学习材料"))
+}
+
+/// Starts studying a material (records the start); an attempt already open is kept.
+pub async fn start(
+    state: &AppState,
+    person: &entity::person::Model,
+    activity_id: i64,
+    material_id: i64,
+    now: DateTime<Utc>,
+) -> AppResult<entity::makeup_attempt::Model> {
+    let ctx = context(state, person, activity_id, now).await?;
+    if !matches!(ctx.standing, Standing::Open { .. }) {
+        return Err(refusal(&ctx, state.settings.checkin.makeup_days));
+    }
+    let material = material_of(&state.db, activity_id, material_id).await?;
+    let attempts = attempts_of(&state.db, person.id, activity_id).await?;
+    let mine = attempts.iter().filter(|a| a.material_id == material.id);
+    if let Some(open) = mine.clone().rev().find(|a| a.completed_at.is_none()) {
+        return Ok(open.clone());
+    }
+    if let Some(done) = mine.clone().find(|a| passed(a)) {
+        return Ok(done.clone());
+    }
+    Ok(
+        entity::makeup_attempt::Entity::insert(entity::makeup_attempt::ActiveModel {
+            id: NotSet,
+            person_id: Set(person.id),
+            activity_id: Set(activity_id),
+            material_id: Set(material.id),
+            started_at: Set(now),
+            completed_at: Set(None),
+            seconds: Set(None),
+            quiz_passed: Set(None),
+            fact_id: Set(None),
+        })
+        .exec_with_returning(&state.db)
+        .await?,
+    )
+}
+
+/// What completing a material did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    /// The make-up study is recorded: a `makeup_study` fact and the points it earns.
+    Recorded {
+        fact_id: i64,
+        points: Decimal,
+        /// The engine's explanation when nothing was granted (exempt, cap …).
+        note: Option<String>,
+        exempt: bool,
+    },
+    /// This material is passed; others of the day remain.
+    MaterialPassed { remaining: usize },
+    /// The quiz failed: the attempt is closed; start again to retry.
+    QuizFailed(Grade),
+    /// Already recorded earlier: nothing new.
+    AlreadyDone { fact_id: i64 },
+}
+
+pub fn duration_text(seconds: i64) -> String {
+    if seconds >= 60 && seconds % 60 == 0 {
+        format!("{} 分钟", seconds / 60)
+    } else {
+        format!("{seconds} 秒")
+    }
+}
+
+/// Completes the open attempt at a material with the quiz answers (`answers[i]`: the
+/// options chosen for question i). Refuses an empty click; records the make-up fact
+/// once every material of the day is passed.
+pub async fn complete(
+    state: &AppState,
+    person: &entity::person::Model,
+    activity_id: i64,
+    material_id: i64,
+    answers: &[Vec<usize>],
+    now: DateTime<Utc>,
+) -> AppResult<Completion> {
+    let ctx = context(state, person, activity_id, now).await?;
+    match &ctx.standing {
+        Standing::Open { .. } => {}
+        Standing::Done(m) if !m.annulled => {
+            return Ok(Completion::AlreadyDone { fact_id: m.fact_id });
+        }
+        _ => return Err(refusal(&ctx, state.settings.checkin.makeup_days)),
+    }
+    let material = material_of(&state.db, activity_id, material_id).await?;
+    let attempts = attempts_of(&state.db, person.id, activity_id).await?;
+    let already_passed = attempts
+        .iter()
+        .any(|a| a.material_id == material.id && passed(a));
+    // Checked before the write transaction starts, so a refusal never holds a lock.
+    let mut closing = None;
+    if !already_passed {
+        let Some(open) = attempts
+            .iter()
+            .rev()
+            .find(|a| a.material_id == material.id && a.completed_at.is_none())
+        else {
+            return Err(AppError::new(
+                ErrorCode::Conflict,
+                "请先点击“开始学习”，认真学习材料后再提交",
+            ));
+        };
+        let seconds = (now - open.started_at).num_seconds();
+        if seconds < i64::from(material.min_seconds) {
+            return Err(AppError::new(
+                ErrorCode::ValidationFailed,
+                format!(
+                    "学习时间过短：请认真学习材料，开始学习 {} 后再提交（学习时长只用于防止空点，不计分）",
+                    duration_text(i64::from(material.min_seconds))
+                ),
+            ));
+        }
+        closing = Some((
+            open.id,
+            seconds,
+            quiz_of(&material).map(|q| q.grade(answers)),
+        ));
+    }
+    let txn = crate::db::begin(&state.db).await?;
+    if let Some((attempt_id, seconds, grade)) = closing {
+        use entity::makeup_attempt::Column as M;
+        let updated = entity::makeup_attempt::Entity::update_many()
+            .col_expr(M::CompletedAt, Expr::value(now))
+            .col_expr(
+                M::Seconds,
+                Expr::value(i32::try_from(seconds).unwrap_or(i32::MAX)),
+            )
+            .col_expr(M::QuizPassed, Expr::value(grade.map(|g| g.passed)))
+            .filter(M::Id.eq(attempt_id))
+            .filter(M::CompletedAt.is_null())
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected == 0 {
+            // A second submission of the same attempt, handled by the first.
+            return Err(AppError::conflict("本次提交已处理，请返回补学页面查看结果"));
+        }
+        if let Some(g) = grade.filter(|g| !g.passed) {
+            txn.commit().await?;
+            return Ok(Completion::QuizFailed(g));
+        }
+    }
+    // Every material of the day passed?
+    let materials = materials_of(&txn, activity_id).await?;
+    let attempts = attempts_of(&txn, person.id, activity_id).await?;
+    let done: HashSet<i64> = attempts
+        .iter()
+        .filter(|a| passed(a))
+        .map(|a| a.material_id)
+        .collect();
+    let remaining = materials.iter().filter(|m| !done.contains(&m.id)).count();
+    if remaining > 0 {
+        txn.commit().await?;
+        return Ok(Completion::MaterialPassed { remaining });
+    }
+    let year = year_of(now, tz_of(&ctx.org));
+    let recorded = record(
+        &txn,
+        &state.scoring,
+        &Actor::member(person.id, None),
+        NewFact {
+            kind: NewFactKind::MakeupStudy {
+                person: person.id,
+                activity: activity_id,
+            },
+            at: now,
+            received_at: now,
+            session_id: None,
+            reason: None,
+            evidence: None,
+            dedup_key: Some(format!("makeup:{activity_id}:{}", person.id)),
+            source_event: None,
+        },
+        year,
+    )
+    .await?;
+    let Some(recorded) = recorded else {
+        txn.commit().await?;
+        return match context(state, person, activity_id, now).await?.standing {
+            Standing::Done(m) => Ok(Completion::AlreadyDone { fact_id: m.fact_id }),
+            _ => Err(AppError::conflict("您已完成本次补学，无需重复")),
+        };
+    };
+    use entity::makeup_attempt::Column as M;
+    entity::makeup_attempt::Entity::update_many()
+        .col_expr(M::FactId, Expr::value(recorded.fact.id))
+        .filter(M::PersonId.eq(person.id))
+        .filter(M::ActivityId.eq(activity_id))
+        .filter(M::CompletedAt.is_not_null())
+        .filter(M::FactId.is_null())
+        .filter(
+            sea_orm::Condition::any()
+                .add(M::QuizPassed.is_null())
+                .add(M::QuizPassed.eq(true)),
+        )
+        .exec(&txn)
+        .await?;
+    let exempt = recorded
+        .reposted
+        .eval
+        .result()
+        .is_some_and(|r| r.status == crate::policy::Status::Exempt);
+    let points = recorded.granted();
+    let note = recorded
+        .reposted
+        .postings_for(recorded.fact.id)
+        .map(|p| p.note.clone())
+        .next();
+    txn.commit().await?;
+    tracing::info!(
+        activity = activity_id,
+        person = person.id,
+        fact = recorded.fact.id,
+        "make-up study recorded"
+    );
+    Ok(Completion::Recorded {
+        fact_id: recorded.fact.id,
+        points,
+        note,
+        exempt,
+    })
+}
+
+/// Points a fact earns now, from the subject's ledger of its year.
+pub async fn points_of_fact(
+    db: &impl ConnectionTrait,
+    person_id: i64,
+    fact: &MakeupFact,
+) -> AppResult<Points> {
+    let ledger =
+        crate::ledger::queries::ledger(db, crate::ledger::SubjectRef::Person(person_id), fact.year)
+            .await?;
+    Ok(Points(
+        ledger
+            .lines
+            .iter()
+            .filter(|l| l.source_kind == "fact" && l.source_id == Some(fact.fact_id))
+            .map(|l| l.points.0)
+            .sum(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn quiz() -> Quiz {
+        Quiz {
+            questions: vec![
+                Question {
+                    text: "单选".into(),
+                    options: vec!["甲".into(), "乙".into()],
+                    answers: vec![1],
+                },
+                Question {
+                    text: "多选".into(),
+                    options: vec!["甲".into(), "乙".into(), "丙".into()],
+                    answers: vec![2, 0],
+                },
+            ],
+            pass_mark: None,
+        }
+        .validated()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_quiz_passes_only_with_exactly_the_right_options() {
+        let q = quiz();
+        assert_eq!(q.needed(), 2, "default pass mark: every question");
+        assert!(q.grade(&[vec![1], vec![0, 2]]).passed);
+        assert!(
+            q.grade(&[vec![1], vec![2, 0, 0]]).passed,
+            "order and repeats do not matter"
+        );
+        let g = q.grade(&[vec![1], vec![0]]);
+        assert_eq!(
+            (g.correct, g.passed),
+            (1, false),
+            "a partial multiple choice is wrong"
+        );
+        assert!(
+            !q.grade(&[vec![0, 1], vec![0, 2]]).passed,
+            "ticking everything is wrong"
+        );
+        assert!(!q.grade(&[]).passed);
+    }
+
+    #[test]
+    fn bad_quizzes_are_refused_with_the_field() {
+        let mut q = quiz();
+        q.questions[0].answers = vec![5];
+        assert!(
+            q.validated().unwrap_err().errors[0]
+                .field
+                .contains("answers")
+        );
+        let mut q = quiz();
+        q.pass_mark = Some(3);
+        assert_eq!(q.validated().unwrap_err().errors[0].field, "quiz.pass_mark");
+        let mut q = quiz();
+        q.questions[1].options = vec!["唯一".into()];
+        assert!(q.validated().is_err());
+    }
+
+    #[test]
+    fn materials_need_content_a_safe_link_and_an_empty_click_guard() {
+        let m = |body: Option<&str>, link: Option<&str>, min: Option<i32>| NewMaterial {
+            title: "学习".into(),
+            body: body.map(Into::into),
+            link: link.map(Into::into),
+            min_seconds: min,
+            quiz: None,
+        };
+        assert!(check_material(m(None, None, None)).is_err());
+        assert!(check_material(m(None, Some("javascript:alert(1)"), None)).is_err());
+        assert!(check_material(m(Some("正文"), None, Some(0))).is_err());
+        let (_, _, link, min, _) =
+            check_material(m(None, Some("https://www.12371.cn/x"), None)).unwrap();
+        assert_eq!(
+            (link.as_deref(), min),
+            (Some("https://www.12371.cn/x"), DEFAULT_MIN_SECONDS)
+        );
+    }
+
+    #[test]
+    fn paths_name_the_organization_and_its_ancestors() {
+        assert_eq!(path_ids("/1/5/12/"), vec![1, 5, 12]);
+    }
+}
