@@ -100,7 +100,10 @@ pub async fn build_state_at(
         Some(&settings.policy.calendars_dir),
     )
     .map_err(|e| anyhow::anyhow!("policy files: {e}"))?;
+    let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
     Ok(AppState {
+        shutdown,
+        shutdown_tx: Arc::new(shutdown_tx),
         db,
         live,
         passwords: PasswordHasher::new(&settings.auth)?,
@@ -174,8 +177,18 @@ impl Application {
                 .default_service(web::to(http::not_found))
         })
         .shutdown_timeout(shutdown)
+        // Signals are handled below, so streams can be told to end first.
+        .disable_signals()
         .listen(listener)?
         .run();
+        let handle = server.handle();
+        let tx = state.shutdown_tx.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = tx.send(true);
+            handle.stop(true).await;
+        });
         Ok(Self {
             port: bound.port(),
             server,
@@ -193,5 +206,28 @@ impl Application {
         self.server.await?;
         self.state.db.clone().close().await.ok();
         Ok(())
+    }
+}
+
+/// SIGINT or SIGTERM (Ctrl-C only where there is no SIGTERM).
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

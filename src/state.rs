@@ -30,4 +30,8 @@ pub struct AppState {
     pub wechat: Arc<ResolvedSettings>,
     /// The WeChat API client (the local mock in the sandbox).
     pub wechat_client: ApiClient,
+    /// Flips to true when the server starts shutting down: long-lived streams end then,
+    /// so graceful shutdown is not held up by open projectors.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+    pub shutdown_tx: Arc<tokio::sync::watch::Sender<bool>>,
 }

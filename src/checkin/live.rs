@@ -78,9 +78,13 @@ pub async fn stream(state: web::Data<AppState>, session: i64, activity: i64) -> 
             ))
         }
     });
+    let mut shutdown = state.shutdown.clone();
+    let stop = async move {
+        let _ = shutdown.wait_for(|down| *down).await;
+    };
     HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(("Cache-Control", "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
-        .streaming(futures_util::stream::select(ticks, live))
+        .streaming(futures_util::stream::select(ticks, live).take_until(Box::pin(stop)))
 }
