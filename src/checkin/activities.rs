@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ConnectionTrait, EntityTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
 };
 
 use crate::audit::Actor;
@@ -79,4 +79,40 @@ pub async fn insert(
     Ok(entity::activity::Entity::insert(row)
         .exec_with_returning(db)
         .await?)
+}
+
+/// The organizations taking part in an activity: its own and the invited ones; their
+/// whole subtrees take part.
+pub async fn participant_roots(
+    db: &impl ConnectionTrait,
+    activity_id: i64,
+    host_org: i64,
+) -> AppResult<Vec<i64>> {
+    let mut roots = vec![host_org];
+    roots.extend(
+        entity::activity_invite::Entity::find()
+            .filter(entity::activity_invite::Column::ActivityId.eq(activity_id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|i| i.org_id),
+    );
+    Ok(roots)
+}
+
+/// Whether an organization (by its path) lies under one of the roots.
+pub fn under_any(roots: &[i64], org_path: &str) -> bool {
+    roots.iter().any(|r| org_path.contains(&format!("/{r}/")))
+}
+
+/// Whether a person of the organization at `org_path` may take part in the activity.
+pub async fn takes_part(
+    db: &impl ConnectionTrait,
+    activity: &entity::activity::Model,
+    org_path: &str,
+) -> AppResult<bool> {
+    Ok(under_any(
+        &participant_roots(db, activity.id, activity.org_id).await?,
+        org_path,
+    ))
 }

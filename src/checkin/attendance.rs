@@ -72,15 +72,7 @@ async fn expected_orgs(
     db: &impl ConnectionTrait,
     activity: &entity::activity::Model,
 ) -> AppResult<Vec<i64>> {
-    let mut roots = vec![activity.org_id];
-    roots.extend(
-        entity::activity_invite::Entity::find()
-            .filter(entity::activity_invite::Column::ActivityId.eq(activity.id))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|i| i.org_id),
-    );
+    let roots = super::activities::participant_roots(db, activity.id, activity.org_id).await?;
     let mut ids = HashSet::new();
     for r in roots {
         let org = crate::org::service::find(db, crate::ids::OrgId(r)).await?;
@@ -91,7 +83,8 @@ async fn expected_orgs(
     Ok(v)
 }
 
-fn rank(s: Status) -> u8 {
+/// How good a status is: the best of a person's records for an activity wins.
+pub fn rank(s: Status) -> u8 {
     match s {
         Status::OnTime => 7,
         Status::Late => 6,

@@ -430,23 +430,13 @@ pub async fn expected_activities(
     Ok(q.all(db).await?)
 }
 
-/// Whether a person may take part in an activity (as at check-in): active, and of the
-/// activity's organization or an invited one (or their subtrees).
+/// Whether a person may take part in an activity (as at check-in).
 async fn is_expected(
     db: &impl ConnectionTrait,
     activity: &entity::activity::Model,
     org_path: &str,
 ) -> AppResult<bool> {
-    let mut roots = vec![activity.org_id];
-    roots.extend(
-        entity::activity_invite::Entity::find()
-            .filter(entity::activity_invite::Column::ActivityId.eq(activity.id))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|i| i.org_id),
-    );
-    Ok(roots.iter().any(|r| org_path.contains(&format!("/{r}/"))))
+    super::activities::takes_part(db, activity, org_path).await
 }
 
 /// A recorded make-up study.
@@ -480,19 +470,6 @@ impl Mark {
             self.status,
             Status::OnTime | Status::Late | Status::Present | Status::Backfilled
         )
-    }
-}
-
-fn rank(s: Status) -> u8 {
-    match s {
-        Status::OnTime => 7,
-        Status::Late => 6,
-        Status::Present => 5,
-        Status::Makeup => 4,
-        Status::Backfilled => 3,
-        Status::TooLate => 2,
-        Status::Refused => 1,
-        Status::Missing => 0,
     }
 }
 
@@ -535,7 +512,7 @@ pub async fn marks(
         .collect();
     fn put(out: &mut HashMap<i64, Mark>, activity: i64, s: Status, at: Option<DateTime<Utc>>) {
         let m = out.entry(activity).or_insert(Mark::NONE);
-        if rank(s) > rank(m.status) {
+        if super::attendance::rank(s) > super::attendance::rank(m.status) {
             m.status = s;
             m.at = at;
         }

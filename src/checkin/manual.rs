@@ -63,16 +63,7 @@ async fn expected(
         return Ok(false);
     }
     let org = crate::org::service::find(&state.db, OrgId(person.org_id)).await?;
-    let mut roots = vec![activity.org_id];
-    roots.extend(
-        entity::activity_invite::Entity::find()
-            .filter(entity::activity_invite::Column::ActivityId.eq(activity.id))
-            .all(&state.db)
-            .await?
-            .into_iter()
-            .map(|i| i.org_id),
-    );
-    Ok(roots.iter().any(|r| org.path.contains(&format!("/{r}/"))))
+    super::activities::takes_part(&state.db, activity, &org.path).await
 }
 
 pub async fn enter(
