@@ -392,6 +392,54 @@ pub fn today() -> NaiveDate {
         .date_naive()
 }
 
+/// One dated change of a person: history row, the new state, the audit entry, in one
+/// transaction.
+struct Change<'a> {
+    kind: &'static str,
+    action: &'static str,
+    from: String,
+    to: String,
+    effective_on: NaiveDate,
+    reason: Option<String>,
+    apply: &'a dyn Fn(&mut entity::person::ActiveModel),
+}
+
+async fn record_change(
+    db: &impl ConnectionTrait,
+    principal: &Principal,
+    person: entity::person::Model,
+    audit_org: i64,
+    c: Change<'_>,
+) -> AppResult<entity::person::Model> {
+    let actor = principal.actor();
+    add_history(
+        db,
+        person.id,
+        c.kind,
+        Some(c.from),
+        Some(c.to),
+        c.effective_on,
+        c.reason,
+        &actor,
+    )
+    .await?;
+    let before = person.clone();
+    let mut active: entity::person::ActiveModel = person.into();
+    (c.apply)(&mut active);
+    active.updated_at = Set(Utc::now());
+    let after = active.update(db).await?;
+    audit::record(
+        db,
+        &actor,
+        Entry::new(c.action, "person", after.id)
+            .org(OrgId(audit_org))
+            .before(audit_view(&before))
+            .after(audit_view(&after)),
+    )
+    .await?;
+    Ok(after)
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleChange {
@@ -414,32 +462,18 @@ pub async fn change_role(
     if person.role == change.role.as_str() {
         return Err(AppError::field("role", "身份未变化"));
     }
-    let before = person.clone();
-    let effective = change.effective_on.unwrap_or_else(today);
-    add_history(
-        &txn,
-        person.id,
-        "role",
-        Some(person.role.clone()),
-        Some(change.role.as_str().to_owned()),
-        effective,
-        change.reason,
-        &principal.actor(),
-    )
-    .await?;
-    let mut active: entity::person::ActiveModel = person.into();
-    active.role = Set(change.role.as_str().to_owned());
-    active.updated_at = Set(Utc::now());
-    let after = active.update(&txn).await?;
-    audit::record(
-        &txn,
-        &principal.actor(),
-        Entry::new("change_role", "person", id)
-            .org(OrgId(after.org_id))
-            .before(audit_view(&before))
-            .after(audit_view(&after)),
-    )
-    .await?;
+    let role = change.role.as_str().to_owned();
+    let org = person.org_id;
+    let c = Change {
+        kind: "role",
+        action: "change_role",
+        from: person.role.clone(),
+        to: role.clone(),
+        effective_on: change.effective_on.unwrap_or_else(today),
+        reason: change.reason,
+        apply: &|a| a.role = Set(role.clone()),
+    };
+    let after = record_change(&txn, principal, person, org, c).await?;
     txn.commit().await?;
     Ok(PersonView::from(&after))
 }
@@ -465,31 +499,17 @@ pub async fn transfer(
     if target.id == person.org_id {
         return Err(AppError::field("to_org_id", "已在该组织"));
     }
-    let before = person.clone();
-    add_history(
-        &txn,
-        person.id,
-        "transfer",
-        Some(person.org_id.to_string()),
-        Some(target.id.to_string()),
-        t.effective_on.unwrap_or_else(today),
-        t.reason,
-        &principal.actor(),
-    )
-    .await?;
-    let mut active: entity::person::ActiveModel = person.into();
-    active.org_id = Set(target.id);
-    active.updated_at = Set(Utc::now());
-    let after = active.update(&txn).await?;
-    audit::record(
-        &txn,
-        &principal.actor(),
-        Entry::new("transfer", "person", id)
-            .org(OrgId(target.id))
-            .before(audit_view(&before))
-            .after(audit_view(&after)),
-    )
-    .await?;
+    let to = target.id;
+    let c = Change {
+        kind: "transfer",
+        action: "transfer",
+        from: person.org_id.to_string(),
+        to: to.to_string(),
+        effective_on: t.effective_on.unwrap_or_else(today),
+        reason: t.reason,
+        apply: &|a| a.org_id = Set(to),
+    };
+    let after = record_change(&txn, principal, person, to, c).await?;
     txn.commit().await?;
     Ok(PersonView::from(&after))
 }
@@ -516,31 +536,18 @@ pub async fn change_status(
     if person.status == change.status.as_str() {
         return Err(AppError::field("status", "状态未变化"));
     }
-    let before = person.clone();
-    add_history(
-        &txn,
-        person.id,
-        "status",
-        Some(person.status.clone()),
-        Some(change.status.as_str().to_owned()),
-        change.effective_on.unwrap_or_else(today),
-        Some(change.reason),
-        &principal.actor(),
-    )
-    .await?;
-    let mut active: entity::person::ActiveModel = person.into();
-    active.status = Set(change.status.as_str().to_owned());
-    active.updated_at = Set(Utc::now());
-    let after = active.update(&txn).await?;
-    audit::record(
-        &txn,
-        &principal.actor(),
-        Entry::new("change_status", "person", id)
-            .org(OrgId(after.org_id))
-            .before(audit_view(&before))
-            .after(audit_view(&after)),
-    )
-    .await?;
+    let status = change.status.as_str().to_owned();
+    let org = person.org_id;
+    let c = Change {
+        kind: "status",
+        action: "change_status",
+        from: person.status.clone(),
+        to: status.clone(),
+        effective_on: change.effective_on.unwrap_or_else(today),
+        reason: Some(change.reason),
+        apply: &|a| a.status = Set(status.clone()),
+    };
+    let after = record_change(&txn, principal, person, org, c).await?;
     txn.commit().await?;
     Ok(PersonView::from(&after))
 }
