@@ -45,6 +45,44 @@ enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// Seed a demo branch (演示支部) with N bound members and open a fixed-day session;
+    /// prints {session_id, activity_id, admin_token, projector_url, simulator_url}.
+    Demo {
+        #[arg(long, default_value_t = 100)]
+        members: usize,
+        /// Seed even when the database holds other organizations.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Scan storm against running instance(s) with resends and double scans mixed in,
+    /// then verify the stored check-ins; prints throughput and latency percentiles.
+    Loadtest {
+        /// Output of `vanguard demo` (session_id and admin_token); or give both below.
+        #[arg(long, value_name = "FILE")]
+        demo: Option<PathBuf>,
+        #[arg(long)]
+        session: Option<i64>,
+        #[arg(long)]
+        admin_token: Option<String>,
+        /// Base URL of an instance; repeat to spread the scans over several.
+        #[arg(long = "url")]
+        urls: Vec<String>,
+        /// Members demo-0000001 … scanning once each.
+        #[arg(long, default_value_t = 1000)]
+        members: usize,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Percent of scans WeChat resends.
+        #[arg(long, default_value_t = 10)]
+        resend_percent: u32,
+        /// Percent of members scanning twice.
+        #[arg(long, default_value_t = 10)]
+        double_percent: u32,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -140,7 +178,82 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             what: ImportWhat::Roster { file, dry_run },
         } => import_roster(settings, file, dry_run).await,
         Command::Admin { action } => admin(settings, action).await,
+        Command::Demo { members, force } => demo(settings, members, force).await,
+        Command::Loadtest {
+            demo,
+            session,
+            admin_token,
+            urls,
+            members,
+            concurrency,
+            resend_percent,
+            double_percent,
+            json,
+        } => {
+            let (session, admin_token) = match demo {
+                Some(file) => {
+                    let text = std::fs::read_to_string(&file)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                    let v: serde_json::Value = serde_json::from_str(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                    (
+                        v["session_id"].as_i64(),
+                        v["admin_token"].as_str().map(str::to_owned),
+                    )
+                }
+                None => (session, admin_token),
+            };
+            let (Some(session_id), Some(admin_token)) = (session, admin_token) else {
+                anyhow::bail!("give --demo FILE, or --session and --admin-token");
+            };
+            let urls = if urls.is_empty() {
+                vec![format!("http://{}", settings.listen_addr()?)]
+            } else {
+                urls.into_iter()
+                    .map(|u| u.trim_end_matches('/').to_owned())
+                    .collect()
+            };
+            let state = build_state(settings, urls[0].clone()).await?;
+            let report = crate::loadtest::run(
+                &state,
+                crate::loadtest::Options {
+                    urls,
+                    session_id,
+                    admin_token,
+                    members,
+                    concurrency,
+                    resend_percent,
+                    double_percent,
+                },
+            )
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{report}");
+            }
+            Ok(if report.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Score { .. } => Ok(ExitCode::from(2)),
+    }
+}
+
+async fn demo(settings: Settings, members: usize, force: bool) -> anyhow::Result<ExitCode> {
+    let public = settings.public_url(settings.listen_addr()?);
+    let state = build_state(settings, public).await?;
+    match crate::demo::run(&state, members, force).await {
+        Ok(out) => {
+            println!("{}", serde_json::to_string(&out)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("error: {}", e.detail);
+            Ok(ExitCode::from(2))
+        }
     }
 }
 

@@ -46,6 +46,10 @@ pub struct CheckinSettings {
     pub slot_seconds: i64,
     /// Days after a fixed day during which absentees may do make-up study.
     pub makeup_days: i64,
+    /// Scans written per group commit at most.
+    pub batch_max: usize,
+    /// Group commits in flight at once per instance.
+    pub writers: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -290,6 +294,12 @@ impl Settings {
         }
         if !(0..=366).contains(&self.checkin.makeup_days) {
             return Err(err("checkin.makeup_days", "must be between 0 and 366"));
+        }
+        if !(1..=5000).contains(&self.checkin.batch_max) {
+            return Err(err("checkin.batch_max", "must be between 1 and 5000"));
+        }
+        if !(1..=16).contains(&self.checkin.writers) {
+            return Err(err("checkin.writers", "must be between 1 and 16"));
         }
         self.wechat
             .validate()

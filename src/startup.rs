@@ -101,7 +101,15 @@ pub async fn build_state_at(
     )
     .map_err(|e| anyhow::anyhow!("policy files: {e}"))?;
     let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
+    let scoring = Arc::new(scoring);
+    let checkins = crate::checkin::writer::CheckinWriter::spawn(
+        db.clone(),
+        scoring.clone(),
+        settings.checkin.batch_max,
+        settings.checkin.writers,
+    );
     Ok(AppState {
+        checkins,
         shutdown,
         shutdown_tx: Arc::new(shutdown_tx),
         db,
@@ -109,7 +117,7 @@ pub async fn build_state_at(
         passwords: PasswordHasher::new(&settings.auth)?,
         tokens,
         metrics: Arc::new(Metrics::new()),
-        scoring: Arc::new(scoring),
+        scoring,
         trusted_proxies,
         public_url,
         wechat,

@@ -34,4 +34,6 @@ pub struct AppState {
     /// so graceful shutdown is not held up by open projectors.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     pub shutdown_tx: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Group commits for scans (`checkin::writer`).
+    pub checkins: crate::checkin::writer::CheckinWriter,
 }

@@ -129,7 +129,18 @@ pub async fn login(
         return Err(AppError::new(ErrorCode::AccountDisabled, "账号已停用"));
     }
     let _ = state.live.delete(&account_key).await;
+    let tokens = issue_session(state, &account, ip).await?;
+    Ok((tokens, account.must_change_password))
+}
 
+/// Opens a login session for an account (after its password was checked, or for an
+/// operator's CLI tool such as `vanguard demo`) and returns its tokens.
+pub async fn issue_session(
+    state: &AppState,
+    account: &entity::account::Model,
+    ip: Option<String>,
+) -> AppResult<TokenPair> {
+    let auth = &state.settings.auth;
     let now = Utc::now();
     let session_id = uuid::Uuid::new_v4().simple().to_string();
     let (secret, hash) = token::new_refresh_secret();
@@ -155,13 +166,12 @@ pub async fn login(
     )
     .await?;
     txn.commit().await?;
-    let tokens = TokenPair {
+    Ok(TokenPair {
         access_token: state.tokens.issue(account.id, &session_id, now)?,
         refresh_token: format!("{session_id}.{secret}"),
         expires_in: state.tokens.access_ttl_seconds,
         token_type: "Bearer",
-    };
-    Ok((tokens, account.must_change_password))
+    })
 }
 
 /// Rotates the refresh secret. Presenting an old secret again means it leaked:

@@ -81,6 +81,47 @@ pub async fn insert(
         .await?)
 }
 
+/// Creates an activity with its invitations and posts the host organization's points
+/// (XH-5.1, halved when registered late, XH-6), audited, in one transaction.
+pub async fn create(
+    state: &crate::state::AppState,
+    actor: &Actor,
+    org: &entity::organization::Model,
+    new: &NewActivity,
+    invites: &[i64],
+) -> AppResult<entity::activity::Model> {
+    let txn = crate::db::begin(&state.db).await?;
+    let row = insert(&txn, actor, new).await?;
+    for invited in invites {
+        entity::activity_invite::Entity::insert(entity::activity_invite::ActiveModel {
+            id: NotSet,
+            activity_id: Set(row.id),
+            org_id: Set(*invited),
+        })
+        .exec_without_returning(&txn)
+        .await?;
+    }
+    let year = crate::ledger::inputs::year_of(row.starts_at, crate::ledger::inputs::tz_of(org));
+    crate::ledger::post::repost(
+        &txn,
+        &state.scoring,
+        crate::ledger::SubjectRef::Org(org.id),
+        year,
+        None,
+    )
+    .await?;
+    crate::audit::record(
+        &txn,
+        actor,
+        crate::audit::Entry::new("create", "activity", row.id)
+            .org(crate::ids::OrgId(org.id))
+            .after(serde_json::json!({"title": row.title, "kind": row.kind, "starts_at": row.starts_at})),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(row)
+}
+
 /// The organizations taking part in an activity: its own and the invited ones; their
 /// whole subtrees take part.
 pub async fn participant_roots(

@@ -11,3 +11,4 @@ pub mod qr;
 pub mod routes;
 pub mod scan;
 pub mod sessions;
+pub mod writer;

@@ -180,35 +180,8 @@ pub async fn create_activity(
         points: b.points.map(|p| p.0),
         registered_at: Utc::now(),
     };
-    let actor = principal.actor();
-    let txn = crate::db::begin(&state.db).await?;
-    let row = activities::insert(&txn, &actor, &new).await?;
-    for invited in &b.invite_org_ids {
-        sea_orm::EntityTrait::insert(entity::activity_invite::ActiveModel {
-            id: sea_orm::ActiveValue::NotSet,
-            activity_id: sea_orm::ActiveValue::Set(row.id),
-            org_id: sea_orm::ActiveValue::Set(invited.0),
-        })
-        .exec_without_returning(&txn)
-        .await?;
-    }
-    // Holding an activity scores the organization (XH-5.1), halved if registered late (XH-6).
-    let year = crate::ledger::inputs::year_of(row.starts_at, crate::ledger::inputs::tz_of(&org));
-    crate::ledger::post::repost(
-        &txn,
-        &state.scoring,
-        crate::ledger::SubjectRef::Org(org.id),
-        year,
-        None,
-    )
-    .await?;
-    crate::audit::record(
-        &txn,
-        &actor,
-        crate::audit::Entry::new("create", "activity", row.id).org(OrgId(org.id)).after(serde_json::json!({"title": row.title, "kind": row.kind, "starts_at": row.starts_at})),
-    )
-    .await?;
-    txn.commit().await?;
+    let invites: Vec<i64> = b.invite_org_ids.iter().map(|o| o.0).collect();
+    let row = activities::create(&state, &principal.actor(), &org, &new, &invites).await?;
     Ok(HttpResponse::Created().json(view(&state, row).await?))
 }
 

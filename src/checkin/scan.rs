@@ -18,6 +18,7 @@ use sea_orm::{
 
 use super::qr;
 use super::sessions::{self, CachedSession, LATE_MINUTES};
+use super::writer::Written;
 use crate::audit::Actor;
 use crate::error::AppResult;
 use crate::ledger::facts::{NewFact, NewFactKind, record};
@@ -249,54 +250,23 @@ pub async fn handle(state: &AppState, scan: &Scan) -> AppResult<(Outcome, String
             None,
         ));
     }
-    let person = crate::org::people::find_by_openid(db, &scan.openid).await?;
-    let Some(person) = person else {
-        if scan.at > s.ends_at() {
-            return Ok(done(
-                refuse(db, scan, Some(s), None, Refusal::Closed).await?,
-                None,
-            ));
+    // Everything after the code checks is judged and written in a group commit.
+    match state.checkins.submit(scan.clone(), s.clone()).await? {
+        Written::Done {
+            outcome,
+            note,
+            counted,
+        } => {
+            if let Some(c) = &counted {
+                super::live::counted(state, s, &c.0, c.1.code()).await;
+            }
+            Ok(done(outcome, note.as_deref()))
         }
-        pend(db, scan, s).await?;
-        return Ok(done(Outcome::Pending, None));
-    };
-    let (outcome, note) = count(
-        state,
-        s,
-        &person,
-        scan.at,
-        scan.received_at,
-        Some(&scan.event_key),
-        Some(scan),
-    )
-    .await?;
-    Ok(done(outcome, note.as_deref()))
-}
-
-async fn pend(db: &impl ConnectionTrait, scan: &Scan, s: &CachedSession) -> AppResult<()> {
-    let row = entity::pending_scan::ActiveModel {
-        id: NotSet,
-        openid: Set(scan.openid.clone()),
-        session_id: Set(s.id),
-        activity_id: Set(s.activity_id),
-        scene: Set(Some(scan.scene.clone())),
-        at: Set(scan.at),
-        received_at: Set(scan.received_at),
-        resolved_at: Set(None),
-        fact_id: Set(None),
-    };
-    entity::pending_scan::Entity::insert(row)
-        .on_conflict(
-            OnConflict::columns([
-                entity::pending_scan::Column::Openid,
-                entity::pending_scan::Column::SessionId,
-            ])
-            .do_nothing()
-            .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok(())
+        Written::Taken { person } => {
+            let (outcome, note) = already_in(state, s, person, Some(&scan.event_key)).await?;
+            Ok(done(outcome, note.as_deref()))
+        }
+    }
 }
 
 /// Counts a bound person's scan at `at` (also for a pending scan resolved by binding).

@@ -93,20 +93,31 @@ pub async fn policy_choice(
 ) -> AppResult<(String, Option<String>)> {
     let ancestors: Vec<i64> = org_path.split('/').filter_map(|s| s.parse().ok()).collect();
     let rows = entity::org_policy::Entity::find()
-        .filter(entity::org_policy::Column::OrgId.is_in(ancestors.clone()))
+        .filter(entity::org_policy::Column::OrgId.is_in(ancestors))
         .filter(entity::org_policy::Column::Year.eq(year))
         .order_by_asc(entity::org_policy::Column::Id)
         .all(db)
         .await?;
-    // Deepest organization wins; among its rows, the newest.
-    let best = ancestors
-        .iter()
-        .rev()
-        .find_map(|org| rows.iter().rev().find(|r| r.org_id == *org));
-    Ok(match best {
+    Ok(choose_policy(&rows, org_path, year))
+}
+
+/// The choice in force among `rows` (ordered by id) for `org_path` in `year`: the deepest
+/// organization on the path wins; among its rows, the newest.
+pub fn choose_policy(
+    rows: &[entity::org_policy::Model],
+    org_path: &str,
+    year: i32,
+) -> (String, Option<String>) {
+    let ancestors = org_path.split('/').filter_map(|s| s.parse::<i64>().ok());
+    let best = ancestors.rev().find_map(|org| {
+        rows.iter()
+            .rev()
+            .find(|r| r.org_id == org && r.year == year)
+    });
+    match best {
         Some(r) => (r.policy.clone(), r.source.clone()),
         None => (DEFAULT_POLICY.to_owned(), None),
-    })
+    }
 }
 
 pub fn activity_kind(kind: &str) -> Option<ActivityKind> {

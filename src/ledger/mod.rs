@@ -13,6 +13,7 @@
 //! places) run when an administrator closes a year (`close_year`), which also
 //! freezes that year's scores: later policy changes cannot touch them.
 
+pub mod batch;
 pub mod facts;
 pub mod inputs;
 pub mod post;

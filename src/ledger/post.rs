@@ -192,6 +192,24 @@ pub fn evaluate(
     )
 }
 
+/// The running year of a subject whose inputs were read in bulk.
+pub fn evaluate_with(
+    scoring: &Scoring,
+    policy: &crate::policy::Policy,
+    subject: &crate::policy::Subject,
+    facts: &[crate::policy::Fact],
+    activities: &crate::policy::Activities,
+    year: i32,
+) -> SubjectEvaluation {
+    let ctx = Context {
+        policy,
+        calendars: &scoring.calendars,
+        year,
+        year_end: false,
+    };
+    evaluate_subject(&ctx, subject, facts.iter(), activities)
+}
+
 /// Appends what differs between the evaluation and the ledger, and records the result.
 pub async fn apply(
     db: &impl ConnectionTrait,

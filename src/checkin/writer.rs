@@ -1,0 +1,506 @@
+//! Group commits for scans: the hot path of the fixed activity day.
+//!
+//! A scan whose QR code checked out (MAC, slot, session open) is queued here. A writer
+//! takes everything that queued meanwhile (up to `checkin.batch_max`) and, in ONE
+//! transaction, looks the openids up, judges each scan (bound, active, invited, class),
+//! stores refusals and pending scans, inserts the check-in facts under their unique key
+//! (`scan:<activity>:<person>`, ON CONFLICT DO NOTHING) and posts them for all the people
+//! at once ([`crate::ledger::batch::repost_people`]). Replies go out only after the
+//! commit: durable first, and the commit is shared, so durability does not cost
+//! throughput. If a batch fails as a whole, its scans are retried one by one, so one bad
+//! scan cannot fail the others.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::Utc;
+use rust_decimal::Decimal;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::scan::{Class, Outcome, Refusal, Scan, classify};
+use super::sessions::CachedSession;
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+use crate::ledger::SharedScoring;
+use crate::ledger::inputs::{tz_of, year_of};
+use crate::policy::Method;
+
+/// What the writer decided for one scan.
+#[derive(Debug, Clone)]
+pub enum Written {
+    /// Final: the outcome, the engine's note for the granted points, and the person
+    /// counted (for the live view).
+    Done {
+        outcome: Outcome,
+        note: Option<String>,
+        counted: Option<Box<(entity::person::Model, Class)>>,
+    },
+    /// The person's scan key was already taken (another scan, a resend, another
+    /// instance): the caller answers from what is stored.
+    Taken { person: i64 },
+}
+
+struct Job {
+    scan: Scan,
+    session: CachedSession,
+    done: oneshot::Sender<AppResult<Written>>,
+}
+
+/// Handle to this process's writers; cheap to clone.
+#[derive(Clone)]
+pub struct CheckinWriter {
+    tx: mpsc::Sender<Job>,
+}
+
+impl CheckinWriter {
+    /// Starts `writers` writer tasks over one queue.
+    pub fn spawn(db: Db, scoring: SharedScoring, batch_max: usize, writers: usize) -> Self {
+        let (tx, rx) = mpsc::channel::<Job>(batch_max.max(1) * 64);
+        let rx = Arc::new(Mutex::new(rx));
+        // SQLite has one writer at a time anyway.
+        let writers = match db.get_database_backend() {
+            DatabaseBackend::Sqlite => 1,
+            _ => writers.max(1),
+        };
+        for _ in 0..writers {
+            let (db, scoring, rx) = (db.clone(), scoring.clone(), rx.clone());
+            tokio::spawn(async move {
+                loop {
+                    let mut jobs = Vec::new();
+                    {
+                        let mut rx = rx.lock().await;
+                        let Some(first) = rx.recv().await else { return };
+                        jobs.push(first);
+                        while jobs.len() < batch_max {
+                            match rx.try_recv() {
+                                Ok(j) => jobs.push(j),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    run_batch(&db, &scoring, jobs).await;
+                }
+            });
+        }
+        Self { tx }
+    }
+
+    /// Queues a scan and waits for its durable outcome.
+    pub async fn submit(&self, scan: Scan, session: CachedSession) -> AppResult<Written> {
+        let (done, rx) = oneshot::channel();
+        self.tx
+            .send(Job {
+                scan,
+                session,
+                done,
+            })
+            .await
+            .map_err(|_| AppError::unavailable(anyhow::anyhow!("check-in writer stopped")))?;
+        rx.await
+            .map_err(|_| AppError::unavailable(anyhow::anyhow!("check-in writer dropped a scan")))?
+    }
+}
+
+async fn run_batch(db: &Db, scoring: &SharedScoring, jobs: Vec<Job>) {
+    let size = jobs.len();
+    let started = std::time::Instant::now();
+    let work: Vec<(&Scan, &CachedSession)> = jobs.iter().map(|j| (&j.scan, &j.session)).collect();
+    let mut result = write(db, scoring, &work).await;
+    if result.is_err() {
+        // A lost race between instances (a deadlock or serialization failure) heals on retry.
+        result = write(db, scoring, &work).await;
+    }
+    match result {
+        Ok(outcomes) => {
+            tracing::debug!(size, elapsed = ?started.elapsed(), "check-in batch committed");
+            for (job, out) in jobs.into_iter().zip(outcomes) {
+                let _ = job.done.send(Ok(out));
+            }
+        }
+        Err(e) if size > 1 => {
+            tracing::warn!(size, error = %e.detail, "check-in batch failed; writing its scans one by one");
+            for job in jobs {
+                let one = [(&job.scan, &job.session)];
+                let out = write(db, scoring, &one).await.and_then(|mut v| {
+                    v.pop()
+                        .ok_or_else(|| AppError::internal(anyhow::anyhow!("empty batch result")))
+                });
+                let _ = job.done.send(out);
+            }
+        }
+        Err(e) => {
+            for job in jobs {
+                let _ = job.done.send(Err(AppError {
+                    code: e.code,
+                    detail: e.detail.clone(),
+                    errors: e.errors.clone(),
+                    source: None,
+                }));
+            }
+        }
+    }
+}
+
+enum Plan {
+    Refuse(Refusal, Option<i64>),
+    Pending,
+    Count {
+        person: i64,
+        class: Class,
+        key: String,
+        year: i32,
+    },
+    /// A second scan of the same person and activity within this batch.
+    Taken(i64),
+}
+
+/// One transaction for the whole batch; outcomes in the order of `work`.
+async fn write(
+    db: &Db,
+    scoring: &SharedScoring,
+    work: &[(&Scan, &CachedSession)],
+) -> AppResult<Vec<Written>> {
+    let txn = crate::db::begin(db).await?;
+    let openids: Vec<String> = work
+        .iter()
+        .map(|(s, _)| s.openid.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut people: HashMap<String, entity::person::Model> = HashMap::new();
+    for chunk in openids.chunks(500) {
+        for p in entity::person::Entity::find()
+            .filter(entity::person::Column::Openid.is_in(chunk.to_vec()))
+            .all(&txn)
+            .await?
+        {
+            if let Some(o) = p.openid.clone() {
+                people.insert(o, p);
+            }
+        }
+    }
+    let org_ids: Vec<i64> = people
+        .values()
+        .map(|p| p.org_id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let orgs: HashMap<i64, entity::organization::Model> = entity::organization::Entity::find()
+        .filter(entity::organization::Column::Id.is_in(org_ids))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
+    let activity_ids: Vec<i64> = work
+        .iter()
+        .map(|(_, s)| s.activity_id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut invited: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (_, s) in work {
+        invited
+            .entry(s.activity_id)
+            .or_insert_with(|| vec![s.org_id]);
+    }
+    for i in entity::activity_invite::Entity::find()
+        .filter(entity::activity_invite::Column::ActivityId.is_in(activity_ids))
+        .all(&txn)
+        .await?
+    {
+        invited.entry(i.activity_id).or_default().push(i.org_id);
+    }
+
+    let mut plans = Vec::with_capacity(work.len());
+    let mut keys_seen: HashSet<String> = HashSet::new();
+    for (scan, s) in work {
+        let Some(person) = people.get(&scan.openid) else {
+            plans.push(if scan.at > s.ends_at() {
+                Plan::Refuse(Refusal::Closed, None)
+            } else {
+                Plan::Pending
+            });
+            continue;
+        };
+        let class = classify(&s.kind, s.starts_at, scan.at);
+        let org = orgs.get(&person.org_id);
+        let plan = if scan.at > s.ends_at() {
+            Plan::Refuse(
+                if class.is_none() {
+                    Refusal::TooLate
+                } else {
+                    Refusal::Closed
+                },
+                Some(person.id),
+            )
+        } else if person.status != "active" {
+            Plan::Refuse(Refusal::Inactive, Some(person.id))
+        } else if !org.is_some_and(|o| {
+            invited
+                .get(&s.activity_id)
+                .is_some_and(|ids| ids.iter().any(|id| o.path.contains(&format!("/{id}/"))))
+        }) {
+            Plan::Refuse(Refusal::NotInvited, Some(person.id))
+        } else {
+            match (class, org) {
+                (Some(class), Some(org)) => {
+                    let key = format!("scan:{}:{}", s.activity_id, person.id);
+                    if keys_seen.insert(key.clone()) {
+                        Plan::Count {
+                            person: person.id,
+                            class,
+                            key,
+                            year: year_of(scan.at, tz_of(org)),
+                        }
+                    } else {
+                        Plan::Taken(person.id)
+                    }
+                }
+                _ => Plan::Refuse(Refusal::TooLate, Some(person.id)),
+            }
+        };
+        plans.push(plan);
+    }
+
+    // Refusals and pending scans: kept, never points. One row per WeChat event.
+    let mut refusals: BTreeMap<String, entity::checkin_refusal::ActiveModel> = BTreeMap::new();
+    let mut pending: BTreeMap<(String, i64), entity::pending_scan::ActiveModel> = BTreeMap::new();
+    let mut facts: BTreeMap<String, entity::fact::ActiveModel> = BTreeMap::new();
+    let now = Utc::now();
+    for ((scan, s), plan) in work.iter().zip(&plans) {
+        match plan {
+            Plan::Refuse(why, person) => {
+                refusals.insert(
+                    scan.event_key.clone(),
+                    entity::checkin_refusal::ActiveModel {
+                        id: NotSet,
+                        activity_id: Set(Some(s.activity_id)),
+                        session_id: Set(Some(s.id)),
+                        person_id: Set(*person),
+                        openid: Set(Some(scan.openid.clone())),
+                        reason: Set(why.code().to_owned()),
+                        scene: Set(Some(scan.scene.chars().take(64).collect())),
+                        event_key: Set(Some(scan.event_key.clone())),
+                        at: Set(scan.at),
+                        received_at: Set(scan.received_at),
+                    },
+                );
+            }
+            Plan::Pending => {
+                pending.insert(
+                    (scan.openid.clone(), s.id),
+                    entity::pending_scan::ActiveModel {
+                        id: NotSet,
+                        openid: Set(scan.openid.clone()),
+                        session_id: Set(s.id),
+                        activity_id: Set(s.activity_id),
+                        scene: Set(Some(scan.scene.clone())),
+                        at: Set(scan.at),
+                        received_at: Set(scan.received_at),
+                        resolved_at: Set(None),
+                        fact_id: Set(None),
+                    },
+                );
+            }
+            Plan::Count {
+                person, key, year, ..
+            } => {
+                facts.insert(
+                    key.clone(),
+                    entity::fact::ActiveModel {
+                        id: NotSet,
+                        kind: Set("checkin".to_owned()),
+                        person_id: Set(Some(*person)),
+                        org_id: Set(None),
+                        activity_id: Set(Some(s.activity_id)),
+                        item: Set(None),
+                        fields: Set(None),
+                        method: Set(Some(Method::Qr.as_str().to_owned())),
+                        target_id: Set(None),
+                        at: Set(scan.at),
+                        year: Set(*year),
+                        received_at: Set(scan.received_at),
+                        session_id: Set(Some(s.id)),
+                        actor_kind: Set("member".to_owned()),
+                        actor_id: Set(Some(*person)),
+                        actor_name: Set(format!("member:{person}")),
+                        reason: Set(None),
+                        evidence: Set(None),
+                        dedup_key: Set(Some(key.clone())),
+                        source_event: Set(Some(scan.event_key.clone())),
+                        created_at: Set(now),
+                    },
+                );
+            }
+            Plan::Taken(_) => {}
+        }
+    }
+    for chunk in refusals.into_values().collect::<Vec<_>>().chunks(500) {
+        entity::checkin_refusal::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::column(entity::checkin_refusal::Column::EventKey)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    for chunk in pending.into_values().collect::<Vec<_>>().chunks(500) {
+        entity::pending_scan::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::columns([
+                    entity::pending_scan::Column::Openid,
+                    entity::pending_scan::Column::SessionId,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    let inserted = insert_facts(&txn, facts).await?;
+
+    // Post everyone whose check-in went in, in one pass.
+    let mut subjects = Vec::new();
+    let mut causes = HashMap::new();
+    for plan in &plans {
+        if let Plan::Count {
+            person, key, year, ..
+        } = plan
+            && let Some(f) = inserted.get(key)
+        {
+            subjects.push((*person, *year));
+            causes.insert(*person, f.id);
+        }
+    }
+    let posted = crate::ledger::batch::repost_people(&txn, scoring, &subjects, &causes).await?;
+    txn.commit().await?;
+
+    let by_id: HashMap<i64, &entity::person::Model> = people.values().map(|p| (p.id, p)).collect();
+    let mut out = Vec::with_capacity(plans.len());
+    for plan in plans {
+        out.push(match plan {
+            Plan::Refuse(why, _) => Written::Done {
+                outcome: Outcome::Refused(why),
+                note: None,
+                counted: None,
+            },
+            Plan::Pending => Written::Done {
+                outcome: Outcome::Pending,
+                note: None,
+                counted: None,
+            },
+            Plan::Taken(person) => Written::Taken { person },
+            Plan::Count {
+                person,
+                class,
+                key,
+                year,
+            } => match (inserted.get(&key), posted.get(&(person, year))) {
+                (Some(f), Some(r)) => {
+                    let exempt = r
+                        .eval
+                        .result()
+                        .is_some_and(|x| x.status == crate::policy::Status::Exempt);
+                    let points: Decimal = r.granted_for(f.id).unwrap_or_default();
+                    let note = r.postings_for(f.id).map(|p| p.note.clone()).next();
+                    let counted = by_id.get(&person).map(|p| Box::new(((*p).clone(), class)));
+                    if exempt {
+                        Written::Done {
+                            outcome: Outcome::Exempt { fact_id: f.id },
+                            note,
+                            counted,
+                        }
+                    } else {
+                        Written::Done {
+                            outcome: Outcome::Counted {
+                                fact_id: f.id,
+                                class,
+                                points,
+                            },
+                            note,
+                            counted,
+                        }
+                    }
+                }
+                _ => Written::Taken { person },
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// Inserts the facts whose key is free; the inserted rows by key. Sorted by key, so two
+/// instances' batches take the unique-index locks in the same order.
+async fn insert_facts(
+    txn: &impl ConnectionTrait,
+    facts: BTreeMap<String, entity::fact::ActiveModel>,
+) -> AppResult<HashMap<String, entity::fact::Model>> {
+    let mut out = HashMap::new();
+    if facts.is_empty() {
+        return Ok(out);
+    }
+    let keys: Vec<String> = facts.keys().cloned().collect();
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        let rows: Vec<_> = facts.into_values().collect();
+        for chunk in rows.chunks(500) {
+            let inserted = entity::fact::Entity::insert_many(chunk.to_vec())
+                .on_conflict(
+                    OnConflict::column(entity::fact::Column::DedupKey)
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .exec_with_returning(txn)
+                .await?;
+            for f in inserted {
+                if let Some(k) = f.dedup_key.clone() {
+                    out.insert(k, f);
+                }
+            }
+        }
+        return Ok(out);
+    }
+    // SQLite: the write transaction is exclusive, so the keys taken now stay taken and
+    // the free ones stay free until the commit.
+    let mut taken = HashSet::new();
+    for chunk in keys.chunks(500) {
+        for f in entity::fact::Entity::find()
+            .filter(entity::fact::Column::DedupKey.is_in(chunk.to_vec()))
+            .all(txn)
+            .await?
+        {
+            if let Some(k) = f.dedup_key {
+                taken.insert(k);
+            }
+        }
+    }
+    let fresh: Vec<_> = facts
+        .into_iter()
+        .filter(|(k, _)| !taken.contains(k))
+        .map(|(_, v)| v)
+        .collect();
+    let fresh_keys: Vec<String> = keys.into_iter().filter(|k| !taken.contains(k)).collect();
+    for chunk in fresh.chunks(500) {
+        entity::fact::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(txn)
+            .await?;
+    }
+    for chunk in fresh_keys.chunks(500) {
+        for f in entity::fact::Entity::find()
+            .filter(entity::fact::Column::DedupKey.is_in(chunk.to_vec()))
+            .all(txn)
+            .await?
+        {
+            if let Some(k) = f.dedup_key.clone() {
+                out.insert(k, f);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,345 @@
+//! Posting for many people at once: what `post::repost` does for one subject, in a
+//! fixed number of statements for a whole batch (the check-in writer's group commit).
+//!
+//! Same rules as the single path: score rows are locked first (in person order, so
+//! two instances' batches cannot deadlock), inputs are read under the lock, the engine
+//! re-derives each running year and only the differences are appended.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::Utc;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+};
+
+use super::inputs::{choose_policy, person_from_rows, resolve_policy, to_activity, to_fact, tz_of};
+use super::post::{Reposted, diff, evaluate_with, insert_entries, score_row};
+use super::{Scoring, SubjectRef};
+use crate::error::{AppError, AppResult};
+use crate::policy::{Activities, Policy, Subject};
+
+const CHUNK: usize = 500;
+
+/// Re-derives the running year of every (person, year) and appends the differences.
+/// `causes` names the fact that caused each person's posting.
+pub async fn repost_people(
+    db: &impl ConnectionTrait,
+    scoring: &Scoring,
+    subjects: &[(i64, i32)],
+    causes: &HashMap<i64, i64>,
+) -> AppResult<HashMap<(i64, i32), Reposted>> {
+    let mut subjects = subjects.to_vec();
+    subjects.sort_unstable();
+    subjects.dedup();
+    if subjects.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let ids: Vec<i64> = dedup(subjects.iter().map(|s| s.0));
+    let years: Vec<i32> = {
+        let mut y: Vec<i32> = subjects.iter().map(|s| s.1).collect();
+        y.sort_unstable();
+        y.dedup();
+        y
+    };
+    let people: HashMap<i64, entity::person::Model> =
+        by_ids::<entity::person::Entity, _>(db, &ids, entity::person::Column::Id)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
+    for id in &ids {
+        if !people.contains_key(id) {
+            return Err(AppError::not_found(format!("人员 {id} 不存在")));
+        }
+    }
+    let org_ids = dedup(people.values().map(|p| p.org_id));
+    let orgs: HashMap<i64, entity::organization::Model> =
+        by_ids::<entity::organization::Entity, _>(db, &org_ids, entity::organization::Column::Id)
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o))
+            .collect();
+    let ancestors = dedup(
+        orgs.values()
+            .flat_map(|o| o.path.split('/').filter_map(|s| s.parse::<i64>().ok())),
+    );
+    let closings = entity::year_closing::Entity::find()
+        .filter(entity::year_closing::Column::OrgId.is_in(ancestors.clone()))
+        .filter(entity::year_closing::Column::Year.is_in(years.clone()))
+        .all(db)
+        .await?;
+    let choices = entity::org_policy::Entity::find()
+        .filter(entity::org_policy::Column::OrgId.is_in(ancestors))
+        .filter(entity::org_policy::Column::Year.is_in(years.clone()))
+        .order_by_asc(entity::org_policy::Column::Id)
+        .all(db)
+        .await?;
+    let org_of = |pid: i64| -> AppResult<&entity::organization::Model> {
+        people
+            .get(&pid)
+            .and_then(|p| orgs.get(&p.org_id))
+            .ok_or_else(|| AppError::not_found(format!("人员 {pid} 的组织不存在")))
+    };
+    for (pid, year) in &subjects {
+        let org = org_of(*pid)?;
+        let closed = closings
+            .iter()
+            .any(|c| c.year == *year && org.path.contains(&format!("/{}/", c.org_id)));
+        if closed {
+            return Err(AppError::conflict(format!(
+                "{year} 年度已结转归档，不能再更改"
+            )));
+        }
+    }
+
+    lock_rows(db, &subjects, &people).await?;
+
+    // Read everything under the lock: another transaction may have posted meanwhile.
+    let history = by_ids::<entity::person_history::Entity, _>(
+        db,
+        &ids,
+        entity::person_history::Column::PersonId,
+    )
+    .await?;
+    let exemptions =
+        by_ids::<entity::exemption::Entity, _>(db, &ids, entity::exemption::Column::PersonId)
+            .await?;
+    let mut facts: Vec<entity::fact::Model> = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        facts.extend(
+            entity::fact::Entity::find()
+                .filter(entity::fact::Column::PersonId.is_in(chunk.to_vec()))
+                .filter(entity::fact::Column::Year.is_in(years.clone()))
+                .all(db)
+                .await?,
+        );
+    }
+    let activity_ids = dedup(facts.iter().filter_map(|f| f.activity_id));
+    let activities = Activities::new(
+        by_ids::<entity::activity::Entity, _>(db, &activity_ids, entity::activity::Column::Id)
+            .await?
+            .iter()
+            .filter_map(to_activity),
+    );
+    let mut entries: HashMap<(i64, i32), Vec<entity::ledger_entry::Model>> = HashMap::new();
+    let mut scores: HashMap<(i64, i32), entity::subject_score::Model> = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        for e in entity::ledger_entry::Entity::find()
+            .filter(entity::ledger_entry::Column::SubjectKind.eq("person"))
+            .filter(entity::ledger_entry::Column::SubjectId.is_in(chunk.to_vec()))
+            .filter(entity::ledger_entry::Column::Year.is_in(years.clone()))
+            .all(db)
+            .await?
+        {
+            entries.entry((e.subject_id, e.year)).or_default().push(e);
+        }
+        for s in entity::subject_score::Entity::find()
+            .filter(entity::subject_score::Column::SubjectKind.eq("person"))
+            .filter(entity::subject_score::Column::SubjectId.is_in(chunk.to_vec()))
+            .filter(entity::subject_score::Column::Year.is_in(years.clone()))
+            .all(db)
+            .await?
+        {
+            scores.insert((s.subject_id, s.year), s);
+        }
+    }
+    let mut hist_by: HashMap<i64, Vec<entity::person_history::Model>> = HashMap::new();
+    for h in history {
+        hist_by.entry(h.person_id).or_default().push(h);
+    }
+    let mut ex_by: HashMap<i64, Vec<entity::exemption::Model>> = HashMap::new();
+    for e in exemptions {
+        ex_by.entry(e.person_id).or_default().push(e);
+    }
+    for v in hist_by.values_mut() {
+        v.sort_by_key(|h| h.id);
+    }
+    for v in ex_by.values_mut() {
+        v.sort_by_key(|e| e.id);
+    }
+    let mut facts_by: HashMap<(i64, i32), Vec<crate::policy::Fact>> = HashMap::new();
+    for f in &facts {
+        if let (Some(p), Some(fact)) = (f.person_id, to_fact(f)) {
+            facts_by.entry((p, f.year)).or_default().push(fact);
+        }
+    }
+
+    let mut policies: HashMap<(String, Option<String>), Arc<Policy>> = HashMap::new();
+    let now = Utc::now();
+    let mut rows = Vec::new();
+    let mut results = Vec::new();
+    let mut out = HashMap::new();
+    for (pid, year) in &subjects {
+        let person = &people[pid];
+        let org = org_of(*pid)?;
+        let tz = tz_of(org);
+        let choice = choose_policy(&choices, &org.path, *year);
+        let policy = match policies.get(&choice) {
+            Some(p) => p.clone(),
+            None => {
+                let p = resolve_policy(scoring, &choice.0, choice.1.as_deref())?;
+                policies.insert(choice, p.clone());
+                p
+            }
+        };
+        let subject = Subject::Person(person_from_rows(
+            person,
+            hist_by.get(pid).map(Vec::as_slice).unwrap_or_default(),
+            ex_by.get(pid).map(Vec::as_slice).unwrap_or_default(),
+            tz,
+            *year,
+        ));
+        let fs = facts_by.remove(&(*pid, *year)).unwrap_or_default();
+        let eval = evaluate_with(scoring, &policy, &subject, &fs, &activities, *year);
+        for w in &eval.warnings {
+            tracing::warn!(person = pid, year, warning = %w, "engine warning");
+        }
+        let subject_ref = SubjectRef::Person(*pid);
+        let held = entries
+            .get(&(*pid, *year))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        rows.extend(diff(
+            subject_ref,
+            *year,
+            &eval,
+            held,
+            causes.get(pid).copied(),
+            now,
+        ));
+        results.push(score_row(
+            scores.remove(&(*pid, *year)),
+            subject_ref,
+            *year,
+            &eval,
+            person.org_id,
+            false,
+        ));
+        out.insert(
+            (*pid, *year),
+            Reposted {
+                subject: subject_ref,
+                year: *year,
+                eval,
+            },
+        );
+    }
+    insert_entries(db, rows).await?;
+    save_results(db, results).await?;
+    Ok(out)
+}
+
+/// Creates missing score rows, then locks them all in person order (PostgreSQL; a
+/// SQLite write transaction is already exclusive).
+async fn lock_rows(
+    db: &impl ConnectionTrait,
+    subjects: &[(i64, i32)],
+    people: &HashMap<i64, entity::person::Model>,
+) -> AppResult<()> {
+    use entity::subject_score::{ActiveModel, Column, Entity};
+    use sea_orm::ActiveValue::{NotSet, Set};
+    let now = Utc::now();
+    for chunk in subjects.chunks(CHUNK) {
+        let rows = chunk.iter().map(|(pid, year)| ActiveModel {
+            id: NotSet,
+            subject_kind: Set("person".to_owned()),
+            subject_id: Set(*pid),
+            year: Set(*year),
+            org_id: Set(people.get(pid).map_or(0, |p| p.org_id)),
+            index_name: Set(String::new()),
+            status: Set("scored".to_owned()),
+            score: Set(None),
+            score_sort: Set(None),
+            stars: Set(None),
+            rating: Set(None),
+            detail: Set(None),
+            closed: Set(false),
+            updated_at: Set(now),
+        });
+        Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([Column::SubjectKind, Column::SubjectId, Column::Year])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        let ids = dedup(subjects.iter().map(|s| s.0));
+        let years = dedup(subjects.iter().map(|s| s.1));
+        for chunk in ids.chunks(CHUNK) {
+            use sea_orm::QuerySelect;
+            Entity::find()
+                .filter(Column::SubjectKind.eq("person"))
+                .filter(Column::SubjectId.is_in(chunk.to_vec()))
+                .filter(Column::Year.is_in(years.clone()))
+                .order_by_asc(Column::SubjectId)
+                .order_by_asc(Column::Year)
+                .lock_exclusive()
+                .all(db)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Every row exists (locked above): one upsert statement per chunk.
+async fn save_results(
+    db: &impl ConnectionTrait,
+    rows: Vec<entity::subject_score::ActiveModel>,
+) -> AppResult<()> {
+    use entity::subject_score::{Column, Entity};
+    let mut it = rows.into_iter().peekable();
+    while it.peek().is_some() {
+        let chunk: Vec<_> = it
+            .by_ref()
+            .take(CHUNK)
+            .map(|mut r| {
+                r.id = sea_orm::ActiveValue::NotSet;
+                r
+            })
+            .collect();
+        Entity::insert_many(chunk)
+            .on_conflict(
+                OnConflict::columns([Column::SubjectKind, Column::SubjectId, Column::Year])
+                    .update_columns([
+                        Column::OrgId,
+                        Column::IndexName,
+                        Column::Status,
+                        Column::Score,
+                        Column::ScoreSort,
+                        Column::Stars,
+                        Column::Rating,
+                        Column::Detail,
+                        Column::Closed,
+                        Column::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+fn dedup<T: Ord + Copy>(it: impl Iterator<Item = T>) -> Vec<T> {
+    let set: std::collections::BTreeSet<T> = it.collect();
+    set.into_iter().collect()
+}
+
+async fn by_ids<E, C>(db: &impl ConnectionTrait, ids: &[i64], col: C) -> AppResult<Vec<E::Model>>
+where
+    E: EntityTrait,
+    C: ColumnTrait,
+{
+    let mut out = Vec::new();
+    let unique: HashSet<i64> = ids.iter().copied().collect();
+    let unique: Vec<i64> = unique.into_iter().collect();
+    for chunk in unique.chunks(CHUNK) {
+        out.extend(E::find().filter(col.is_in(chunk.to_vec())).all(db).await?);
+    }
+    Ok(out)
+}
