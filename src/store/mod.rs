@@ -6,6 +6,7 @@
 //! [`redis::RedisStore`] (production, shared by several instances).
 //! Nothing durable lives here: the database is the source of truth.
 
+pub mod down;
 pub mod memory;
 pub mod redis;
 

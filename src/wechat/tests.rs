@@ -24,7 +24,7 @@ use super::types::{OpenId, SceneStr};
 use super::xml::{self, MessageKind};
 use crate::store::memory::MemoryStore;
 use crate::store::redis::RedisStore;
-use crate::store::{LiveStore, SharedStore, StoreError, Subscription};
+use crate::store::{LiveStore, SharedStore};
 
 pub(crate) const TOKEN: &str = "pamtest";
 pub(crate) const APPID: &str = "wxb11529c136998cb6";
@@ -590,45 +590,7 @@ async fn failing_or_panicking_handler_gets_busy_reply_not_500() {
     }
 }
 
-/// A live store that is always down.
-struct DownStore;
-
-#[async_trait]
-impl LiveStore for DownStore {
-    async fn get(&self, _: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Err(StoreError::Unavailable("down".into()))
-    }
-    async fn set(&self, _: &str, _: &[u8], _: Option<Duration>) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("down".into()))
-    }
-    async fn set_nx(&self, _: &str, _: &[u8], _: Duration) -> Result<bool, StoreError> {
-        Err(StoreError::Unavailable("down".into()))
-    }
-    async fn delete(&self, _: &str) -> Result<bool, StoreError> {
-        Err(StoreError::Unavailable("down".into()))
-    }
-    async fn delete_if_eq(&self, _: &str, _: &[u8]) -> Result<bool, StoreError> {
-        Err(StoreError::Unavailable("down".into()))
-    }
-    async fn incr(&self, _: &str, _: i64, _: Option<Duration>) -> Result<i64, StoreError> {
-        Err(StoreError::Unavailable("down".into()))
-    }
-    async fn expire(&self, _: &str, _: Duration) -> Result<bool, StoreError> {
-        Err(StoreError::Unavailable("down".into()))
-    }
-    async fn ttl(&self, _: &str) -> Result<Option<Duration>, StoreError> {
-        Err(StoreError::Unavailable("down".into()))
-    }
-    async fn publish(&self, _: &str, _: &[u8]) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("down".into()))
-    }
-    async fn subscribe(&self, _: &str) -> Result<Subscription, StoreError> {
-        Err(StoreError::Unavailable("down".into()))
-    }
-    async fn ping(&self) -> Result<(), StoreError> {
-        Err(StoreError::Unavailable("down".into()))
-    }
-}
+use crate::store::down::DownStore;
 
 #[actix_web::test]
 async fn store_down_fails_open_to_the_handler() {

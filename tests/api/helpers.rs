@@ -105,6 +105,28 @@ pub async fn spawn_app_with(spawn: Spawn) -> TestApp {
     }
 }
 
+/// A second instance beside `app`: the same database and live store, its own process state.
+pub async fn spawn_beside(app: &TestApp) -> TestApp {
+    let settings = load(&[&app.settings_toml]);
+    let built = Application::build(settings)
+        .await
+        .expect("second instance builds");
+    let port = built.port();
+    let state = built.state.clone();
+    tokio::spawn(built.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        admin_password: app.admin_password.clone(),
+        state,
+        settings_toml: app.settings_toml.clone(),
+        _dir: tempfile::tempdir().expect("tempdir"),
+    }
+}
+
 pub fn load(tomls: &[&str]) -> Settings {
     Settings::load_from(Sources {
         file: Some(std::path::Path::new(concat!(

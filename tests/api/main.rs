@@ -14,3 +14,4 @@ mod pages;
 mod people;
 mod rbac;
 mod score;
+mod storm;
