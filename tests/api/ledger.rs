@@ -426,7 +426,7 @@ async fn points_follow_a_transferred_member() {
 async fn posting_one_fact_at_a_time_in_any_order_equals_a_full_replay() {
     use vanguard::ledger::SubjectRef;
     use vanguard::ledger::facts::{NewFact, NewFactKind, record};
-    use vanguard::policy::{FieldValue, Fields};
+
     let app = spawn_app().await;
     let (admin, _, b) = setup(&app).await;
     let people: Vec<i64> = futures_util::future::join_all((0..3).map(|i| {
@@ -446,45 +446,8 @@ async fn posting_one_fact_at_a_time_in_any_order_equals_a_full_replay() {
     let actor = vanguard::audit::Actor::cli();
     for seed in 0..4u64 {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let mut facts: Vec<(i64, NewFact)> = (0..12)
-            .map(|_| {
-                let person = people[rng.random_range(0..people.len())];
-                let day = rng.random_range(1..28);
-                let month = rng.random_range(1..12);
-                let item = [
-                    "study",
-                    "community_service",
-                    "honor_other",
-                    "improper_remarks",
-                ][rng.random_range(0..4)];
-                let mut fields = Fields::new();
-                if item == "study" || item == "honor_other" {
-                    fields.set("points", FieldValue::Number(rng.random_range(1..6).into()));
-                }
-                let at = chrono::DateTime::parse_from_rfc3339(&format!(
-                    "2026-{month:02}-{day:02}T10:00:00+08:00"
-                ))
-                .expect("time")
-                .with_timezone(&chrono::Utc);
-                (
-                    person,
-                    NewFact {
-                        kind: NewFactKind::Item {
-                            subject: SubjectRef::Person(person),
-                            item: item.to_owned(),
-                            fields,
-                        },
-                        at,
-                        received_at: at,
-                        session_id: None,
-                        reason: None,
-                        evidence: None,
-                        dedup_key: None,
-                        source_event: None,
-                    },
-                )
-            })
-            .collect();
+        let mut facts: Vec<(i64, NewFact)> =
+            (0..12).map(|_| random_item(&mut rng, &people)).collect();
         facts.shuffle(&mut rng);
         let mut recorded = Vec::new();
         for (_, f) in facts {
@@ -541,6 +504,118 @@ async fn posting_one_fact_at_a_time_in_any_order_equals_a_full_replay() {
                 "seed {seed}: the ledger adds up to the score"
             );
         }
+    }
+}
+
+/// A random item fact (study, community service, honours, a deduction) for one of `people`.
+fn random_item(
+    rng: &mut rand::rngs::StdRng,
+    people: &[i64],
+) -> (i64, vanguard::ledger::facts::NewFact) {
+    use rand::Rng;
+    use vanguard::ledger::SubjectRef;
+    use vanguard::ledger::facts::{NewFact, NewFactKind};
+    use vanguard::policy::{FieldValue, Fields};
+    let person = people[rng.random_range(0..people.len())];
+    let day = rng.random_range(1..28);
+    let month = rng.random_range(1..12);
+    let item = [
+        "study",
+        "community_service",
+        "honor_other",
+        "improper_remarks",
+    ][rng.random_range(0..4)];
+    let mut fields = Fields::new();
+    if item == "study" || item == "honor_other" {
+        fields.set("points", FieldValue::Number(rng.random_range(1..6).into()));
+    }
+    let at =
+        chrono::DateTime::parse_from_rfc3339(&format!("2026-{month:02}-{day:02}T10:00:00+08:00"))
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+    (
+        person,
+        NewFact {
+            kind: NewFactKind::Item {
+                subject: SubjectRef::Person(person),
+                item: item.to_owned(),
+                fields,
+            },
+            at,
+            received_at: at,
+            session_id: None,
+            reason: None,
+            evidence: None,
+            dedup_key: None,
+            source_event: None,
+        },
+    )
+}
+
+/// The check-in writer's bulk posting equals the one-subject path: facts stored in
+/// random batches and posted with `repost_people` leave nothing for a full replay to
+/// append, and each ledger adds up to its score.
+#[tokio::test]
+async fn posting_in_batches_equals_a_full_replay() {
+    use rand::{Rng, SeedableRng};
+    use std::collections::HashMap;
+    use vanguard::ledger::SubjectRef;
+    let app = spawn_app().await;
+    let (admin, _, b) = setup(&app).await;
+    let mut people = Vec::new();
+    for i in 0..5 {
+        people.push(
+            app.person(
+                &admin,
+                &format!("批{i}"),
+                &format!("1360000000{i}"),
+                b,
+                "member",
+            )
+            .await,
+        );
+    }
+    let actor = vanguard::audit::Actor::cli();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for _round in 0..6 {
+        let txn = vanguard::db::begin(&app.state.db).await.expect("txn");
+        let mut subjects = Vec::new();
+        let mut causes = HashMap::new();
+        for _ in 0..rng.random_range(1..8) {
+            let (person, fact) = random_item(&mut rng, &people);
+            let row = vanguard::ledger::facts::insert(&txn, &actor, fact, 2026, None)
+                .await
+                .expect("insert")
+                .expect("new");
+            subjects.push((person, 2026));
+            causes.insert(person, row.id);
+        }
+        vanguard::ledger::batch::repost_people(&txn, &app.state.scoring, &subjects, &causes)
+            .await
+            .expect("posted");
+        sea_orm::TransactionSession::commit(txn)
+            .await
+            .expect("commit");
+    }
+    let before = entries(&app).await;
+    assert!(before > 0);
+    let txn = vanguard::db::begin(&app.state.db).await.expect("txn");
+    vanguard::ledger::year::replay_year(&txn, &app.state.scoring, None, 2026, false)
+        .await
+        .expect("replay");
+    sea_orm::TransactionSession::commit(txn)
+        .await
+        .expect("commit");
+    assert_eq!(entries(&app).await, before, "a full replay appends nothing");
+    for p in &people {
+        let l = vanguard::ledger::queries::ledger(&app.state.db, SubjectRef::Person(*p), 2026)
+            .await
+            .expect("ledger");
+        assert_eq!(
+            Some(l.total),
+            l.score.score,
+            "the ledger adds up to the score"
+        );
     }
 }
 
