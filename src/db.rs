@@ -41,7 +41,12 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Db> {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
-        });
+        })
+        // Statements are prepared once per connection and reused; a cached generic plan
+        // for `col IN (…)` evaluates the list as a filter on every row, and one chosen
+        // while a table was still small stays on a sequential scan as it grows. Custom
+        // plans see the actual values and pick the index every time.
+        .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
     let db = Database::connect(opts).await.map_err(|e| {
         anyhow::anyhow!(
             "cannot connect to the database: {}",
@@ -134,4 +139,67 @@ pub fn random_secret(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     hex::encode(buf)
+}
+
+/// `values` padded to the next power of two by repeating the last one, for `IN (…)`
+/// lists: the statement text then takes one of a few shapes, so the driver's prepared
+/// statements (and PostgreSQL's cached plans) are reused instead of parsed and planned
+/// for every batch size. Repeats do not change what `IN` matches.
+pub fn padded<T: Clone>(values: &[T]) -> Vec<T> {
+    let mut out = values.to_vec();
+    if let Some(last) = values.last() {
+        out.resize(values.len().next_power_of_two(), last.clone());
+    }
+    out
+}
+
+/// Rows split into chunks whose sizes are powers of two (at most `max`), largest first:
+/// the same reuse of statement shapes for multi-row inserts.
+pub fn pow2_chunks<T>(rows: Vec<T>, max: usize) -> Vec<Vec<T>> {
+    let max = max.max(1);
+    let max = if max.is_power_of_two() {
+        max
+    } else {
+        max.next_power_of_two() / 2
+    };
+    let mut out = Vec::new();
+    let mut rest = rows.into_iter().peekable();
+    let mut left = rest.len();
+    while left > 0 {
+        let size = if left >= max {
+            max
+        } else {
+            1 << (usize::BITS - 1 - left.leading_zeros())
+        };
+        out.push(rest.by_ref().take(size).collect());
+        left -= size;
+    }
+    out
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+
+    #[test]
+    fn padded_lists_take_power_of_two_lengths_and_match_the_same_values() {
+        assert_eq!(padded::<i64>(&[]), Vec::<i64>::new());
+        assert_eq!(padded(&[7]), vec![7]);
+        assert_eq!(padded(&[1, 2, 3]), vec![1, 2, 3, 3]);
+        assert_eq!(padded(&[1, 2, 3, 4, 5]).len(), 8);
+    }
+
+    #[test]
+    fn pow2_chunks_cover_every_row_once() {
+        let chunks = pow2_chunks((0..37).collect::<Vec<_>>(), 500);
+        let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
+        assert_eq!(sizes, vec![32, 4, 1]);
+        let all: Vec<i32> = chunks.into_iter().flatten().collect();
+        assert_eq!(all, (0..37).collect::<Vec<_>>());
+        let sizes: Vec<usize> = pow2_chunks((0..1300).collect::<Vec<_>>(), 500)
+            .iter()
+            .map(Vec::len)
+            .collect();
+        assert_eq!(sizes, vec![256, 256, 256, 256, 256, 16, 4]);
+    }
 }

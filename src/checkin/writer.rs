@@ -24,7 +24,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::scan::{Class, Outcome, Refusal, Scan, classify};
 use super::sessions::CachedSession;
-use crate::db::Db;
+use crate::db::{Db, padded, pow2_chunks};
 use crate::error::{AppError, AppResult};
 use crate::ledger::SharedScoring;
 use crate::ledger::inputs::{tz_of, year_of};
@@ -165,6 +165,7 @@ async fn write(
     scoring: &SharedScoring,
     work: &[(&Scan, &CachedSession)],
 ) -> AppResult<Vec<Written>> {
+    let t0 = std::time::Instant::now();
     let txn = crate::db::begin(db).await?;
     let openids: Vec<String> = work
         .iter()
@@ -175,7 +176,7 @@ async fn write(
     let mut people: HashMap<String, entity::person::Model> = HashMap::new();
     for chunk in openids.chunks(500) {
         for p in entity::person::Entity::find()
-            .filter(entity::person::Column::Openid.is_in(chunk.to_vec()))
+            .filter(entity::person::Column::Openid.is_in(padded(chunk)))
             .all(&txn)
             .await?
         {
@@ -191,7 +192,7 @@ async fn write(
         .into_iter()
         .collect();
     let orgs: HashMap<i64, entity::organization::Model> = entity::organization::Entity::find()
-        .filter(entity::organization::Column::Id.is_in(org_ids))
+        .filter(entity::organization::Column::Id.is_in(padded(&org_ids)))
         .all(&txn)
         .await?
         .into_iter()
@@ -210,7 +211,7 @@ async fn write(
             .or_insert_with(|| vec![s.org_id]);
     }
     for i in entity::activity_invite::Entity::find()
-        .filter(entity::activity_invite::Column::ActivityId.is_in(activity_ids))
+        .filter(entity::activity_invite::Column::ActivityId.is_in(padded(&activity_ids)))
         .all(&txn)
         .await?
     {
@@ -341,8 +342,8 @@ async fn write(
             Plan::Taken(_) => {}
         }
     }
-    for chunk in refusals.into_values().collect::<Vec<_>>().chunks(500) {
-        entity::checkin_refusal::Entity::insert_many(chunk.to_vec())
+    for chunk in pow2_chunks(refusals.into_values().collect(), 256) {
+        entity::checkin_refusal::Entity::insert_many(chunk)
             .on_conflict(
                 OnConflict::column(entity::checkin_refusal::Column::EventKey)
                     .do_nothing()
@@ -351,8 +352,8 @@ async fn write(
             .exec_without_returning(&txn)
             .await?;
     }
-    for chunk in pending.into_values().collect::<Vec<_>>().chunks(500) {
-        entity::pending_scan::Entity::insert_many(chunk.to_vec())
+    for chunk in pow2_chunks(pending.into_values().collect(), 256) {
+        entity::pending_scan::Entity::insert_many(chunk)
             .on_conflict(
                 OnConflict::columns([
                     entity::pending_scan::Column::Openid,
@@ -364,7 +365,9 @@ async fn write(
             .exec_without_returning(&txn)
             .await?;
     }
+    let t_judged = t0.elapsed();
     let inserted = insert_facts(&txn, facts).await?;
+    let t_inserted = t0.elapsed();
 
     // Post everyone whose check-in went in, in one pass.
     let mut subjects = Vec::new();
@@ -380,7 +383,9 @@ async fn write(
         }
     }
     let posted = crate::ledger::batch::repost_people(&txn, scoring, &subjects, &causes).await?;
+    let t_posted = t0.elapsed();
     txn.commit().await?;
+    tracing::debug!(size = work.len(), judged = ?t_judged, inserted = ?t_inserted, posted = ?t_posted, committed = ?t0.elapsed(), "check-in batch stages");
 
     let by_id: HashMap<i64, &entity::person::Model> = people.values().map(|p| (p.id, p)).collect();
     let mut out = Vec::with_capacity(plans.len());
@@ -448,9 +453,8 @@ async fn insert_facts(
     }
     let keys: Vec<String> = facts.keys().cloned().collect();
     if txn.get_database_backend() == DatabaseBackend::Postgres {
-        let rows: Vec<_> = facts.into_values().collect();
-        for chunk in rows.chunks(500) {
-            let inserted = entity::fact::Entity::insert_many(chunk.to_vec())
+        for chunk in pow2_chunks(facts.into_values().collect(), 256) {
+            let inserted = entity::fact::Entity::insert_many(chunk)
                 .on_conflict(
                     OnConflict::column(entity::fact::Column::DedupKey)
                         .do_nothing()
@@ -469,9 +473,9 @@ async fn insert_facts(
     // SQLite: the write transaction is exclusive, so the keys taken now stay taken and
     // the free ones stay free until the commit.
     let mut taken = HashSet::new();
-    for chunk in keys.chunks(500) {
+    for chunk in keys.chunks(256) {
         for f in entity::fact::Entity::find()
-            .filter(entity::fact::Column::DedupKey.is_in(chunk.to_vec()))
+            .filter(entity::fact::Column::DedupKey.is_in(padded(chunk)))
             .all(txn)
             .await?
         {
@@ -486,14 +490,14 @@ async fn insert_facts(
         .map(|(_, v)| v)
         .collect();
     let fresh_keys: Vec<String> = keys.into_iter().filter(|k| !taken.contains(k)).collect();
-    for chunk in fresh.chunks(500) {
-        entity::fact::Entity::insert_many(chunk.to_vec())
+    for chunk in pow2_chunks(fresh, 256) {
+        entity::fact::Entity::insert_many(chunk)
             .exec_without_returning(txn)
             .await?;
     }
-    for chunk in fresh_keys.chunks(500) {
+    for chunk in fresh_keys.chunks(256) {
         for f in entity::fact::Entity::find()
-            .filter(entity::fact::Column::DedupKey.is_in(chunk.to_vec()))
+            .filter(entity::fact::Column::DedupKey.is_in(padded(chunk)))
             .all(txn)
             .await?
         {

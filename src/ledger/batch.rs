@@ -17,6 +17,7 @@ use sea_orm::{
 use super::inputs::{choose_policy, person_from_rows, resolve_policy, to_activity, to_fact, tz_of};
 use super::post::{Reposted, diff, evaluate_with, insert_entries, score_row};
 use super::{Scoring, SubjectRef};
+use crate::db::{padded, pow2_chunks};
 use crate::error::{AppError, AppResult};
 use crate::policy::{Activities, Policy, Subject};
 
@@ -66,13 +67,13 @@ pub async fn repost_people(
             .flat_map(|o| o.path.split('/').filter_map(|s| s.parse::<i64>().ok())),
     );
     let closings = entity::year_closing::Entity::find()
-        .filter(entity::year_closing::Column::OrgId.is_in(ancestors.clone()))
-        .filter(entity::year_closing::Column::Year.is_in(years.clone()))
+        .filter(entity::year_closing::Column::OrgId.is_in(padded(&ancestors)))
+        .filter(entity::year_closing::Column::Year.is_in(padded(&years)))
         .all(db)
         .await?;
     let choices = entity::org_policy::Entity::find()
-        .filter(entity::org_policy::Column::OrgId.is_in(ancestors))
-        .filter(entity::org_policy::Column::Year.is_in(years.clone()))
+        .filter(entity::org_policy::Column::OrgId.is_in(padded(&ancestors)))
+        .filter(entity::org_policy::Column::Year.is_in(padded(&years)))
         .order_by_asc(entity::org_policy::Column::Id)
         .all(db)
         .await?;
@@ -94,7 +95,9 @@ pub async fn repost_people(
         }
     }
 
-    lock_rows(db, &subjects, &people).await?;
+    let t0 = std::time::Instant::now();
+    let mut scores = lock_rows(db, &subjects, &people).await?;
+    let t_locked = t0.elapsed();
 
     // Read everything under the lock: another transaction may have posted meanwhile.
     let history = by_ids::<entity::person_history::Entity, _>(
@@ -110,8 +113,8 @@ pub async fn repost_people(
     for chunk in ids.chunks(CHUNK) {
         facts.extend(
             entity::fact::Entity::find()
-                .filter(entity::fact::Column::PersonId.is_in(chunk.to_vec()))
-                .filter(entity::fact::Column::Year.is_in(years.clone()))
+                .filter(entity::fact::Column::PersonId.is_in(padded(chunk)))
+                .filter(entity::fact::Column::Year.is_in(padded(&years)))
                 .all(db)
                 .await?,
         );
@@ -124,25 +127,15 @@ pub async fn repost_people(
             .filter_map(to_activity),
     );
     let mut entries: HashMap<(i64, i32), Vec<entity::ledger_entry::Model>> = HashMap::new();
-    let mut scores: HashMap<(i64, i32), entity::subject_score::Model> = HashMap::new();
     for chunk in ids.chunks(CHUNK) {
         for e in entity::ledger_entry::Entity::find()
             .filter(entity::ledger_entry::Column::SubjectKind.eq("person"))
-            .filter(entity::ledger_entry::Column::SubjectId.is_in(chunk.to_vec()))
-            .filter(entity::ledger_entry::Column::Year.is_in(years.clone()))
+            .filter(entity::ledger_entry::Column::SubjectId.is_in(padded(chunk)))
+            .filter(entity::ledger_entry::Column::Year.is_in(padded(&years)))
             .all(db)
             .await?
         {
             entries.entry((e.subject_id, e.year)).or_default().push(e);
-        }
-        for s in entity::subject_score::Entity::find()
-            .filter(entity::subject_score::Column::SubjectKind.eq("person"))
-            .filter(entity::subject_score::Column::SubjectId.is_in(chunk.to_vec()))
-            .filter(entity::subject_score::Column::Year.is_in(years.clone()))
-            .all(db)
-            .await?
-        {
-            scores.insert((s.subject_id, s.year), s);
         }
     }
     let mut hist_by: HashMap<i64, Vec<entity::person_history::Model>> = HashMap::new();
@@ -166,6 +159,7 @@ pub async fn repost_people(
         }
     }
 
+    let t_read = t0.elapsed();
     let mut policies: HashMap<(String, Option<String>), Arc<Policy>> = HashMap::new();
     let now = Utc::now();
     let mut rows = Vec::new();
@@ -226,64 +220,73 @@ pub async fn repost_people(
             },
         );
     }
+    let t_evaluated = t0.elapsed();
     insert_entries(db, rows).await?;
     save_results(db, results).await?;
+    tracing::debug!(subjects = subjects.len(), locked = ?t_locked, read = ?t_read, evaluated = ?t_evaluated, written = ?t0.elapsed(), "bulk posting stages");
     Ok(out)
 }
 
-/// Creates missing score rows, then locks them all in person order (PostgreSQL; a
-/// SQLite write transaction is already exclusive).
+/// Creates missing score rows and locks every row, in person order so two instances'
+/// batches cannot deadlock: an upsert locks the rows it touches, probing the unique index
+/// row by row, so no query plan (and no stale statistics) decides what gets scanned.
+/// Returns the rows as they are under the lock.
 async fn lock_rows(
     db: &impl ConnectionTrait,
     subjects: &[(i64, i32)],
     people: &HashMap<i64, entity::person::Model>,
-) -> AppResult<()> {
+) -> AppResult<HashMap<(i64, i32), entity::subject_score::Model>> {
     use entity::subject_score::{ActiveModel, Column, Entity};
     use sea_orm::ActiveValue::{NotSet, Set};
     let now = Utc::now();
-    for chunk in subjects.chunks(CHUNK) {
-        let rows = chunk.iter().map(|(pid, year)| ActiveModel {
-            id: NotSet,
-            subject_kind: Set("person".to_owned()),
-            subject_id: Set(*pid),
-            year: Set(*year),
-            org_id: Set(people.get(pid).map_or(0, |p| p.org_id)),
-            index_name: Set(String::new()),
-            status: Set("scored".to_owned()),
-            score: Set(None),
-            score_sort: Set(None),
-            stars: Set(None),
-            rating: Set(None),
-            detail: Set(None),
-            closed: Set(false),
-            updated_at: Set(now),
-        });
-        Entity::insert_many(rows)
-            .on_conflict(
-                OnConflict::columns([Column::SubjectKind, Column::SubjectId, Column::Year])
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
-    }
-    if db.get_database_backend() == DatabaseBackend::Postgres {
-        let ids = dedup(subjects.iter().map(|s| s.0));
-        let years = dedup(subjects.iter().map(|s| s.1));
-        for chunk in ids.chunks(CHUNK) {
-            use sea_orm::QuerySelect;
-            Entity::find()
+    let postgres = db.get_database_backend() == DatabaseBackend::Postgres;
+    let mut out = HashMap::new();
+    for chunk in pow2_chunks(subjects.to_vec(), CHUNK) {
+        let rows: Vec<ActiveModel> = chunk
+            .iter()
+            .map(|(pid, year)| ActiveModel {
+                id: NotSet,
+                subject_kind: Set("person".to_owned()),
+                subject_id: Set(*pid),
+                year: Set(*year),
+                org_id: Set(people.get(pid).map_or(0, |p| p.org_id)),
+                index_name: Set(String::new()),
+                status: Set("scored".to_owned()),
+                score: Set(None),
+                score_sort: Set(None),
+                stars: Set(None),
+                rating: Set(None),
+                detail: Set(None),
+                closed: Set(false),
+                updated_at: Set(now),
+            })
+            .collect();
+        let upsert = Entity::insert_many(rows).on_conflict(
+            OnConflict::columns([Column::SubjectKind, Column::SubjectId, Column::Year])
+                .update_column(Column::UpdatedAt)
+                .to_owned(),
+        );
+        if postgres {
+            for m in upsert.exec_with_returning(db).await? {
+                out.insert((m.subject_id, m.year), m);
+            }
+        } else {
+            // A SQLite write transaction is exclusive already; read the rows back.
+            upsert.exec_without_returning(db).await?;
+            let ids: Vec<i64> = dedup(chunk.iter().map(|s| s.0));
+            let years: Vec<i32> = dedup(chunk.iter().map(|s| s.1));
+            for m in Entity::find()
                 .filter(Column::SubjectKind.eq("person"))
-                .filter(Column::SubjectId.is_in(chunk.to_vec()))
-                .filter(Column::Year.is_in(years.clone()))
-                .order_by_asc(Column::SubjectId)
-                .order_by_asc(Column::Year)
-                .lock_exclusive()
+                .filter(Column::SubjectId.is_in(padded(&ids)))
+                .filter(Column::Year.is_in(padded(&years)))
                 .all(db)
-                .await?;
+                .await?
+            {
+                out.insert((m.subject_id, m.year), m);
+            }
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Every row exists (locked above): one upsert statement per chunk.
@@ -292,16 +295,14 @@ async fn save_results(
     rows: Vec<entity::subject_score::ActiveModel>,
 ) -> AppResult<()> {
     use entity::subject_score::{Column, Entity};
-    let mut it = rows.into_iter().peekable();
-    while it.peek().is_some() {
-        let chunk: Vec<_> = it
-            .by_ref()
-            .take(CHUNK)
-            .map(|mut r| {
-                r.id = sea_orm::ActiveValue::NotSet;
-                r
-            })
-            .collect();
+    let rows: Vec<_> = rows
+        .into_iter()
+        .map(|mut r| {
+            r.id = sea_orm::ActiveValue::NotSet;
+            r
+        })
+        .collect();
+    for chunk in pow2_chunks(rows, CHUNK) {
         Entity::insert_many(chunk)
             .on_conflict(
                 OnConflict::columns([Column::SubjectKind, Column::SubjectId, Column::Year])
@@ -339,7 +340,7 @@ where
     let unique: HashSet<i64> = ids.iter().copied().collect();
     let unique: Vec<i64> = unique.into_iter().collect();
     for chunk in unique.chunks(CHUNK) {
-        out.extend(E::find().filter(col.is_in(chunk.to_vec())).all(db).await?);
+        out.extend(E::find().filter(col.is_in(padded(chunk))).all(db).await?);
     }
     Ok(out)
 }

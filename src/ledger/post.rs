@@ -313,9 +313,7 @@ pub async fn insert_entries(
     db: &impl ConnectionTrait,
     rows: Vec<entity::ledger_entry::ActiveModel>,
 ) -> AppResult<()> {
-    let mut iter = rows.into_iter().peekable();
-    while iter.peek().is_some() {
-        let chunk: Vec<_> = iter.by_ref().take(1000).collect();
+    for chunk in crate::db::pow2_chunks(rows, 512) {
         entity::ledger_entry::Entity::insert_many(chunk)
             .exec_without_returning(db)
             .await?;
