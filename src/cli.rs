@@ -70,8 +70,8 @@ enum Command {
         /// Members demo-0000001 … scanning once each.
         #[arg(long, default_value_t = 1000)]
         members: usize,
-        /// Requests in flight at once.
-        #[arg(long, default_value_t = 64)]
+        /// Requests in flight at once (WeChat's servers push many callbacks concurrently).
+        #[arg(long, default_value_t = 128)]
         concurrency: usize,
         /// Percent of scans WeChat resends.
         #[arg(long, default_value_t = 10)]

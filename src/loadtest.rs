@@ -182,17 +182,18 @@ pub async fn run(state: &AppState, opts: Options) -> anyhow::Result<Report> {
                 } else {
                     t.other += 1;
                 }
+                // Resends and second scans land on the next instance, if there are several.
+                let other = &opts.urls[(i + 1) % opts.urls.len()];
                 if pick(i, 1) < opts.resend_percent {
                     // WeChat resends the same event with a fresh timestamp and nonce.
                     t.resends += 1;
-                    let again = send(&http, url, &cfg, &doc, &openid, &mut t).await;
+                    let again = send(&http, other, &cfg, &doc, &openid, &mut t).await;
                     if again.as_deref() != Some(first.as_str()) {
                         t.resend_mismatches += 1;
                     }
                 }
                 if pick(i, 2) < opts.double_percent {
                     t.doubles += 1;
-                    let other = &opts.urls[(i + 1) % opts.urls.len()];
                     let doc = scan_doc(&openid, now + 1, &key);
                     let again = send(&http, other, &cfg, &doc, &openid, &mut t).await;
                     if !again.is_some_and(|r| r.starts_with("您已签到过")) {

@@ -439,25 +439,18 @@ impl WechatGateway {
     }
 
     /// Run the handler at most once per event across instances; return the reply.
+    ///
+    /// One live-store key per event holds either an in-flight marker (`P` + a random
+    /// id) or the reply (`T` + text, or `-` for `success`): the first copy claims it
+    /// with set-if-absent and overwrites it with the reply; a resend, on any instance,
+    /// finds the reply there or waits for it. Two round trips per event.
     async fn dispatch(&self, event: InboundEvent) -> Option<String> {
-        let key = event.dedup_key();
-        let reply_key = format!("wx:reply:{key}");
-        let lock_key = format!("wx:inflight:{key}");
-        match self.store.get(&reply_key).await {
-            Ok(Some(v)) => {
-                tracing::info!(event = event.kind().name(), "resend answered from cache");
-                return decode_reply(&v);
-            }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(reason = "store_unavailable", error = %e, "dedup falls back to the handler");
-                return self.run_uncached(event).await;
-            }
-        }
-        let marker = uuid::Uuid::new_v4().simple().to_string();
+        let key = format!("wx:event:{}", event.dedup_key());
+        let mut marker = b"P".to_vec();
+        marker.extend_from_slice(uuid::Uuid::new_v4().simple().to_string().as_bytes());
         match self
             .store
-            .set_nx(&lock_key, marker.as_bytes(), self.timing.inflight_ttl)
+            .set_nx(&key, &marker, self.timing.inflight_ttl)
             .await
         {
             Ok(true) => {
@@ -469,20 +462,24 @@ impl WechatGateway {
                     Outcome::TimedOut => Some(None),
                     Outcome::Failed => None,
                 };
-                if let Some(r) = cached {
-                    let ttl = self.settings.replay_window.max(Duration::from_secs(60));
-                    if let Err(e) = self
-                        .store
-                        .set(&reply_key, &encode_reply(&r), Some(ttl))
-                        .await
-                    {
-                        tracing::warn!(reason = "store_unavailable", error = %e, "reply not cached");
+                match cached {
+                    Some(r) => {
+                        let ttl = self.settings.replay_window.max(Duration::from_secs(60));
+                        if let Err(e) = self.store.set(&key, &encode_reply(&r), Some(ttl)).await {
+                            tracing::warn!(reason = "store_unavailable", error = %e, "reply not cached");
+                        }
+                    }
+                    // A failure is not remembered: WeChat's resend gets another try.
+                    None => {
+                        let _ = self.store.delete_if_eq(&key, &marker).await;
                     }
                 }
-                let _ = self.store.delete_if_eq(&lock_key, marker.as_bytes()).await;
                 outcome_reply(outcome)
             }
-            Ok(false) => self.wait_for_reply(&reply_key).await,
+            Ok(false) => {
+                tracing::info!(event = event.kind().name(), "resend of a known event");
+                self.wait_for_reply(&key).await
+            }
             Err(e) => {
                 tracing::warn!(reason = "store_unavailable", error = %e, "dedup falls back to the handler");
                 self.run_uncached(event).await
@@ -494,13 +491,14 @@ impl WechatGateway {
         outcome_reply(self.run_with_deadline(event).await)
     }
 
-    /// A resend of an event still in flight elsewhere: wait briefly for its reply.
-    async fn wait_for_reply(&self, reply_key: &str) -> Option<String> {
+    /// A resend: its reply if the first copy finished, else wait briefly for it.
+    async fn wait_for_reply(&self, key: &str) -> Option<String> {
         let deadline = tokio::time::Instant::now() + self.timing.inflight_wait;
         let mut pause = Duration::from_millis(10);
         loop {
-            if let Ok(Some(v)) = self.store.get(reply_key).await {
-                tracing::info!("resend answered after waiting for the first copy");
+            if let Ok(Some(v)) = self.store.get(key).await
+                && v.first() != Some(&b'P')
+            {
                 return decode_reply(&v);
             }
             if tokio::time::Instant::now() + pause > deadline {
