@@ -351,7 +351,18 @@ pub async fn current_qr(state: &AppState, s: &entity::checkin_session::Model) ->
     let url = if sandbox {
         format!("{}/sandbox/phone?scene={}", state.public_url, scene)
     } else {
-        wechat_qr_url(state, &scene, slot_seconds).await?
+        let url = wechat_qr_url(state, &scene, slot_seconds).await?;
+        // Made ahead: the next slot's code is ready the moment the slot turns. Only a
+        // projector asking for the current code causes this (WeChat limits how many
+        // temporary codes an account may make), and the lock makes it once across instances.
+        let next = qr::payload(&s.secret, s.id, slot + 1);
+        let st = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = wechat_qr_url(&st, &next, slot_seconds).await {
+                tracing::warn!(error = %e.detail, "next QR slot not prepared");
+            }
+        });
+        url
     };
     Ok(QrView {
         scene,

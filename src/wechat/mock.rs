@@ -200,13 +200,16 @@ async fn qrcode_create(
         return err(40053, "invalid action info");
     };
     mock.state().qr_created.push((scene.clone(), expire));
+    // Like WeChat's `http://weixin.qq.com/q/…`, every code made has its own URL.
+    let ticket = format!("mock-ticket-{}", uuid::Uuid::new_v4().simple());
     let url = format!(
         "{}?{}",
         mock.phone_base,
-        serde_urlencoded::to_string([("scene", scene.as_str())]).unwrap_or_default()
+        serde_urlencoded::to_string([("scene", scene.as_str()), ("ticket", ticket.as_str())])
+            .unwrap_or_default()
     );
     HttpResponse::Ok().json(json!({
-        "ticket": format!("mock-ticket-{}", uuid::Uuid::new_v4().simple()),
+        "ticket": ticket,
         "expire_seconds": expire,
         "url": url,
     }))

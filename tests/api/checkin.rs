@@ -480,3 +480,62 @@ async fn xh_19_admin_corrections_annul_add_and_reclassify() {
         "签到表照片"
     );
 }
+
+/// With WeChat credentials each slot's temporary QR is made through the API once across
+/// instances (both show the same code), and the next slot's code is made ahead while a
+/// projector is asking.
+#[tokio::test]
+async fn with_wechat_credentials_each_slot_code_is_made_once_and_ahead() {
+    use crate::helpers::{Spawn, spawn_app_with, spawn_beside};
+    // This instance is only WeChat's stand-in: its sandbox mock answers the API.
+    let wechat = spawn_app().await;
+    let extra = format!(
+        "[wechat]\napp_id = \"wxvanguardtest01\"\napp_secret = \"test-secret\"\ntoken = \"testtoken123\"\napi_base = \"{}/sandbox/wechat-api\"\n",
+        wechat.address
+    );
+    let a = spawn_app_with(Spawn { extra }).await;
+    let b = spawn_beside(&a).await;
+    let day = fixed_day(&a, 10).await;
+    let path = format!("/api/v1/sessions/{}/qr", day.session);
+    let (ra, rb) = tokio::join!(a.get(&path, &day.secretary), b.get(&path, &day.secretary));
+    assert_eq!(ra.status, StatusCode::OK, "{}", ra.text);
+    assert_eq!(rb.status, StatusCode::OK, "{}", rb.text);
+    let url = ra.body["url"].as_str().expect("url");
+    assert!(url.contains("ticket=mock-ticket-"), "a WeChat QR: {url}");
+    // Several instances share the live store only on Redis (the in-process store is for
+    // a single instance): then both show the one code made for the slot.
+    let shared = std::env::var("VANGUARD_TEST_REDIS_URL").is_ok();
+    if shared && ra.body["scene"] == rb.body["scene"] {
+        assert_eq!(
+            ra.body["url"], rb.body["url"],
+            "one code per slot across instances"
+        );
+    }
+    let again = a.get(&path, &day.secretary).await;
+    if again.body["scene"] == ra.body["scene"] {
+        assert_eq!(
+            again.body["url"], ra.body["url"],
+            "asked again, the same code"
+        );
+    }
+    // The next slot's code is already being made.
+    let expires = chrono::DateTime::parse_from_rfc3339(ra.body["expires_at"].as_str().expect("t"))
+        .expect("time")
+        .timestamp();
+    let next = vanguard::checkin::qr::payload(&day.secret, day.session, expires / 60);
+    let mut ready = None;
+    for _ in 0..50 {
+        ready = a
+            .state
+            .live
+            .get(&format!("qr:url:{next}"))
+            .await
+            .expect("live store");
+        if ready.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let ready = String::from_utf8(ready.expect("next slot prepared")).expect("utf-8");
+    assert!(ready.contains(&next), "{ready}");
+}

@@ -24,6 +24,8 @@ pub struct TestApp {
     pub admin_password: String,
     pub state: AppState,
     pub settings_toml: String,
+    /// The test's own settings over `settings_toml` (a second instance takes both).
+    pub extra_toml: String,
     _dir: tempfile::TempDir,
 }
 
@@ -101,13 +103,14 @@ pub async fn spawn_app_with(spawn: Spawn) -> TestApp {
         admin_password,
         state,
         settings_toml,
+        extra_toml: spawn.extra.clone(),
         _dir: dir,
     }
 }
 
 /// A second instance beside `app`: the same database and live store, its own process state.
 pub async fn spawn_beside(app: &TestApp) -> TestApp {
-    let settings = load(&[&app.settings_toml]);
+    let settings = load(&[&app.settings_toml, &app.extra_toml]);
     let built = Application::build(settings)
         .await
         .expect("second instance builds");
@@ -123,6 +126,7 @@ pub async fn spawn_beside(app: &TestApp) -> TestApp {
         admin_password: app.admin_password.clone(),
         state,
         settings_toml: app.settings_toml.clone(),
+        extra_toml: app.extra_toml.clone(),
         _dir: tempfile::tempdir().expect("tempdir"),
     }
 }
