@@ -166,17 +166,17 @@ pub fn reply(
     }
 }
 
-async fn refuse(
-    db: &impl ConnectionTrait,
+/// A refusal as stored: with the reason, the scene and the WeChat event it came from.
+pub fn refusal_row(
     scan: &Scan,
-    session: Option<&CachedSession>,
+    session: Option<(i64, i64)>,
     person: Option<i64>,
     why: Refusal,
-) -> AppResult<Outcome> {
-    let row = entity::checkin_refusal::ActiveModel {
+) -> entity::checkin_refusal::ActiveModel {
+    entity::checkin_refusal::ActiveModel {
         id: NotSet,
-        activity_id: Set(session.map(|s| s.activity_id)),
-        session_id: Set(session.map(|s| s.id)),
+        activity_id: Set(session.map(|s| s.0)),
+        session_id: Set(session.map(|s| s.1)),
         person_id: Set(person),
         openid: Set(Some(scan.openid.clone())),
         reason: Set(why.code().to_owned()),
@@ -184,7 +184,17 @@ async fn refuse(
         event_key: Set(Some(scan.event_key.clone())),
         at: Set(scan.at),
         received_at: Set(scan.received_at),
-    };
+    }
+}
+
+async fn refuse(
+    db: &impl ConnectionTrait,
+    scan: &Scan,
+    session: Option<&CachedSession>,
+    person: Option<i64>,
+    why: Refusal,
+) -> AppResult<Outcome> {
+    let row = refusal_row(scan, session.map(|s| (s.activity_id, s.id)), person, why);
     entity::checkin_refusal::Entity::insert(row)
         .on_conflict(
             OnConflict::column(entity::checkin_refusal::Column::EventKey)

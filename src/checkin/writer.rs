@@ -22,7 +22,7 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::scan::{Class, Outcome, Refusal, Scan, classify};
+use super::scan::{Class, Outcome, Refusal, Scan, classify, refusal_row};
 use super::sessions::CachedSession;
 use crate::db::{Db, padded, pow2_chunks};
 use crate::error::{AppError, AppResult};
@@ -279,18 +279,7 @@ async fn write(
             Plan::Refuse(why, person) => {
                 refusals.insert(
                     scan.event_key.clone(),
-                    entity::checkin_refusal::ActiveModel {
-                        id: NotSet,
-                        activity_id: Set(Some(s.activity_id)),
-                        session_id: Set(Some(s.id)),
-                        person_id: Set(*person),
-                        openid: Set(Some(scan.openid.clone())),
-                        reason: Set(why.code().to_owned()),
-                        scene: Set(Some(scan.scene.chars().take(64).collect())),
-                        event_key: Set(Some(scan.event_key.clone())),
-                        at: Set(scan.at),
-                        received_at: Set(scan.received_at),
-                    },
+                    refusal_row(scan, Some((s.activity_id, s.id)), *person, *why),
                 );
             }
             Plan::Pending => {

@@ -15,7 +15,7 @@ use sea_orm::{
 };
 
 use super::inputs::{choose_policy, person_from_rows, resolve_policy, to_activity, to_fact, tz_of};
-use super::post::{Reposted, diff, evaluate_with, insert_entries, score_row};
+use super::post::{Reposted, diff, evaluate_with, insert_entries, placeholder_score, score_row};
 use super::{Scoring, SubjectRef};
 use crate::db::{padded, pow2_chunks};
 use crate::error::{AppError, AppResult};
@@ -138,20 +138,7 @@ pub async fn repost_people(
             entries.entry((e.subject_id, e.year)).or_default().push(e);
         }
     }
-    let mut hist_by: HashMap<i64, Vec<entity::person_history::Model>> = HashMap::new();
-    for h in history {
-        hist_by.entry(h.person_id).or_default().push(h);
-    }
-    let mut ex_by: HashMap<i64, Vec<entity::exemption::Model>> = HashMap::new();
-    for e in exemptions {
-        ex_by.entry(e.person_id).or_default().push(e);
-    }
-    for v in hist_by.values_mut() {
-        v.sort_by_key(|h| h.id);
-    }
-    for v in ex_by.values_mut() {
-        v.sort_by_key(|e| e.id);
-    }
+    let (hist_by, ex_by) = super::inputs::group_by_person(history, exemptions);
     let mut facts_by: HashMap<(i64, i32), Vec<crate::policy::Fact>> = HashMap::new();
     for f in &facts {
         if let (Some(p), Some(fact)) = (f.person_id, to_fact(f)) {
@@ -237,28 +224,19 @@ async fn lock_rows(
     people: &HashMap<i64, entity::person::Model>,
 ) -> AppResult<HashMap<(i64, i32), entity::subject_score::Model>> {
     use entity::subject_score::{ActiveModel, Column, Entity};
-    use sea_orm::ActiveValue::{NotSet, Set};
     let now = Utc::now();
     let postgres = db.get_database_backend() == DatabaseBackend::Postgres;
     let mut out = HashMap::new();
     for chunk in pow2_chunks(subjects.to_vec(), CHUNK) {
         let rows: Vec<ActiveModel> = chunk
             .iter()
-            .map(|(pid, year)| ActiveModel {
-                id: NotSet,
-                subject_kind: Set("person".to_owned()),
-                subject_id: Set(*pid),
-                year: Set(*year),
-                org_id: Set(people.get(pid).map_or(0, |p| p.org_id)),
-                index_name: Set(String::new()),
-                status: Set("scored".to_owned()),
-                score: Set(None),
-                score_sort: Set(None),
-                stars: Set(None),
-                rating: Set(None),
-                detail: Set(None),
-                closed: Set(false),
-                updated_at: Set(now),
+            .map(|(pid, year)| {
+                placeholder_score(
+                    SubjectRef::Person(*pid),
+                    *year,
+                    people.get(pid).map_or(0, |p| p.org_id),
+                    now,
+                )
             })
             .collect();
         let upsert = Entity::insert_many(rows).on_conflict(

@@ -232,6 +232,32 @@ pub fn person_from_rows(
     }
 }
 
+/// History and exemption rows grouped by person, each list in recording order.
+#[allow(clippy::type_complexity)]
+pub fn group_by_person(
+    history: Vec<entity::person_history::Model>,
+    exemptions: Vec<entity::exemption::Model>,
+) -> (
+    HashMap<i64, Vec<entity::person_history::Model>>,
+    HashMap<i64, Vec<entity::exemption::Model>>,
+) {
+    let mut hist_by: HashMap<i64, Vec<entity::person_history::Model>> = HashMap::new();
+    for h in history {
+        hist_by.entry(h.person_id).or_default().push(h);
+    }
+    let mut ex_by: HashMap<i64, Vec<entity::exemption::Model>> = HashMap::new();
+    for e in exemptions {
+        ex_by.entry(e.person_id).or_default().push(e);
+    }
+    for v in hist_by.values_mut() {
+        v.sort_by_key(|h| h.id);
+    }
+    for v in ex_by.values_mut() {
+        v.sort_by_key(|e| e.id);
+    }
+    (hist_by, ex_by)
+}
+
 /// Everything needed to evaluate one subject's year.
 pub struct SubjectInputs {
     pub subject: Subject,

@@ -97,15 +97,14 @@ pub async fn year_closed(db: &impl ConnectionTrait, org_path: &str, year: i32) -
         .is_some())
 }
 
-/// Serializes posting for one subject: concurrent facts for the same person queue here.
-async fn lock_score_row(
-    db: &impl ConnectionTrait,
+/// The row a subject's result goes into, before the first result is known.
+pub fn placeholder_score(
     subject: SubjectRef,
     year: i32,
     org_id: i64,
-) -> AppResult<()> {
-    use entity::subject_score::{ActiveModel, Column, Entity};
-    let row = ActiveModel {
+    now: chrono::DateTime<Utc>,
+) -> entity::subject_score::ActiveModel {
+    entity::subject_score::ActiveModel {
         id: NotSet,
         subject_kind: Set(subject.kind().to_owned()),
         subject_id: Set(subject.id()),
@@ -119,8 +118,19 @@ async fn lock_score_row(
         rating: Set(None),
         detail: Set(None),
         closed: Set(false),
-        updated_at: Set(Utc::now()),
-    };
+        updated_at: Set(now),
+    }
+}
+
+/// Serializes posting for one subject: concurrent facts for the same person queue here.
+async fn lock_score_row(
+    db: &impl ConnectionTrait,
+    subject: SubjectRef,
+    year: i32,
+    org_id: i64,
+) -> AppResult<()> {
+    use entity::subject_score::{Column, Entity};
+    let row = placeholder_score(subject, year, org_id, Utc::now());
     Entity::insert(row)
         .on_conflict(
             OnConflict::columns([Column::SubjectKind, Column::SubjectId, Column::Year])

@@ -67,20 +67,7 @@ pub async fn replay_year(
         entity::exemption::Column::PersonId,
     )
     .await?;
-    let mut hist_by: HashMap<i64, Vec<entity::person_history::Model>> = HashMap::new();
-    for h in history {
-        hist_by.entry(h.person_id).or_default().push(h);
-    }
-    let mut ex_by: HashMap<i64, Vec<entity::exemption::Model>> = HashMap::new();
-    for e in exemptions {
-        ex_by.entry(e.person_id).or_default().push(e);
-    }
-    for v in hist_by.values_mut() {
-        v.sort_by_key(|h| h.id);
-    }
-    for v in ex_by.values_mut() {
-        v.sort_by_key(|e| e.id);
-    }
+    let (hist_by, ex_by) = inputs::group_by_person(history, exemptions);
 
     let fact_rows = entity::fact::Entity::find()
         .filter(entity::fact::Column::Year.eq(year))

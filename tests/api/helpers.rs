@@ -96,10 +96,7 @@ pub async fn spawn_app_with(spawn: Spawn) -> TestApp {
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
+        client: test_client(),
         admin_password,
         state,
         settings_toml,
@@ -119,16 +116,20 @@ pub async fn spawn_beside(app: &TestApp) -> TestApp {
     tokio::spawn(built.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
+        client: test_client(),
         admin_password: app.admin_password.clone(),
         state,
         settings_toml: app.settings_toml.clone(),
         extra_toml: app.extra_toml.clone(),
         _dir: tempfile::tempdir().expect("tempdir"),
     }
+}
+
+fn test_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
 }
 
 pub fn load(tomls: &[&str]) -> Settings {

@@ -180,19 +180,7 @@ async fn items_outside_the_policy_or_with_bad_fields_are_refused() {
 async fn xh_20_rankings_share_places_on_ties_and_leave_out_the_exempt() {
     let app = spawn_app().await;
     let (admin, _, b) = setup(&app).await;
-    let mut people = Vec::new();
-    for i in 0..4 {
-        people.push(
-            app.person(
-                &admin,
-                &format!("成员{i}"),
-                &format!("1390000000{i}"),
-                b,
-                "member",
-            )
-            .await,
-        );
-    }
+    let people = members(&app, &admin, b, 4, "成员", "1390000000").await;
     for (p, pts) in people.iter().zip([5u32, 7, 7, 3]) {
         study(&app, &admin, *p, "2026-02-10T10:00:00+08:00", pts).await;
     }
@@ -424,7 +412,6 @@ async fn points_follow_a_transferred_member() {
 /// time in random order, with annulments; replaying the year afterwards changes nothing.
 #[tokio::test]
 async fn posting_one_fact_at_a_time_in_any_order_equals_a_full_replay() {
-    use vanguard::ledger::SubjectRef;
     use vanguard::ledger::facts::{NewFact, NewFactKind, record};
 
     let app = spawn_app().await;
@@ -481,29 +468,7 @@ async fn posting_one_fact_at_a_time_in_any_order_equals_a_full_replay() {
                     .expect("commit");
             }
         }
-        let before = entries(&app).await;
-        let txn = vanguard::db::begin(&app.state.db).await.expect("txn");
-        vanguard::ledger::year::replay_year(&txn, &app.state.scoring, None, 2026, false)
-            .await
-            .expect("replay");
-        sea_orm::TransactionSession::commit(txn)
-            .await
-            .expect("commit");
-        assert_eq!(
-            entries(&app).await,
-            before,
-            "seed {seed}: a full replay appends nothing"
-        );
-        for p in &people {
-            let l = vanguard::ledger::queries::ledger(&app.state.db, SubjectRef::Person(*p), 2026)
-                .await
-                .expect("ledger");
-            assert_eq!(
-                Some(l.total),
-                l.score.score,
-                "seed {seed}: the ledger adds up to the score"
-            );
-        }
+        assert_replay_appends_nothing(&app, &people, &format!("seed {seed}")).await;
     }
 }
 
@@ -559,22 +524,9 @@ fn random_item(
 async fn posting_in_batches_equals_a_full_replay() {
     use rand::{Rng, SeedableRng};
     use std::collections::HashMap;
-    use vanguard::ledger::SubjectRef;
     let app = spawn_app().await;
     let (admin, _, b) = setup(&app).await;
-    let mut people = Vec::new();
-    for i in 0..5 {
-        people.push(
-            app.person(
-                &admin,
-                &format!("批{i}"),
-                &format!("1360000000{i}"),
-                b,
-                "member",
-            )
-            .await,
-        );
-    }
+    let people = members(&app, &admin, b, 5, "批", "1360000000").await;
     let actor = vanguard::audit::Actor::cli();
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     for _round in 0..6 {
@@ -597,8 +549,14 @@ async fn posting_in_batches_equals_a_full_replay() {
             .await
             .expect("commit");
     }
-    let before = entries(&app).await;
-    assert!(before > 0);
+    assert!(entries(&app).await > 0);
+    assert_replay_appends_nothing(&app, &people, "batches").await;
+}
+
+/// Replays the year and asserts it appends nothing and every ledger adds up to its score.
+async fn assert_replay_appends_nothing(app: &TestApp, people: &[i64], what: &str) {
+    use vanguard::ledger::SubjectRef;
+    let before = entries(app).await;
     let txn = vanguard::db::begin(&app.state.db).await.expect("txn");
     vanguard::ledger::year::replay_year(&txn, &app.state.scoring, None, 2026, false)
         .await
@@ -606,17 +564,46 @@ async fn posting_in_batches_equals_a_full_replay() {
     sea_orm::TransactionSession::commit(txn)
         .await
         .expect("commit");
-    assert_eq!(entries(&app).await, before, "a full replay appends nothing");
-    for p in &people {
+    assert_eq!(
+        entries(app).await,
+        before,
+        "{what}: a full replay appends nothing"
+    );
+    for p in people {
         let l = vanguard::ledger::queries::ledger(&app.state.db, SubjectRef::Person(*p), 2026)
             .await
             .expect("ledger");
         assert_eq!(
             Some(l.total),
             l.score.score,
-            "the ledger adds up to the score"
+            "{what}: the ledger adds up to the score"
         );
     }
+}
+
+/// `n` members of `org` named `{name}{i}`, phones `{phone}{i}`.
+async fn members(
+    app: &TestApp,
+    admin: &str,
+    org: i64,
+    n: usize,
+    name: &str,
+    phone: &str,
+) -> Vec<i64> {
+    let mut people = Vec::new();
+    for i in 0..n {
+        people.push(
+            app.person(
+                admin,
+                &format!("{name}{i}"),
+                &format!("{phone}{i}"),
+                org,
+                "member",
+            )
+            .await,
+        );
+    }
+    people
 }
 
 async fn entries(app: &TestApp) -> usize {
