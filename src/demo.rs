@@ -6,7 +6,7 @@
 use chrono::{Duration, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
 };
 use serde::Serialize;
 
@@ -215,5 +215,12 @@ async fn seed_members(
     )
     .await?;
     txn.commit().await?;
+    // Fresh statistics after a bulk load, so the first scans are planned for its size.
+    if state.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        state
+            .db
+            .execute_unprepared("ANALYZE people, person_history")
+            .await?;
+    }
     Ok(())
 }
