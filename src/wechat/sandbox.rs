@@ -37,7 +37,8 @@ pub fn simulated_push(
     now: i64,
 ) -> (String, String) {
     let ts = now.to_string();
-    let nonce = rand::random::<u32>().to_string();
+    // Wide, so thousands of simulated pushes a second do not share one by chance.
+    let nonce = rand::random::<u64>().to_string();
     let token = cfg.token.expose_secret();
     let sig = sign(&[token, &ts, &nonce]);
     let mut params = vec![

@@ -391,6 +391,32 @@ async fn replayed_nonce_with_other_body_and_stale_timestamps_are_refused() {
     assert_eq!(h.calls.load(Ordering::SeqCst), 1);
 }
 
+/// In safe mode the body is signed: two different pushes that share a timestamp and a
+/// nonce are both genuine and both handled (a plaintext pair reused with another body is
+/// refused, above).
+#[actix_web::test]
+async fn safe_mode_pushes_sharing_a_nonce_are_both_taken() {
+    let h = Arc::new(CountingHandler::default());
+    let app = app!(gateway(
+        Arc::new(MemoryStore::new()),
+        h.clone(),
+        "http://127.0.0.1:1",
+        true
+    ));
+    let ts = now();
+    let (status, first) = post!(&app, &safe_push(&scan_xml("o1", "ci.N", ts), KEY, ts, "77"));
+    assert_eq!(status, 200, "{first}");
+    let (status, second) = post!(&app, &safe_push(&scan_xml("o1", "ci.M", ts), KEY, ts, "77"));
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(h.calls.load(Ordering::SeqCst), 2);
+    // A forged body under the first push's msg_signature still fails.
+    let (uri, _) = safe_push(&scan_xml("o1", "ci.N", ts), KEY, ts, "78");
+    let (_, other_body) = safe_push(&scan_xml("o1", "ci.Z", ts), KEY, ts, "78");
+    let (status, _) = post!(&app, &(uri, other_body));
+    assert!((400..500).contains(&status), "{status}");
+    assert_eq!(h.calls.load(Ordering::SeqCst), 2);
+}
+
 #[actix_web::test]
 async fn bad_input_is_a_4xx_with_a_reason_and_records_nothing() {
     let h = Arc::new(CountingHandler::default());
