@@ -60,6 +60,16 @@ pub struct Page {
     pub next: Option<i64>,
 }
 
+/// (id, kind, person, method, target, at) of a fact of the activity.
+type FactRow = (
+    i64,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    DateTime<Utc>,
+);
+
 /// A person's best status for the activity: (status, when, method, fact).
 type Mark = (Status, Option<DateTime<Utc>>, Option<String>, Option<i64>);
 
@@ -118,11 +128,16 @@ async fn sheet(db: &impl ConnectionTrait, activity: &entity::activity::Model) ->
     }
     // Exempt people are not expected (XH-20).
     let year = crate::ledger::inputs::year_of(activity.starts_at, chrono_tz::Asia::Shanghai);
-    let ids: Vec<i64> = people.iter().map(|p| p.0).collect();
+    // One query for the exemptions of everyone in those organizations.
     let mut ex_rows: HashMap<i64, Vec<entity::exemption::Model>> = HashMap::new();
-    for chunk in ids.chunks(500) {
+    for chunk in orgs.chunks(500) {
+        let members = sea_orm::sea_query::Query::select()
+            .column(entity::person::Column::Id)
+            .from(entity::person::Entity)
+            .and_where(entity::person::Column::OrgId.is_in(chunk.to_vec()))
+            .to_owned();
         for e in entity::exemption::Entity::find()
-            .filter(entity::exemption::Column::PersonId.is_in(chunk.to_vec()))
+            .filter(entity::exemption::Column::PersonId.in_subquery(members))
             .all(db)
             .await?
         {
@@ -137,14 +152,19 @@ async fn sheet(db: &impl ConnectionTrait, activity: &entity::activity::Model) ->
     });
     people.sort_by_key(|p| p.0);
 
-    let facts = entity::fact::Entity::find()
-        .filter(entity::fact::Column::ActivityId.eq(activity.id))
+    use entity::fact::Column as F;
+    // Only the columns the sheet needs: an activity may have 100,000 check-ins.
+    let facts: Vec<FactRow> = entity::fact::Entity::find()
+        .select_only()
+        .columns([F::Id, F::Kind, F::PersonId, F::Method, F::TargetId, F::At])
+        .filter(F::ActivityId.eq(activity.id))
+        .into_tuple()
         .all(db)
         .await?;
     let annulled: HashSet<i64> = facts
         .iter()
-        .filter(|f| f.kind == "annul")
-        .filter_map(|f| f.target_id)
+        .filter(|f| f.1 == "annul")
+        .filter_map(|f| f.4)
         .collect();
     let mut status: HashMap<i64, Mark> = HashMap::new();
     let mut put = |person: i64,
@@ -157,23 +177,24 @@ async fn sheet(db: &impl ConnectionTrait, activity: &entity::activity::Model) ->
             status.insert(person, (s, at, method, fact));
         }
     };
-    for f in facts.iter().filter(|f| !annulled.contains(&f.id)) {
-        let Some(p) = f.person_id else { continue };
-        match f.kind.as_str() {
+    for (id, kind, person, method, _, at) in facts.into_iter().filter(|f| !annulled.contains(&f.0))
+    {
+        let Some(p) = person else { continue };
+        match kind.as_str() {
             "checkin" => {
-                let s = if f.method.as_deref() == Some("backfill") {
+                let s = if method.as_deref() == Some("backfill") {
                     Status::Backfilled
                 } else {
-                    match classify(&activity.kind, activity.starts_at, f.at) {
+                    match classify(&activity.kind, activity.starts_at, at) {
                         Some(super::scan::Class::OnTime) => Status::OnTime,
                         Some(super::scan::Class::Late) => Status::Late,
                         Some(super::scan::Class::Present) => Status::Present,
                         None => Status::TooLate,
                     }
                 };
-                put(p, s, Some(f.at), f.method.clone(), Some(f.id));
+                put(p, s, Some(at), method, Some(id));
             }
-            "makeup_study" => put(p, Status::Makeup, Some(f.at), None, Some(f.id)),
+            "makeup_study" => put(p, Status::Makeup, Some(at), None, Some(id)),
             _ => {}
         }
     }
