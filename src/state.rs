@@ -36,4 +36,6 @@ pub struct AppState {
     pub shutdown_tx: Arc<tokio::sync::watch::Sender<bool>>,
     /// Group commits for scans (`checkin::writer`).
     pub checkins: crate::checkin::writer::CheckinWriter,
+    /// Attendance snapshots for paging (`checkin::attendance`).
+    pub sheets: crate::checkin::attendance::SheetCache,
 }

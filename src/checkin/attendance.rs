@@ -1,6 +1,8 @@
 //! Who was expected at an activity, who came, who was late, who is missing.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
@@ -76,6 +78,36 @@ type Mark = (Status, Option<DateTime<Utc>>, Option<String>, Option<i64>);
 struct Sheet {
     people: Vec<(i64, String, i64)>,
     status: HashMap<i64, Mark>,
+}
+
+/// How long the pages after the first read the first page's snapshot.
+const SNAPSHOT: Duration = Duration::from_secs(30);
+
+type Snapshots = HashMap<i64, (Instant, Arc<Sheet>)>;
+
+/// Per-process snapshots of attendance sheets: the first page of a listing computes the
+/// sheet (every expected person, every record) and the following pages (`after` set)
+/// read the same snapshot for a while, so paging through 100,000 people is consistent
+/// and each later page is instant. A page served by another instance recomputes.
+#[derive(Clone, Default)]
+pub struct SheetCache {
+    inner: Arc<Mutex<Snapshots>>,
+}
+
+impl SheetCache {
+    fn get(&self, activity: i64) -> Option<Arc<Sheet>> {
+        let map = self.inner.lock().ok()?;
+        map.get(&activity)
+            .filter(|(at, _)| at.elapsed() < SNAPSHOT)
+            .map(|(_, s)| s.clone())
+    }
+
+    fn put(&self, activity: i64, sheet: Arc<Sheet>) {
+        if let Ok(mut map) = self.inner.lock() {
+            map.retain(|_, (at, _)| at.elapsed() < SNAPSHOT);
+            map.insert(activity, (Instant::now(), sheet));
+        }
+    }
 }
 
 async fn expected_orgs(
@@ -263,7 +295,15 @@ pub async fn page(
     activity: &entity::activity::Model,
     q: PageQuery,
 ) -> AppResult<Page> {
-    let sheet = sheet(&state.db, activity).await?;
+    let cached = q.after.and_then(|_| state.sheets.get(activity.id));
+    let sheet = match cached {
+        Some(s) => s,
+        None => {
+            let s = Arc::new(sheet(&state.db, activity).await?);
+            state.sheets.put(activity.id, s.clone());
+            s
+        }
+    };
     let counts = tally(&sheet);
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
     let mut items = Vec::with_capacity(limit);

@@ -335,3 +335,61 @@ async fn demo_seeds_a_branch_beside_a_running_server() {
         .expect("forced");
     assert!(forced.session_id > again.session_id);
 }
+
+/// Attendance pages: every expected person exactly once across the pages; the pages after
+/// the first read the first page's snapshot (consistent counts while paging), and a new
+/// listing sees the latest scans.
+#[tokio::test]
+async fn attendance_pages_cover_everyone_once_from_one_snapshot() {
+    let app = spawn_app().await;
+    let demo = vanguard::demo::run(&app.state, 450, false)
+        .await
+        .expect("demo seeds");
+    let path = format!("/api/v1/sessions/{}/attendance", demo.session_id);
+    let scene = current_scene(&app, demo.session_id, &demo.admin_token).await;
+    let now = chrono::Utc::now().timestamp();
+    for n in 1..=3 {
+        let r = app
+            .scan(&vanguard::demo::openid(n), &scene, now)
+            .await
+            .expect("reply");
+        assert!(r.starts_with("签到成功"), "{r}");
+    }
+    let first = app
+        .get(&format!("{path}?limit=200"), &demo.admin_token)
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert_eq!(first.body["counts"]["on_time"], 3);
+    assert_eq!(first.body["counts"]["missing"], 447);
+    // Someone scans while the secretary pages on.
+    app.scan(&vanguard::demo::openid(400), &scene, now)
+        .await
+        .expect("reply");
+    let mut seen = std::collections::HashSet::new();
+    let mut page = first;
+    loop {
+        assert_eq!(
+            page.body["counts"]["on_time"], 3,
+            "one snapshot while paging"
+        );
+        for item in page.body["items"].as_array().expect("items") {
+            assert!(
+                seen.insert(item["person_id"].as_i64().expect("id")),
+                "listed once"
+            );
+        }
+        let Some(next) = page.body["next"].as_i64() else {
+            break;
+        };
+        page = app
+            .get(&format!("{path}?limit=200&after={next}"), &demo.admin_token)
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    }
+    assert_eq!(seen.len(), 450);
+    let fresh = app.get(&path, &demo.admin_token).await;
+    assert_eq!(
+        fresh.body["counts"]["on_time"], 4,
+        "a new listing is current"
+    );
+}
