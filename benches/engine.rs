@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use vanguard::policy::{Calendars, Context, PolicySet, evaluate_year};
-use vanguard::score::{generate_scenario, generate_year, score_file};
+use vanguard::score::{generate_scenario, generate_year, load_scenario};
 
 fn sizes() -> ((usize, usize), (usize, usize)) {
     if std::env::var_os("VG_BENCH_SMALL").is_some() {
@@ -47,15 +47,24 @@ fn engine(c: &mut Criterion) {
     let path = dir.path().join("scenario.json");
     std::fs::write(&path, generate_scenario(file_members, file_facts, 2026))
         .expect("write scenario");
+    // What `vanguard score FILE` runs: parse and validate, then the services path (a fresh
+    // in-memory SQLite store, roster import, activities, facts, year-end replay).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let mut g = c.benchmark_group("score");
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(20));
     g.bench_function(
-        format!("score_file/{file_members}_members/{file_facts}_facts"),
+        format!("vanguard_score/{file_members}_members/{file_facts}_facts"),
         |b| {
             b.iter(|| {
-                let out = score_file(black_box(&path), None, None).expect("scores");
+                let scenario = load_scenario(black_box(&path), None, None).expect("valid");
+                let out = runtime
+                    .block_on(vanguard::ledger::scenario::score(&scenario))
+                    .expect("scores");
                 black_box(out.to_json())
             })
         },

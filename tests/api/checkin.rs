@@ -38,25 +38,7 @@ async fn fixed_day(app: &TestApp, minutes: i64) -> Day {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let activity = r.body["id"].as_i64().expect("id");
-    let r = app
-        .request(
-            Method::POST,
-            &format!("/api/v1/activities/{activity}/sessions"),
-            Some(&secretary),
-            None,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    let session = r.body["id"].as_i64().expect("session");
-    let secret = {
-        use sea_orm::EntityTrait;
-        entity::checkin_session::Entity::find_by_id(session)
-            .one(&app.state.db)
-            .await
-            .expect("db")
-            .expect("row")
-            .secret
-    };
+    let (session, secret) = open_session(app, &secretary, activity).await;
     Day {
         admin,
         secretary,
@@ -67,6 +49,28 @@ async fn fixed_day(app: &TestApp, minutes: i64) -> Day {
         start,
         secret,
     }
+}
+
+/// Opens a check-in session for the activity: its id and its QR secret.
+async fn open_session(app: &TestApp, token: &str, activity: i64) -> (i64, String) {
+    let r = app
+        .request(
+            Method::POST,
+            &format!("/api/v1/activities/{activity}/sessions"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let session = r.body["id"].as_i64().expect("session");
+    use sea_orm::EntityTrait;
+    let secret = entity::checkin_session::Entity::find_by_id(session)
+        .one(&app.state.db)
+        .await
+        .expect("db")
+        .expect("row")
+        .secret;
+    (session, secret)
 }
 
 fn scene_at(day: &Day, t: DateTime<Utc>) -> String {
@@ -538,4 +542,80 @@ async fn with_wechat_credentials_each_slot_code_is_made_once_and_ahead() {
     }
     let ready = String::from_utf8(ready.expect("next slot prepared")).expect("utf-8");
     assert!(ready.contains(&next), "{ready}");
+}
+
+/// XH-8.1 across time zones: the start is an instant, whatever offset it was given in;
+/// classification compares instants, and replies speak the branch's own time zone.
+#[tokio::test]
+async fn xh_8_1_classification_compares_instants_and_replies_use_the_branchs_time_zone() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let r = app.post("/api/v1/orgs", &admin, json!({"name": "海外支部", "code": "LDN", "kind": "branch", "timezone": "Europe/London"})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let london = r.body["id"].as_i64().expect("id");
+    let p = app
+        .person(&admin, "伦敦", "13800000051", london, "member")
+        .await;
+    app.bind(p, "o-london").await;
+    let q = app
+        .person(&admin, "伦敦二", "13800000052", london, "member")
+        .await;
+    app.bind(q, "o-london2").await;
+    // Given in Beijing time; the session opens 30 minutes before it.
+    let start = (Utc::now() + Duration::minutes(90))
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"));
+    let start = start - Duration::nanoseconds(i64::from(start.timestamp_subsec_nanos()));
+    let r = app.post("/api/v1/activities", &admin, json!({"org_id": london, "kind": "fixed_day", "title": "12月主题党日", "starts_at": start.to_rfc3339(), "ends_at": (start + Duration::hours(2)).to_rfc3339()})).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let activity = r.body["id"].as_i64().expect("id");
+    let stored: DateTime<Utc> = r.body["starts_at"]
+        .as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .expect("starts_at")
+        .with_timezone(&Utc);
+    assert_eq!(stored, start.with_timezone(&Utc), "{}", r.text);
+    let (session, secret) = open_session(&app, &admin, activity).await;
+    let scene = |t: DateTime<Utc>| {
+        vanguard::checkin::qr::payload(
+            &secret,
+            session,
+            vanguard::checkin::qr::slot_at(t.timestamp(), 60),
+        )
+    };
+    // Too early: the reply names the opening time on the branch's (London) clock.
+    let now = Utc::now();
+    let reply = app
+        .scan("o-london", &scene(now), now.timestamp())
+        .await
+        .expect("reply");
+    let opens = start.with_timezone(&Utc) - Duration::minutes(30);
+    let london_clock = opens
+        .with_timezone(&chrono_tz::Europe::London)
+        .format("%H:%M")
+        .to_string();
+    let beijing_clock = opens
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%H:%M")
+        .to_string();
+    assert!(
+        reply.starts_with("签到尚未开始") && reply.contains(&london_clock),
+        "{reply}"
+    );
+    assert!(!reply.contains(&beijing_clock), "{reply}");
+    // At the start instant exactly (sent in UTC by WeChat): on time; one second past 15 minutes: too late.
+    let at = start.with_timezone(&Utc);
+    let reply = app
+        .scan("o-london", &scene(at), at.timestamp())
+        .await
+        .expect("reply");
+    assert!(
+        reply.starts_with("签到成功：12月主题党日，按时签到，+5 分"),
+        "{reply}"
+    );
+    let at = start.with_timezone(&Utc) + Duration::seconds(15 * 60 + 1);
+    let reply = app
+        .scan("o-london2", &scene(at), at.timestamp())
+        .await
+        .expect("reply");
+    assert!(reply.starts_with("已超过签到时间"), "{reply}");
 }

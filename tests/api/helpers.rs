@@ -55,11 +55,15 @@ pub async fn fresh_database(dir: &std::path::Path) -> String {
                 .await
                 .expect("create test database");
             admin.close().await.ok();
-            let base = admin_url
-                .rsplit_once('/')
-                .map_or(admin_url.as_str(), |(b, _)| b)
-                .to_owned();
-            format!("{base}/{name}")
+            // Same server and options (e.g. `?sslmode=disable`), another database.
+            let (path, query) = admin_url
+                .split_once('?')
+                .map_or((admin_url.as_str(), None), |(p, q)| (p, Some(q)));
+            let base = path.rsplit_once('/').map_or(path, |(b, _)| b);
+            match query {
+                Some(q) => format!("{base}/{name}?{q}"),
+                None => format!("{base}/{name}"),
+            }
         }
         Err(_) => format!("sqlite://{}/vanguard.db?mode=rwc", dir.display()),
     }
