@@ -37,6 +37,24 @@ pub struct Model {
     pub created_at: DateTimeUtc,
 }
 
+/// The columns the policy engine reads: scoring paths load this, not the whole row
+/// (a year replay reads every fact of the year).
+#[derive(Clone, Debug, PartialEq, Eq, DerivePartialModel)]
+#[sea_orm(entity = "Entity")]
+pub struct Scored {
+    pub id: i64,
+    pub kind: String,
+    pub person_id: Option<i64>,
+    pub org_id: Option<i64>,
+    pub activity_id: Option<i64>,
+    pub item: Option<String>,
+    pub fields: Option<String>,
+    pub method: Option<String>,
+    pub target_id: Option<i64>,
+    pub at: DateTimeUtc,
+    pub year: i32,
+}
+
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 

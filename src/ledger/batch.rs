@@ -109,12 +109,13 @@ pub async fn repost_people(
     let exemptions =
         by_ids::<entity::exemption::Entity, _>(db, &ids, entity::exemption::Column::PersonId)
             .await?;
-    let mut facts: Vec<entity::fact::Model> = Vec::new();
+    let mut facts: Vec<entity::fact::Scored> = Vec::new();
     for chunk in ids.chunks(CHUNK) {
         facts.extend(
             entity::fact::Entity::find()
                 .filter(entity::fact::Column::PersonId.is_in(padded(chunk)))
                 .filter(entity::fact::Column::Year.is_in(padded(&years)))
+                .into_partial_model::<entity::fact::Scored>()
                 .all(db)
                 .await?,
         );

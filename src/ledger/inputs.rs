@@ -136,7 +136,7 @@ pub fn to_activity(a: &entity::activity::Model) -> Option<Activity> {
     })
 }
 
-pub fn to_fact(f: &entity::fact::Model) -> Option<Fact> {
+pub fn to_fact(f: &entity::fact::Scored) -> Option<Fact> {
     let kind = match f.kind.as_str() {
         "checkin" => FactKind::CheckIn {
             person: PersonId(f.person_id?),
@@ -288,6 +288,7 @@ pub async fn subject_inputs(
             let rows = entity::fact::Entity::find()
                 .filter(F::PersonId.eq(pid))
                 .filter(F::Year.eq(year))
+                .into_partial_model::<entity::fact::Scored>()
                 .all(db)
                 .await?;
             let activity_ids: Vec<i64> = rows.iter().filter_map(|f| f.activity_id).collect();
@@ -309,6 +310,7 @@ pub async fn subject_inputs(
                 .filter(F::OrgId.eq(oid))
                 .filter(F::PersonId.is_null())
                 .filter(F::Year.eq(year))
+                .into_partial_model::<entity::fact::Scored>()
                 .all(db)
                 .await?;
             let (start, end) = year_bounds(year, tz);

@@ -40,6 +40,7 @@ pub async fn replay_year(
     year: i32,
     close: bool,
 ) -> AppResult<ReplaySummary> {
+    let t = std::time::Instant::now();
     let orgs = org_map(db).await?;
     let in_scope =
         |o: &entity::organization::Model| root.is_none_or(|r| o.path.starts_with(&r.path));
@@ -71,6 +72,7 @@ pub async fn replay_year(
 
     let fact_rows = entity::fact::Entity::find()
         .filter(entity::fact::Column::Year.eq(year))
+        .into_partial_model::<entity::fact::Scored>()
         .all(db)
         .await?;
     let person_set: std::collections::HashSet<i64> = person_ids.iter().copied().collect();
@@ -111,6 +113,7 @@ pub async fn replay_year(
     }
     let activities = crate::policy::Activities::new(activity_rows.iter().filter_map(to_activity));
     let facts: Vec<Fact> = fact_rows.iter().filter_map(to_fact).collect();
+    tracing::debug!(elapsed = ?t.elapsed(), facts = facts.len(), "year inputs read");
 
     // One engine run per distinct policy.
     let mut groups: BTreeMap<PolicyKey, (Vec<usize>, Vec<i64>)> = BTreeMap::new();
@@ -167,6 +170,7 @@ pub async fn replay_year(
             year_end: close,
         };
         let evals = evaluate_year(&ctx, &data);
+        tracing::debug!(elapsed = ?t.elapsed(), policy = %name, "year evaluated");
         // One line per kind of warning, not one per posting (a missing calendar touches many).
         let warnings: Vec<&String> = evals
             .persons
@@ -190,6 +194,7 @@ pub async fn replay_year(
                     .map(|(e, id)| (SubjectRef::Org(*id), *id, e)),
             );
         write_all(db, year, close, subjects.collect()).await?;
+        tracing::debug!(elapsed = ?t.elapsed(), "year written");
         summary.persons += person_ix.len();
         summary.orgs += org_list.len();
     }
