@@ -79,6 +79,13 @@ enum Command {
         /// Percent of members scanning twice.
         #[arg(long, default_value_t = 10)]
         double_percent: u32,
+        /// Chaos runs: push again up to this many times when a push gets no reply or
+        /// "busy", as WeChat does (the check then allows scans that never succeeded).
+        #[arg(long, default_value_t = 0)]
+        retries: u32,
+        /// Seconds between those retries (WeChat waits 5).
+        #[arg(long, default_value_t = 5)]
+        retry_delay_seconds: u64,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -188,6 +195,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
             concurrency,
             resend_percent,
             double_percent,
+            retries,
+            retry_delay_seconds,
             json,
         } => {
             let (session, admin_token) = match demo {
@@ -224,6 +233,8 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
                     concurrency,
                     resend_percent,
                     double_percent,
+                    retries,
+                    retry_delay: std::time::Duration::from_secs(retry_delay_seconds),
                 },
             )
             .await?;

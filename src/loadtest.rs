@@ -35,6 +35,11 @@ pub struct Options {
     pub resend_percent: u32,
     /// Share of members who scan twice (percent).
     pub double_percent: u32,
+    /// Chaos runs: a push with no reply (transport error, HTTP error, timed out) is
+    /// pushed again up to this many times, `retry_delay` apart, to the next instance, as
+    /// WeChat does; after "系统繁忙" the member scans again (a new event). 0: one try.
+    pub retries: u32,
+    pub retry_delay: Duration,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -58,10 +63,37 @@ pub struct Report {
     pub duplicated: usize,
     pub unposted: usize,
     pub safe_mode: bool,
+    /// Chaos runs only (`retries > 0`).
+    pub chaos: Option<ChaosCounts>,
+}
+
+/// What a chaos run checks: a member told "checked in" has exactly one check-in and its
+/// ledger posting; one who never heard so has none, or is confirmed on a retry.
+#[derive(Debug, Default, Serialize)]
+pub struct ChaosCounts {
+    /// Members whose scan got a success (or "already checked in") reply.
+    pub acknowledged: usize,
+    /// Acknowledged, yet no check-in stored (must be 0).
+    pub acknowledged_lost: usize,
+    /// Never acknowledged, nothing stored.
+    pub unacknowledged_none: usize,
+    /// Never acknowledged, stored anyway (the reply was lost): a final resend of the same
+    /// event must answer success or "already checked in".
+    pub unacknowledged_stored: usize,
+    pub unacknowledged_confirmed_on_retry: usize,
+    pub retries: usize,
+    pub busy_replies: usize,
+    pub no_replies: usize,
 }
 
 impl Report {
     pub fn ok(&self) -> bool {
+        if let Some(c) = &self.chaos {
+            return self.duplicated == 0
+                && self.unposted == 0
+                && c.acknowledged_lost == 0
+                && c.unacknowledged_confirmed_on_retry == c.unacknowledged_stored;
+        }
         self.lost == 0
             && self.duplicated == 0
             && self.unposted == 0
@@ -107,6 +139,19 @@ struct Tally {
     double_mismatches: usize,
     other: usize,
     errors: usize,
+    /// Chaos runs: the first scan of each member, and whether it was acknowledged.
+    firsts: Vec<(usize, String, bool)>,
+    retries: usize,
+    busy: usize,
+    no_reply: usize,
+}
+
+const BUSY: &str = "系统繁忙";
+
+fn acknowledged(reply: &str) -> bool {
+    reply.starts_with("签到成功")
+        || reply.starts_with("已记录出席")
+        || reply.starts_with("您已签到过")
 }
 
 /// The member's n-th pick in 0..100, stable across runs.
@@ -174,8 +219,34 @@ pub async fn run(state: &AppState, opts: Options) -> anyhow::Result<Report> {
                 };
                 let key = scene.read().await.clone();
                 let now = chrono::Utc::now().timestamp();
-                let doc = scan_doc(&openid, now, &key);
-                let first = send(&http, url, &cfg, &doc, &openid, &mut t).await;
+                let mut doc = scan_doc(&openid, now, &key);
+                let mut first = send(&http, url, &cfg, &doc, &openid, &mut t).await;
+                // WeChat's retries (chaos runs): the same event again when nothing came
+                // back; after "busy" the member scans again, a new event.
+                let mut attempt = 0;
+                while attempt < opts.retries
+                    && first
+                        .as_deref()
+                        .is_none_or(|r| r.is_empty() || r.starts_with(BUSY))
+                {
+                    attempt += 1;
+                    t.retries += 1;
+                    match first.as_deref() {
+                        Some(r) if r.starts_with(BUSY) => {
+                            t.busy += 1;
+                            let key = scene.read().await.clone();
+                            doc = scan_doc(&openid, chrono::Utc::now().timestamp(), &key);
+                        }
+                        _ => t.no_reply += 1,
+                    }
+                    tokio::time::sleep(opts.retry_delay).await;
+                    let url = &opts.urls[(i + attempt as usize) % opts.urls.len()];
+                    first = send(&http, url, &cfg, &doc, &openid, &mut t).await;
+                }
+                if opts.retries > 0 {
+                    let acked = first.as_deref().is_some_and(acknowledged);
+                    t.firsts.push((i, doc.clone(), acked));
+                }
                 let Some(first) = first else { continue };
                 if first.starts_with("签到成功") || first.starts_with("已记录出席") {
                     t.counted += 1;
@@ -215,6 +286,10 @@ pub async fn run(state: &AppState, opts: Options) -> anyhow::Result<Report> {
         all.double_mismatches += t.double_mismatches;
         all.other += t.other;
         all.errors += t.errors;
+        all.firsts.extend(t.firsts);
+        all.retries += t.retries;
+        all.busy += t.busy;
+        all.no_reply += t.no_reply;
     }
     let seconds = started.elapsed().as_secs_f64();
     refresher.abort();
@@ -231,6 +306,11 @@ pub async fn run(state: &AppState, opts: Options) -> anyhow::Result<Report> {
         .iter()
         .filter(|o| expected.contains(o.as_str()))
         .count();
+    let chaos = if opts.retries > 0 {
+        Some(chaos_counts(&http, &opts, state, &stored, &all).await)
+    } else {
+        None
+    };
     let requests = all.latencies.len();
     Ok(Report {
         members: opts.members,
@@ -252,7 +332,52 @@ pub async fn run(state: &AppState, opts: Options) -> anyhow::Result<Report> {
         duplicated: people.values().map(|n| n - 1).sum(),
         unposted: stored.unposted,
         safe_mode: state.wechat.keys.is_some(),
+        chaos,
     })
+}
+
+/// Sorts members by what they heard and what was stored; resends the last event of
+/// each member stored without hearing so (it must now answer success or "already").
+async fn chaos_counts(
+    http: &reqwest::Client,
+    opts: &Options,
+    state: &AppState,
+    stored: &Stored,
+    all: &Tally,
+) -> ChaosCounts {
+    let stored_openids: std::collections::HashSet<&str> =
+        stored.openids.iter().map(String::as_str).collect();
+    let mut c = ChaosCounts {
+        retries: all.retries,
+        busy_replies: all.busy,
+        no_replies: all.no_reply,
+        ..ChaosCounts::default()
+    };
+    let mut scratch = Tally::default();
+    for (i, doc, acked) in &all.firsts {
+        let openid = crate::demo::openid(i + 1);
+        let is_stored = stored_openids.contains(openid.as_str());
+        match (acked, is_stored) {
+            (true, true) => c.acknowledged += 1,
+            (true, false) => {
+                c.acknowledged += 1;
+                c.acknowledged_lost += 1;
+            }
+            (false, false) => c.unacknowledged_none += 1,
+            (false, true) => {
+                c.unacknowledged_stored += 1;
+                let Ok(oid) = OpenId::parse(&openid) else {
+                    continue;
+                };
+                let url = &opts.urls[0];
+                let again = send(http, url, &state.wechat, doc, &oid, &mut scratch).await;
+                if again.as_deref().is_some_and(acknowledged) {
+                    c.unacknowledged_confirmed_on_retry += 1;
+                }
+            }
+        }
+    }
+    c
 }
 
 fn scan_doc(openid: &OpenId, at: i64, scene: &str) -> String {
@@ -435,6 +560,23 @@ impl std::fmt::Display for Report {
             self.duplicated,
             self.unposted,
             if self.ok() { "OK" } else { "FAILED" }
-        )
+        )?;
+        if let Some(c) = &self.chaos {
+            write!(
+                f,
+                "\nchaos: {} retries ({} after no reply, {} after busy); acknowledged {} \
+                 (lost {}); unacknowledged: {} with nothing stored, {} stored and {} of them \
+                 confirmed on retry",
+                c.retries,
+                c.no_replies,
+                c.busy_replies,
+                c.acknowledged,
+                c.acknowledged_lost,
+                c.unacknowledged_none,
+                c.unacknowledged_stored,
+                c.unacknowledged_confirmed_on_retry
+            )?;
+        }
+        Ok(())
     }
 }

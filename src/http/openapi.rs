@@ -4,7 +4,9 @@
 //! any operation without one, or without a scope test.
 
 use actix_web::HttpResponse;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::{audit, auth, checkin, error, http, ledger, org};
@@ -23,6 +25,95 @@ impl Modify for Security {
                     .build(),
             ),
         );
+    }
+}
+
+/// Every refusal is an RFC 9457 problem: each operation lists the ones it can answer
+/// (400 for malformed input; 401/403 behind a bearer token; 404 where the path or body
+/// names a record; 409/413/415 where a body is sent; 429/503 anywhere), as
+/// `application/problem+json`, so clients and fuzzers can trust the document.
+struct Problems;
+
+const PROBLEM_TYPE: &str = "application/problem+json";
+
+fn problem_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Problem")))
+        .build();
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(PROBLEM_TYPE, content)
+            .build(),
+    )
+}
+
+impl Problems {
+    fn apply(path: &str, method: &str, op: &mut Operation) {
+        let bearer = op
+            .security
+            .as_ref()
+            .is_some_and(|reqs| reqs.iter().any(|r| *r != SecurityRequirement::default()));
+        let writes = matches!(method, "post" | "put" | "patch" | "delete");
+        let mut statuses = vec![
+            ("400", "请求有误"),
+            ("429", "请求过于频繁"),
+            ("503", "服务暂不可用"),
+        ];
+        if bearer {
+            statuses.push(("401", "未登录或登录凭证无效"));
+            statuses.push(("403", "无权进行此操作"));
+        }
+        // A path or a body that names a record may name one that does not exist.
+        if path.contains('{') || op.request_body.is_some() {
+            statuses.push(("404", "未找到"));
+        }
+        if writes {
+            statuses.push(("409", "与现有数据冲突"));
+        }
+        if op.request_body.is_some() {
+            statuses.push(("413", "请求体过大"));
+            statuses.push(("415", "不支持的内容类型"));
+        }
+        let responses = &mut op.responses.responses;
+        // Declared refusals keep their description but speak problem+json.
+        for (status, response) in responses.iter_mut() {
+            if status.starts_with('4') || status.starts_with('5') {
+                let description = match response {
+                    RefOr::T(r) => r.description.clone(),
+                    RefOr::Ref(_) => String::new(),
+                };
+                let description = if description.is_empty() {
+                    "请求被拒绝".to_owned()
+                } else {
+                    description
+                };
+                *response = problem_response(&description);
+            }
+        }
+        for (status, description) in statuses {
+            responses
+                .entry(status.to_owned())
+                .or_insert_with(|| problem_response(description));
+        }
+    }
+}
+
+impl Modify for Problems {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in doc.paths.paths.iter_mut() {
+            for (method, op) in [
+                ("get", &mut item.get),
+                ("post", &mut item.post),
+                ("put", &mut item.put),
+                ("patch", &mut item.patch),
+                ("delete", &mut item.delete),
+            ] {
+                if let Some(op) = op.as_mut() {
+                    Self::apply(path, method, op);
+                }
+            }
+        }
     }
 }
 
@@ -93,7 +184,7 @@ impl Modify for Security {
         checkin::makeup::list_materials,
     ),
     components(schemas(error::Problem, error::ErrorCode, error::FieldError)),
-    modifiers(&Security)
+    modifiers(&Security, &Problems)
 )]
 pub struct ApiDoc;
 
@@ -101,4 +192,50 @@ pub struct ApiDoc;
 #[utoipa::path(get, path = "/api/openapi.json", tag = "ops", security(()), responses((status = 200)))]
 pub async fn document() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fuzzing pass (scripts/fuzz-api.sh) holds the server to this document: every
+    /// refusal it can meet must be declared, as a problem.
+    #[test]
+    fn every_operation_declares_its_refusals_as_problems() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).expect("serializes");
+        let paths = doc["paths"].as_object().expect("paths");
+        let mut seen = 0;
+        for (path, item) in paths {
+            for (method, op) in item.as_object().expect("path item") {
+                let responses = op["responses"].as_object().expect("responses");
+                let bearer = op["security"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().any(|s| s.get("bearer").is_some()));
+                let mut expected = vec!["400", "429", "503"];
+                if bearer {
+                    expected.extend(["401", "403"]);
+                }
+                if path.contains('{') {
+                    expected.push("404");
+                }
+                for status in expected {
+                    assert!(
+                        responses.contains_key(status),
+                        "{method} {path} does not declare {status}"
+                    );
+                }
+                for (status, response) in responses {
+                    if status.starts_with('4') || status.starts_with('5') {
+                        assert!(
+                            response["content"].get(PROBLEM_TYPE).is_some(),
+                            "{method} {path} {status} is not a problem"
+                        );
+                        assert!(response["content"].get("application/json").is_none());
+                    }
+                }
+                seen += 1;
+            }
+        }
+        assert!(seen > 50, "only {seen} operations");
+    }
 }

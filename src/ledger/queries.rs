@@ -70,7 +70,7 @@ pub struct ScoreView {
     /// The year is closed: year-end rules applied, frozen.
     pub closed: bool,
     /// Each stretch of the year under one index (role changes), with flags.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Vec<Object>>)]
     pub parts: serde_json::Value,
     pub updated_at: Option<DateTime<Utc>>,
 }

@@ -177,6 +177,8 @@ async fn the_load_generator_finds_every_scan_stored_once() {
             concurrency: 6,
             resend_percent: 30,
             double_percent: 30,
+            retries: 0,
+            retry_delay: std::time::Duration::ZERO,
         },
     )
     .await
@@ -200,6 +202,8 @@ async fn the_load_generator_finds_every_scan_stored_once() {
             concurrency: 6,
             resend_percent: 0,
             double_percent: 0,
+            retries: 0,
+            retry_delay: std::time::Duration::ZERO,
         },
     )
     .await
@@ -208,6 +212,39 @@ async fn the_load_generator_finds_every_scan_stored_once() {
     assert_eq!(again.counted_replies, 0);
     assert_eq!(again.stored_checkins, 30, "{again}");
     assert_eq!(again.duplicated, 0);
+}
+
+/// The chaos mode's accounting on a healthy instance: every member acknowledged, each
+/// with one stored check-in; nothing waits for a retry.
+#[tokio::test]
+async fn the_chaos_load_generator_accounts_for_every_member() {
+    let app = spawn_app().await;
+    let demo = vanguard::demo::run(&app.state, 20, false)
+        .await
+        .expect("demo seeds");
+    let report = vanguard::loadtest::run(
+        &app.state,
+        vanguard::loadtest::Options {
+            urls: vec![app.address.clone()],
+            session_id: demo.session_id,
+            admin_token: demo.admin_token.clone(),
+            members: 20,
+            concurrency: 4,
+            resend_percent: 20,
+            double_percent: 20,
+            retries: 3,
+            retry_delay: std::time::Duration::from_millis(50),
+        },
+    )
+    .await
+    .expect("load test runs");
+    assert!(report.ok(), "{report}");
+    let chaos = report.chaos.as_ref().expect("chaos counts");
+    assert_eq!(chaos.acknowledged, 20, "{report}");
+    assert_eq!(chaos.acknowledged_lost, 0);
+    assert_eq!(chaos.unacknowledged_none + chaos.unacknowledged_stored, 0);
+    assert_eq!(report.stored_checkins, 20);
+    assert_eq!(report.duplicated, 0);
 }
 
 fn vanguard_cli(db_url: &str) -> Command {
