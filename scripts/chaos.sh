@@ -20,8 +20,9 @@ redis_port=56379
 port_a=18080
 port_b=18081
 
-cargo build -q --release --bin vanguard
-bin="$CARGO_TARGET_DIR/release/vanguard"
+profile=${CHAOS_PROFILE:-release}   # CHAOS_PROFILE=debug reuses the test build
+if [ "$profile" = release ]; then cargo build -q --release --bin vanguard; else cargo build -q --bin vanguard; fi
+bin="$CARGO_TARGET_DIR/$profile/vanguard"
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
 work=$(mktemp -d /var/tmp/vg-chaos.XXXXXX)
 chmod 755 "$work"
@@ -45,7 +46,8 @@ trap cleanup EXIT
 stamp() { echo "[$(date +%H:%M:%S)] $*"; }
 
 mkdir -p "$work/pg"
-[ "$(id -u)" = 0 ] && chown postgres "$work/pg"
+# PostgreSQL runs as postgres: its data, log and socket live here.
+[ "$(id -u)" = 0 ] && chown -R postgres "$work"
 as_pg "$pgbin/initdb" -D "$work/pg" -A trust -U postgres >/dev/null
 pg_ctl -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1 -c max_connections=200" -w start >/dev/null
 as_pg "$pgbin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres vanguard

@@ -84,6 +84,8 @@ pub struct ChaosCounts {
     pub retries: usize,
     pub busy_replies: usize,
     pub no_replies: usize,
+    /// The final replies of unacknowledged members, by text ("" = none), most frequent first.
+    pub unacknowledged_replies: Vec<(String, usize)>,
 }
 
 impl Report {
@@ -139,8 +141,8 @@ struct Tally {
     double_mismatches: usize,
     other: usize,
     errors: usize,
-    /// Chaos runs: the first scan of each member, and whether it was acknowledged.
-    firsts: Vec<(usize, String, bool)>,
+    /// Chaos runs: each member's scan, whether it was acknowledged, and the final reply.
+    firsts: Vec<(usize, String, bool, String)>,
     retries: usize,
     busy: usize,
     no_reply: usize,
@@ -245,7 +247,8 @@ pub async fn run(state: &AppState, opts: Options) -> anyhow::Result<Report> {
                 }
                 if opts.retries > 0 {
                     let acked = first.as_deref().is_some_and(acknowledged);
-                    t.firsts.push((i, doc.clone(), acked));
+                    let last = first.clone().unwrap_or_default();
+                    t.firsts.push((i, doc.clone(), acked, last));
                 }
                 let Some(first) = first else { continue };
                 if first.starts_with("签到成功") || first.starts_with("已记录出席") {
@@ -354,7 +357,11 @@ async fn chaos_counts(
         ..ChaosCounts::default()
     };
     let mut scratch = Tally::default();
-    for (i, doc, acked) in &all.firsts {
+    let mut replies: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, doc, acked, last) in &all.firsts {
+        if !acked {
+            *replies.entry(last.as_str()).or_default() += 1;
+        }
         let openid = crate::demo::openid(i + 1);
         let is_stored = stored_openids.contains(openid.as_str());
         match (acked, is_stored) {
@@ -377,6 +384,12 @@ async fn chaos_counts(
             }
         }
     }
+    let mut replies: Vec<(String, usize)> = replies
+        .into_iter()
+        .map(|(r, n)| (r.to_owned(), n))
+        .collect();
+    replies.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    c.unacknowledged_replies = replies;
     c
 }
 
@@ -576,6 +589,14 @@ impl std::fmt::Display for Report {
                 c.unacknowledged_stored,
                 c.unacknowledged_confirmed_on_retry
             )?;
+            for (reply, n) in c.unacknowledged_replies.iter().take(5) {
+                let reply = if reply.is_empty() {
+                    "(no reply)"
+                } else {
+                    reply
+                };
+                write!(f, "\n  {n} × {reply}")?;
+            }
         }
         Ok(())
     }
