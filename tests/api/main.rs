@@ -15,3 +15,4 @@ mod people;
 mod rbac;
 mod score;
 mod storm;
+mod wire;
