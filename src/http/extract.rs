@@ -89,9 +89,10 @@ fn json_error(err: JsonPayloadError, req: &HttpRequest) -> actix_web::Error {
         JsonPayloadError::Deserialize(e) => {
             use serde_json::error::Category;
             let at = format!("（第 {} 行第 {} 列）", e.line(), e.column());
+            // validation_failed for every JSON that does not read: the code clients know.
             match e.classify() {
-                Category::Syntax => AppError::bad_request(format!("请求体不是有效的 JSON{at}")),
-                Category::Eof => AppError::bad_request(format!("请求体 JSON 不完整{at}")),
+                Category::Syntax => AppError::validation(format!("请求体不是有效的 JSON{at}")),
+                Category::Eof => AppError::validation(format!("请求体 JSON 不完整{at}")),
                 Category::Data => with_field(
                     AppError::validation(format!("JSON 中的字段或取值不符合要求{at}")),
                     &e.to_string(),

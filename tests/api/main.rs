@@ -9,6 +9,7 @@ mod helpers;
 mod import;
 mod ledger;
 mod makeup;
+mod malformed;
 mod orgs;
 mod pages;
 mod people;
