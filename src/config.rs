@@ -304,6 +304,9 @@ impl Settings {
         self.wechat
             .validate()
             .map_err(|e| err(&format!("wechat.{}", e.key), e.message))?;
+        self.wechat
+            .validate_listen(self.listen_addr()?)
+            .map_err(|e| err(&format!("wechat.{}", e.key), e.message))?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| err("log.level", e.to_string()))?;
         Ok(())

@@ -227,37 +227,3 @@ impl ResponseError for AppError {
             .json(self.problem())
     }
 }
-
-/// Turns actix's own extractor errors (bad JSON, bad path, oversize body) into problems.
-pub fn json_error_handler(
-    err: actix_web::error::JsonPayloadError,
-    _req: &actix_web::HttpRequest,
-) -> actix_web::Error {
-    use actix_web::error::JsonPayloadError as J;
-    let app = match &err {
-        J::OverflowKnownLength { .. } | J::Overflow { .. } => {
-            AppError::new(ErrorCode::PayloadTooLarge, "请求体超过大小限制")
-        }
-        J::ContentType => AppError::new(
-            ErrorCode::UnsupportedMediaType,
-            "请求体须为 JSON (Content-Type: application/json)",
-        ),
-        J::Deserialize(e) => AppError::validation(format!("JSON 内容有误：{e}")),
-        _ => AppError::bad_request(format!("无法读取请求体：{err}")),
-    };
-    app.into()
-}
-
-pub fn path_error_handler(
-    err: actix_web::error::PathError,
-    _req: &actix_web::HttpRequest,
-) -> actix_web::Error {
-    AppError::not_found(format!("路径参数有误：{err}")).into()
-}
-
-pub fn query_error_handler(
-    err: actix_web::error::QueryPayloadError,
-    _req: &actix_web::HttpRequest,
-) -> actix_web::Error {
-    AppError::validation(format!("查询参数有误：{err}")).into()
-}

@@ -280,6 +280,7 @@ pub async fn counts(state: &AppState, activity_id: i64) -> AppResult<Counts> {
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Cursor: the last person id of the previous page.

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, middleware, health, metrics, the OpenAPI document.
 
+pub mod extract;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
@@ -9,34 +10,28 @@ use std::net::IpAddr;
 use actix_web::{HttpRequest, HttpResponse, middleware, web};
 use ipnet::IpNet;
 
-use crate::error::{self, AppError};
+use crate::error::AppError;
 use crate::state::AppState;
 
 /// Everything the server answers, used by the server and the tests alike.
 pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
     let settings = &state.settings.server;
-    cfg.app_data(
-        web::JsonConfig::default()
-            .limit(settings.json_limit_bytes)
-            .error_handler(error::json_error_handler),
-    )
-    .app_data(web::PathConfig::default().error_handler(error::path_error_handler))
-    .app_data(web::QueryConfig::default().error_handler(error::query_error_handler))
-    .app_data(web::PayloadConfig::new(settings.json_limit_bytes))
-    .route("/healthz", web::get().to(health::healthz))
-    .route("/readyz", web::get().to(health::readyz))
-    .route("/metrics", web::get().to(metrics::metrics))
-    .route("/api/openapi.json", web::get().to(openapi::document))
-    .service(
-        web::scope("/api/v1")
-            .configure(crate::auth::routes::configure)
-            .configure(|c| crate::org::routes::configure(c, settings.upload_limit_bytes))
-            .configure(crate::audit::routes::configure)
-            .configure(crate::ledger::routes::configure)
-            .configure(crate::checkin::routes::configure)
-            .configure(crate::checkin::makeup::configure),
-    )
-    .configure(crate::web::configure);
+    extract::configure(cfg, settings.json_limit_bytes);
+    cfg.app_data(web::PayloadConfig::new(settings.json_limit_bytes))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(metrics::metrics))
+        .route("/api/openapi.json", web::get().to(openapi::document))
+        .service(
+            web::scope("/api/v1")
+                .configure(crate::auth::routes::configure)
+                .configure(|c| crate::org::routes::configure(c, settings.upload_limit_bytes))
+                .configure(crate::audit::routes::configure)
+                .configure(crate::ledger::routes::configure)
+                .configure(crate::checkin::routes::configure)
+                .configure(crate::checkin::makeup::configure),
+        )
+        .configure(crate::web::configure);
 }
 
 pub fn default_headers() -> middleware::DefaultHeaders {

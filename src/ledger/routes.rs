@@ -354,6 +354,7 @@ pub async fn annul(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct YearQuery {
     /// Default: the current year in the organization's time zone.
@@ -396,6 +397,7 @@ pub async fn org_score(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RankQuery {
     pub year: Option<i32>,

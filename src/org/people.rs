@@ -224,6 +224,7 @@ pub async fn contact(
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PeopleQuery {
     /// Organization whose subtree to list; default: the caller's scope.

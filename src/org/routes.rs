@@ -53,6 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, upload_limit: usize) {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OrgQuery {
     /// Only the direct children of this organization.
@@ -268,6 +269,7 @@ pub async fn add_exemption(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct UnbindQuery {
     pub reason: Option<String>,
@@ -295,6 +297,7 @@ pub async fn unbind_wechat(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
     /// List every bad row and change nothing.

@@ -108,8 +108,10 @@ pub enum Rejection {
     Replay,
     #[error("unsupported encrypt_type")]
     UnsupportedEncryptType,
-    #[error("encrypted push but no EncodingAESKey configured")]
+    #[error("encrypted push but wechat.message_mode is plaintext")]
     NoAesKey,
+    #[error("plaintext push but wechat.message_mode is safe")]
+    PlaintextRefused,
     #[error("openid parameter does not match FromUserName")]
     OpenIdMismatch,
     #[error("xml: {0}")]
@@ -131,6 +133,7 @@ impl Rejection {
             Self::Replay => "replayed_nonce",
             Self::UnsupportedEncryptType => "unsupported_encrypt_type",
             Self::NoAesKey => "no_aes_key",
+            Self::PlaintextRefused => "plaintext_refused",
             Self::OpenIdMismatch => "openid_mismatch",
             Self::Xml(e) => e.code(),
             Self::Crypto(e) => e.code(),
@@ -141,7 +144,7 @@ impl Rejection {
         match self {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadSignature | Self::BadMsgSignature => StatusCode::UNAUTHORIZED,
-            Self::StaleTimestamp | Self::Replay => StatusCode::FORBIDDEN,
+            Self::StaleTimestamp | Self::Replay | Self::PlaintextRefused => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -229,8 +232,13 @@ pub fn open_push(
     }
     let (timestamp, nonce) = check_signature(cfg, q, now, true)?;
     let (message, mode) = match q.encrypt_type.as_deref() {
+        // Refused before the body is read: in safe mode only msg_signature binds a body.
+        None | Some("") | Some("raw") if !cfg.message_mode.takes_plaintext() => {
+            return Err(Rejection::PlaintextRefused);
+        }
         None | Some("") | Some("raw") => (InboundMessage::parse(body)?, Mode::Plain),
         Some("aes") => {
+            // `keys` is set exactly when the mode takes encrypted pushes.
             let keys = cfg.keys.as_ref().ok_or(Rejection::NoAesKey)?;
             let msg_sig = required(&q.msg_signature, "msg_signature")?;
             let envelope = Envelope::parse(body)?;

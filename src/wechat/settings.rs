@@ -1,7 +1,15 @@
 //! `[wechat]` settings (environment `VANGUARD__WECHAT__…`) and their validation.
 //!
-//! Sandbox mode is on when `app_id` is unset: the service then plays WeChat for
-//! itself (phone simulator, local API mock) and never calls the real API.
+//! Sandbox mode is on only when `sandbox = true`: the service then plays WeChat for
+//! itself (phone simulator, local API mock) and never calls the real API. It never
+//! turns on by itself: with neither `app_id` nor `sandbox` set, start-up refuses, and a
+//! sandbox on a non-loopback listen address needs `sandbox_allow_public = true` too
+//! (anyone reaching it can sign in as any openid and push signed scans).
+//!
+//! `message_mode` says which pushes are taken: `plaintext` (no encryption), `compatible`
+//! (plaintext or encrypted) or `safe` (encrypted only). Absent: `safe` when an
+//! `encoding_aes_key` is set, else `plaintext`. A plaintext push's signature does not
+//! cover its body, so safe mode must refuse plaintext pushes outright.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -25,12 +33,49 @@ fn default_replay_window() -> u64 {
     300
 }
 
+/// Which pushes the callback takes (WeChat's 消息加解密方式).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageMode {
+    /// 明文模式: plaintext pushes only.
+    Plaintext,
+    /// 兼容模式: plaintext and encrypted pushes.
+    Compatible,
+    /// 安全模式: encrypted pushes only.
+    Safe,
+}
+
+impl MessageMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Plaintext => "plaintext",
+            Self::Compatible => "compatible",
+            Self::Safe => "safe",
+        }
+    }
+    pub fn takes_plaintext(self) -> bool {
+        matches!(self, Self::Plaintext | Self::Compatible)
+    }
+    pub fn takes_encrypted(self) -> bool {
+        matches!(self, Self::Compatible | Self::Safe)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WechatSettings {
-    /// The official account's AppID; unset (or empty) → sandbox mode.
+    /// The official account's AppID; required unless `sandbox = true`.
     #[serde(default)]
     pub app_id: Option<String>,
+    /// Play WeChat locally (phone simulator, OAuth stand-in, API mock). Never on by itself.
+    #[serde(default)]
+    pub sandbox: bool,
+    /// Let the sandbox run on a non-loopback listen address (a public demo, on purpose).
+    #[serde(default)]
+    pub sandbox_allow_public: bool,
+    /// plaintext | compatible | safe; absent: safe with an `encoding_aes_key`, else plaintext.
+    #[serde(default)]
+    pub message_mode: Option<MessageMode>,
     #[serde(default)]
     pub app_secret: Option<SecretString>,
     /// Server-configuration token; in sandbox mode the lead generates and stores one when unset.
@@ -55,6 +100,9 @@ impl Default for WechatSettings {
     fn default() -> Self {
         Self {
             app_id: None,
+            sandbox: false,
+            sandbox_allow_public: false,
+            message_mode: None,
             app_secret: None,
             token: None,
             encoding_aes_key: None,
@@ -104,11 +152,52 @@ pub fn generate_token() -> String {
 
 impl WechatSettings {
     pub fn is_sandbox(&self) -> bool {
-        self.app_id.as_deref().is_none_or(|s| s.trim().is_empty())
+        self.sandbox
+    }
+
+    fn has_app_id(&self) -> bool {
+        self.app_id.as_deref().is_some_and(|s| !s.trim().is_empty())
+    }
+
+    /// The mode in force: the setting, else safe with a key and plaintext without.
+    pub fn message_mode(&self) -> MessageMode {
+        self.message_mode
+            .unwrap_or(if present(&self.encoding_aes_key).is_some() {
+                MessageMode::Safe
+            } else {
+                MessageMode::Plaintext
+            })
+    }
+
+    /// Where the sandbox may run: refused on a non-loopback listen address unless
+    /// `sandbox_allow_public` says so (anyone reaching it signs in as any openid).
+    pub fn validate_listen(&self, listen: std::net::SocketAddr) -> Result<(), SettingsError> {
+        if self.sandbox && !listen.ip().is_loopback() && !self.sandbox_allow_public {
+            return Err(err(
+                "sandbox",
+                "is on but server.listen is not a loopback address; anyone reaching it could \
+                 sign in as any member: set wechat.sandbox = false (and app_id), listen on \
+                 127.0.0.1, or set wechat.sandbox_allow_public = true for a public demo",
+            ));
+        }
+        Ok(())
     }
 
     /// Check every key; the first problem is returned as a one-line error naming it.
     pub fn validate(&self) -> Result<(), SettingsError> {
+        if self.sandbox && self.has_app_id() {
+            return Err(err(
+                "sandbox",
+                "is true but app_id is set: set wechat.sandbox = false to use the real account",
+            ));
+        }
+        if !self.sandbox && !self.has_app_id() {
+            return Err(err(
+                "app_id",
+                "is required (the official account's AppID), or set wechat.sandbox = true \
+                 to play WeChat locally",
+            ));
+        }
         if !self.is_sandbox() {
             AppId::parse(self.app_id.as_deref().unwrap_or_default().trim())
                 .map_err(|_| err("app_id", "must be 1 to 64 letters or digits"))?;
@@ -136,6 +225,15 @@ impl WechatSettings {
             }
             AesKey::from_encoding_aes_key(k)
                 .map_err(|_| err("encoding_aes_key_previous", "must be 43 base64 characters"))?;
+        }
+        if let Some(mode) = self.message_mode
+            && mode.takes_encrypted()
+            && current.is_none()
+        {
+            return Err(err(
+                "message_mode",
+                "compatible and safe modes need wechat.encoding_aes_key",
+            ));
         }
         match url::Url::parse(&self.api_base) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
@@ -169,7 +267,10 @@ impl WechatSettings {
         } else {
             self.app_id.as_deref().unwrap_or_default().trim().to_owned()
         };
-        let keys = match present(&self.encoding_aes_key) {
+        let message_mode = self.message_mode();
+        // Plaintext mode never opens an envelope: a configured key is left unused.
+        let key = present(&self.encoding_aes_key).filter(|_| message_mode.takes_encrypted());
+        let keys = match key {
             Some(k) => Some(KeyRing {
                 current: AesKey::from_encoding_aes_key(k)
                     .map_err(|_| err("encoding_aes_key", "must be 43 base64 characters"))?,
@@ -194,6 +295,7 @@ impl WechatSettings {
         };
         Ok(ResolvedSettings {
             sandbox,
+            message_mode,
             app_id,
             app_secret: if sandbox {
                 SecretString::from("sandbox-secret")
@@ -216,6 +318,8 @@ impl WechatSettings {
 #[derive(Debug, Clone)]
 pub struct ResolvedSettings {
     pub sandbox: bool,
+    /// Which pushes the callback takes; `keys` is set exactly when it takes encrypted ones.
+    pub message_mode: MessageMode,
     /// The real AppID, or [`SANDBOX_APP_ID`].
     pub app_id: String,
     pub app_secret: SecretString,
@@ -240,6 +344,9 @@ mod tests {
     #[test]
     fn defaults_from_empty_toml() {
         let w: WechatSettings = toml::from_str("").unwrap();
+        assert!(!w.is_sandbox(), "the sandbox never turns on by itself");
+        assert_eq!(w.validate().unwrap_err().key, "app_id");
+        let w: WechatSettings = toml::from_str("sandbox = true").unwrap();
         assert!(w.is_sandbox());
         assert_eq!(w.api_base, DEFAULT_API_BASE);
         assert_eq!(w.replay_window_seconds, 300);
@@ -250,6 +357,68 @@ mod tests {
         assert!(r.sandbox);
         assert_eq!(r.api_base, "http://127.0.0.1:9/sandbox/wechat-api");
         assert!(r.keys.is_none());
+        assert_eq!(r.message_mode, MessageMode::Plaintext);
+    }
+
+    #[test]
+    fn message_mode_defaults_to_safe_with_a_key_and_needs_one_for_encryption() {
+        let base = || WechatSettings {
+            sandbox: true,
+            ..Default::default()
+        };
+        let r = |w: WechatSettings| w.resolve(SecretString::from("tok123"), "http://x").unwrap();
+        let keyed = WechatSettings {
+            encoding_aes_key: s("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"),
+            ..base()
+        };
+        assert_eq!(r(keyed.clone()).message_mode, MessageMode::Safe);
+        let plain = WechatSettings {
+            message_mode: Some(MessageMode::Plaintext),
+            ..keyed.clone()
+        };
+        let plain = r(plain);
+        assert_eq!(plain.message_mode, MessageMode::Plaintext);
+        assert!(plain.keys.is_none(), "plaintext mode opens no envelope");
+        let compat = WechatSettings {
+            message_mode: Some(MessageMode::Compatible),
+            ..keyed
+        };
+        assert!(r(compat).keys.is_some());
+        let no_key = WechatSettings {
+            message_mode: Some(MessageMode::Safe),
+            ..base()
+        };
+        assert_eq!(no_key.validate().unwrap_err().key, "message_mode");
+        assert!(toml::from_str::<WechatSettings>("message_mode = 'secure'").is_err());
+    }
+
+    #[test]
+    fn sandbox_on_a_public_address_needs_its_own_setting() {
+        let w = WechatSettings {
+            sandbox: true,
+            ..Default::default()
+        };
+        w.validate_listen("127.0.0.1:8080".parse().unwrap())
+            .unwrap();
+        w.validate_listen("[::1]:8080".parse().unwrap()).unwrap();
+        assert_eq!(
+            w.validate_listen("0.0.0.0:8080".parse().unwrap())
+                .unwrap_err()
+                .key,
+            "sandbox"
+        );
+        let public = WechatSettings {
+            sandbox_allow_public: true,
+            ..w.clone()
+        };
+        public
+            .validate_listen("0.0.0.0:8080".parse().unwrap())
+            .unwrap();
+        let both = WechatSettings {
+            app_id: Some("wx1".into()),
+            ..w
+        };
+        assert_eq!(both.validate().unwrap_err().key, "sandbox");
     }
 
     #[test]
@@ -282,6 +451,7 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         let mut w = WechatSettings {
+            sandbox: true,
             encoding_aes_key: s("short"),
             ..Default::default()
         };
@@ -298,16 +468,19 @@ mod tests {
         };
         assert_eq!(w.validate().unwrap_err().key, "app_secret");
         let w = WechatSettings {
+            sandbox: true,
             token: s("a b"),
             ..Default::default()
         };
         assert_eq!(w.validate().unwrap_err().key, "token");
         let w = WechatSettings {
+            sandbox: true,
             api_base: "ftp://x".into(),
             ..Default::default()
         };
         assert_eq!(w.validate().unwrap_err().key, "api_base");
         let w = WechatSettings {
+            sandbox: true,
             replay_window_seconds: 0,
             ..Default::default()
         };

@@ -38,6 +38,8 @@ pub(crate) fn settings(api_base: &str, keys: bool) -> Arc<ResolvedSettings> {
         token: Some(SecretString::from(TOKEN)),
         encoding_aes_key: keys.then(|| SecretString::from(KEY)),
         encoding_aes_key_previous: keys.then(|| SecretString::from(PREV_KEY)),
+        // With keys: compatible mode, so one gateway takes both kinds of push.
+        message_mode: keys.then_some(super::settings::MessageMode::Compatible),
         api_base: api_base.into(),
         ..Default::default()
     };
@@ -277,6 +279,67 @@ async fn other_kinds_and_empty_replies_get_success() {
         (200, "success".into())
     );
     assert_eq!(h.calls.load(Ordering::SeqCst), 1);
+}
+
+fn gateway_in(mode: super::settings::MessageMode, handler: Arc<CountingHandler>) -> WechatGateway {
+    let w = WechatSettings {
+        app_id: Some(APPID.into()),
+        app_secret: Some(SecretString::from("app-secret")),
+        token: Some(SecretString::from(TOKEN)),
+        encoding_aes_key: Some(SecretString::from(KEY)),
+        message_mode: Some(mode),
+        ..Default::default()
+    };
+    let s = Arc::new(
+        w.resolve(SecretString::from(TOKEN), "http://127.0.0.1:1")
+            .unwrap(),
+    );
+    let store: SharedStore = Arc::new(MemoryStore::new());
+    let client = ApiClient::new(s.clone(), store.clone()).unwrap();
+    WechatGateway::new(s, store, handler, client)
+}
+
+/// Finding 1 (issue 13): with a key set, a plaintext push (whose signature does not
+/// cover its body) is refused unless the mode is compatible, and never reaches the handler.
+#[actix_web::test]
+async fn safe_mode_refuses_plaintext_push_and_each_mode_takes_only_its_pushes() {
+    use super::settings::MessageMode::{Compatible, Plaintext, Safe};
+    for (mode, plain_ok, sealed_ok) in [
+        (Safe, false, true),
+        (Compatible, true, true),
+        (Plaintext, true, false),
+    ] {
+        let h = Arc::new(CountingHandler::default());
+        let app = app!(gateway_in(mode, h.clone()));
+        let (status, body) = post!(
+            &app,
+            &plain_push(&scan_xml("o1", "ci.P", now()), now(), "31")
+        );
+        if plain_ok {
+            assert_eq!(status, 200, "{mode:?}: {body}");
+        } else {
+            assert_eq!(
+                (status, body.as_str()),
+                (403, "plaintext_refused"),
+                "{mode:?}"
+            );
+        }
+        let (status, body) = post!(
+            &app,
+            &safe_push(&scan_xml("o1", "ci.S", now()), KEY, now(), "32")
+        );
+        if sealed_ok {
+            assert_eq!(status, 200, "{mode:?}: {body}");
+        } else {
+            assert_eq!((status, body.as_str()), (400, "no_aes_key"), "{mode:?}");
+        }
+        let expected = usize::from(plain_ok) + usize::from(sealed_ok);
+        assert_eq!(
+            h.calls.load(Ordering::SeqCst),
+            expected,
+            "{mode:?}: refused pushes change nothing"
+        );
+    }
 }
 
 #[actix_web::test]

@@ -55,6 +55,7 @@ impl MemberDirectory for Roster {
 
 fn sandbox_settings(api_base: &str, local: &str, keys: bool) -> Arc<super::ResolvedSettings> {
     let w = WechatSettings {
+        sandbox: true,
         api_base: api_base.into(),
         encoding_aes_key: keys.then(|| SecretString::from(super::tests::KEY)),
         ..Default::default()
