@@ -14,4 +14,5 @@ mod pages;
 mod people;
 mod rbac;
 mod score;
+mod security;
 mod storm;
