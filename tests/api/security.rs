@@ -882,3 +882,334 @@ async fn pending_scan_lost_when_counting_fails_is_retried_by_the_sweep() {
         .expect("sweep runs");
     assert_eq!(again, 0, "one sweep a minute across instances");
 }
+
+// ---------------------------------------------------------------- the real binary
+
+/// `vanguard` started with the shipped `config/production.toml` and only the overrides a
+/// machine without the production hosts needs: where the database and live store are,
+/// a loopback address, and WeChat credentials (production has no sandbox).
+struct Binary {
+    child: std::process::Child,
+    env: Vec<(String, String)>,
+    base: String,
+    admin_password: String,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const PRODUCTION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/production.toml");
+
+fn vanguard_cmd(env: &[(String, String)]) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_vanguard"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("VANGUARD__") {
+            c.env_remove(k);
+        }
+    }
+    c.envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    c.arg("--config").arg(PRODUCTION);
+    c
+}
+
+impl Binary {
+    async fn start() -> Self {
+        use std::io::{BufRead, BufReader};
+        let dir = tempfile::tempdir().expect("dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut env = vec![
+            (
+                "VANGUARD__DATABASE__URL".to_owned(),
+                crate::helpers::fresh_database(dir.path()).await,
+            ),
+            (
+                "VANGUARD__SERVER__LISTEN".to_owned(),
+                format!("127.0.0.1:{port}"),
+            ),
+            ("VANGUARD__LOG__LEVEL".to_owned(), "warn".to_owned()),
+            (
+                "VANGUARD__WECHAT__APP_ID".to_owned(),
+                "wx0123456789abcdef".to_owned(),
+            ),
+            (
+                "VANGUARD__WECHAT__APP_SECRET".to_owned(),
+                "0123456789abcdef0123456789abcdef".to_owned(),
+            ),
+            (
+                "VANGUARD__WECHAT__TOKEN".to_owned(),
+                "binarytesttoken".to_owned(),
+            ),
+        ];
+        match std::env::var("VANGUARD_TEST_REDIS_URL") {
+            Ok(url) => {
+                env.push(("VANGUARD__LIVE__REDIS_URL".to_owned(), url));
+                env.push((
+                    "VANGUARD__LIVE__KEY_PREFIX".to_owned(),
+                    format!("vgb:{}:", uuid::Uuid::new_v4().simple()),
+                ));
+            }
+            Err(_) => env.push(("VANGUARD__LIVE__BACKEND".to_owned(), "memory".to_owned())),
+        }
+        let mut child = vanguard_cmd(&env)
+            .current_dir(dir.path())
+            .arg("serve")
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                match line.split("initial admin password: ").nth(1) {
+                    Some(p) => {
+                        let _ = tx.send(Ok(p.trim().to_owned()));
+                    }
+                    None => {
+                        let _ = tx.send(Err(line));
+                    }
+                }
+            }
+        });
+        let mut seen = Vec::new();
+        let admin_password = loop {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(Ok(p)) => break p,
+                Ok(Err(line)) => seen.push(line),
+                Err(_) => panic!("no initial admin password; stderr:\n{}", seen.join("\n")),
+            }
+        };
+        let base = format!("http://127.0.0.1:{port}");
+        vanguard::wechat::install_tls_provider();
+        let client = reqwest::Client::new();
+        let mut up = false;
+        for _ in 0..300 {
+            if client
+                .get(format!("{base}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                up = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(up, "the server answers /healthz");
+        Self {
+            child,
+            env,
+            base,
+            admin_password,
+            client,
+            _dir: dir,
+        }
+    }
+
+    /// `vanguard admin create …` as the operator runs it: the generated password.
+    fn operator_create(&self, username: &str, role: &str, org_code: &str) -> String {
+        let out = vanguard_cmd(&self.env)
+            .args([
+                "admin", "create", username, "--role", role, "--org", org_code,
+            ])
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        err.split("initial password: ")
+            .nth(1)
+            .and_then(|l| l.lines().next())
+            .expect("password printed")
+            .trim()
+            .to_owned()
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.expect("sent");
+        let status = r.status();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn token(&self, username: &str, password: &str) -> String {
+        let (s, body) = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                None,
+                Some(json!({"username": username, "password": password})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "login {username}: {body}");
+        body["access_token"].as_str().expect("token").to_owned()
+    }
+
+    async fn org(&self, token: &str, code: &str, kind: &str, parent: Option<i64>) -> i64 {
+        let (s, body) = self
+            .call(
+                Method::POST,
+                "/api/v1/orgs",
+                Some(token),
+                Some(json!({"name": format!("{code} 组织"), "code": code, "kind": kind, "parent_id": parent})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{body}");
+        body["id"].as_i64().expect("id")
+    }
+}
+
+#[tokio::test]
+async fn real_binary_production_config_admin_cannot_create_auditor() {
+    let bin = Binary::start().await;
+    let admin = bin.token("admin", &bin.admin_password).await;
+    let c = bin.org(&admin, "C", "committee", None).await;
+    let b = bin.org(&admin, "B", "branch", Some(c)).await;
+    let account = |name: &str, role: &str, org: i64| json!({"username": name, "role": role, "org_id": org, "password": PASSWORD});
+    // The initial admin cannot make an auditor (nor a security admin).
+    for role in ["auditor", "security_admin", "admin"] {
+        let (s, body) = bin
+            .call(
+                Method::POST,
+                "/api/v1/accounts",
+                Some(&admin),
+                Some(account("x-acct", role, c)),
+            )
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "admin creates {role}: {body}");
+    }
+    // The operator's CLI makes the security admin, who makes admins and auditors.
+    let password = bin.operator_create("secadm", "security_admin", "C");
+    let sec = bin.token("secadm", &password).await;
+    for (name, role) in [("adm-c", "admin"), ("aud-c", "auditor")] {
+        let (s, body) = bin
+            .call(
+                Method::POST,
+                "/api/v1/accounts",
+                Some(&sec),
+                Some(account(name, role, c)),
+            )
+            .await;
+        assert_eq!(
+            s,
+            StatusCode::CREATED,
+            "security admin creates {role}: {body}"
+        );
+    }
+    let adm = bin.token("adm-c", PASSWORD).await;
+    let (s, body) = bin
+        .call(
+            Method::POST,
+            "/api/v1/accounts",
+            Some(&adm),
+            Some(account("aud-2", "auditor", c)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    let (s, body) = bin
+        .call(
+            Method::POST,
+            "/api/v1/accounts",
+            Some(&adm),
+            Some(account("rec-b", "recorder", b)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let aud = bin.token("aud-c", PASSWORD).await;
+    let (s, _) = bin
+        .call(Method::GET, "/api/v1/audit", Some(&aud), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = bin
+        .call(Method::GET, "/api/v1/audit", Some(&adm), None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "admins do not read the audit log");
+    let (s, _) = bin
+        .call(Method::GET, "/api/v1/people", Some(&sec), None)
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "security admins see no business data"
+    );
+}
+
+#[tokio::test]
+async fn real_binary_production_config_import_match_outside_scope_is_a_row_error() {
+    let bin = Binary::start().await;
+    let admin = bin.token("admin", &bin.admin_password).await;
+    let c1 = bin.org(&admin, "C1", "committee", None).await;
+    bin.org(&admin, "ZB1", "branch", Some(c1)).await;
+    let c2 = bin.org(&admin, "C2", "committee", None).await;
+    let b2 = bin.org(&admin, "ZB2", "branch", Some(c2)).await;
+    let (s, body) = bin
+        .call(
+            Method::POST,
+            "/api/v1/people",
+            Some(&admin),
+            Some(json!({"name": "外人", "phone": "13900000001", "org_id": b2, "role": "member"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let outsider = body["id"].as_i64().expect("id");
+    let password = bin.operator_create("adm-c1", "admin", "C1");
+    let scoped = bin.token("adm-c1", &password).await;
+    let csv = "姓名,手机号,支部编码,类别,编号\n张三,13900000001,ZB1,正式党员,\n";
+    for dry_run in [true, false] {
+        let r = bin
+            .client
+            .post(format!(
+                "{}/api/v1/imports/roster?dry_run={dry_run}",
+                bin.base
+            ))
+            .bearer_auth(&scoped)
+            .header("Content-Type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .expect("sent");
+        let status = r.status();
+        let text = r.text().await.unwrap_or_default();
+        assert_eq!(
+            status,
+            if dry_run {
+                StatusCode::OK
+            } else {
+                StatusCode::BAD_REQUEST
+            },
+            "{text}"
+        );
+        assert!(text.contains("编号或手机号与已有人员冲突"), "{text}");
+        assert!(!text.contains("外人") && !text.contains("ZB2"), "{text}");
+    }
+    let (_, p) = bin
+        .call(
+            Method::GET,
+            &format!("/api/v1/people/{outsider}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(p["name"], "外人", "{p}");
+    assert_eq!(p["org_id"], b2, "{p}");
+}
