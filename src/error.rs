@@ -23,6 +23,8 @@ pub enum ErrorCode {
     RateLimited,
     Unavailable,
     Internal,
+    /// The password was reset: change it before anything else.
+    PasswordChangeRequired,
 }
 
 impl ErrorCode {
@@ -42,6 +44,7 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
+            Self::PasswordChangeRequired => "password_change_required",
         }
     }
 
@@ -59,6 +62,7 @@ impl ErrorCode {
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::PasswordChangeRequired => StatusCode::FORBIDDEN,
         }
     }
 
@@ -79,6 +83,7 @@ impl ErrorCode {
             Self::RateLimited => "尝试过于频繁，请稍后再试",
             Self::Unavailable => "服务暂时不可用，请稍后再试",
             Self::Internal => "服务器内部错误",
+            Self::PasswordChangeRequired => "密码已被重置，请先修改密码",
         }
     }
 }

@@ -140,6 +140,7 @@ impl Application {
         let initial_admin_password = crate::auth::service::ensure_initial_admin(&state)
             .await
             .map_err(|e| anyhow::anyhow!("creating the initial admin: {e}"))?;
+        crate::checkin::members::spawn_pending_sweep(state.clone());
         let handler = Arc::new(crate::checkin::members::CheckinHandler {
             state: state.clone(),
         });
@@ -162,7 +163,8 @@ impl Application {
                 cookie_key.into_bytes(),
                 configured_public,
             )
-            .map_err(|e| anyhow::anyhow!("member sign-in: {e}"))?,
+            .map_err(|e| anyhow::anyhow!("member sign-in: {e}"))?
+            .with_trusted_proxies(state.trusted_proxies.as_ref().clone()),
         );
         let mock = state
             .wechat

@@ -15,6 +15,9 @@ pub struct Model {
     pub org_id: Option<i64>,
     pub disabled: bool,
     pub must_change_password: bool,
+    /// Set by a password reset: every call but change-password and logout is refused
+    /// until the password is changed.
+    pub reset_pending: bool,
     pub password_changed_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,

@@ -9,6 +9,8 @@ pub struct Model {
     pub account_id: i64,
     /// SHA-256 of the current refresh secret.
     pub refresh_hash: String,
+    /// SHA-256 of the secret the last rotation replaced: presenting it again is reuse.
+    pub previous_refresh_hash: Option<String>,
     pub created_at: DateTimeUtc,
     pub refreshed_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,

@@ -33,6 +33,8 @@ pub enum Role {
     Auditor,
     /// 安全管理员: accounts and the audit log; cannot change scores.
     SecurityAdmin,
+    /// 组织委员: enters what a secretary enters in one branch; approves nothing.
+    Recorder,
 }
 
 impl Role {
@@ -42,6 +44,7 @@ impl Role {
             Self::Secretary => "secretary",
             Self::Auditor => "auditor",
             Self::SecurityAdmin => "security_admin",
+            Self::Recorder => "recorder",
         }
     }
 
@@ -51,6 +54,7 @@ impl Role {
             "secretary" => Self::Secretary,
             "auditor" => Self::Auditor,
             "security_admin" => Self::SecurityAdmin,
+            "recorder" => Self::Recorder,
             _ => return None,
         })
     }
@@ -61,6 +65,7 @@ impl Role {
             Self::Secretary => "支部书记",
             Self::Auditor => "审计员",
             Self::SecurityAdmin => "安全管理员",
+            Self::Recorder => "组织委员",
         }
     }
 
@@ -69,7 +74,9 @@ impl Role {
         use Perm::*;
         match self {
             Self::Admin => !matches!(perm, AuditRead),
-            Self::Secretary => matches!(
+            // No approval step exists yet: a recorder enters what a secretary enters.
+            // Approvals, when they come, get their own Perm that recorders lack.
+            Self::Secretary | Self::Recorder => matches!(
                 perm,
                 OrgRead
                     | PeopleRead
@@ -161,6 +168,17 @@ impl Principal {
         }
     }
 
+    /// The account roles this principal may create and disable (三员分立): security
+    /// admins every business role, admins the branch roles; nobody security admins
+    /// (the operator's CLI makes those).
+    pub fn manages(&self, target: Role) -> bool {
+        match self.role {
+            Role::SecurityAdmin => target != Role::SecurityAdmin,
+            Role::Admin => matches!(target, Role::Secretary | Role::Recorder),
+            _ => false,
+        }
+    }
+
     pub fn actor(&self) -> Actor {
         Actor::account(self.account_id, &self.username, self.ip.clone())
     }
@@ -180,6 +198,9 @@ impl FromRequest for Principal {
         let ip = state
             .as_ref()
             .map(|s| crate::http::client_ip(req, &s.trusted_proxies));
+        // After a reset only these work until the password is changed.
+        let reset_exempt = req.method() == actix_web::http::Method::POST
+            && matches!(req.path(), "/api/v1/auth/password" | "/api/v1/auth/logout");
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::internal(anyhow::anyhow!("no app state")))?;
             let header = header.ok_or_else(|| AppError::unauthorized("缺少访问令牌"))?;
@@ -187,7 +208,8 @@ impl FromRequest for Principal {
                 .strip_prefix("Bearer ")
                 .ok_or_else(|| AppError::unauthorized("访问令牌格式应为 Bearer <token>"))?;
             let claims = state.tokens.verify(token.trim())?;
-            let mut principal = service::principal_for_session(&state.db, &claims).await?;
+            let mut principal =
+                service::principal_for_session(&state.db, &claims, reset_exempt).await?;
             principal.ip = ip.flatten();
             Ok(principal)
         })

@@ -1,4 +1,10 @@
-//! argon2id password hashing, run off the async threads.
+//! argon2id password hashing, run off the async threads, at most one hash per core at
+//! a time: each takes `argon2_memory_kib` (19 MiB by default), so a burst of logins
+//! must queue rather than grow the blocking pool and its memory without bound.
+
+use std::sync::Arc;
+
+use tokio::sync::{OnceCell, Semaphore};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -9,6 +15,10 @@ use crate::error::{AppError, AppResult};
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
+    /// One permit per core: hashes in flight at once.
+    permits: Arc<Semaphore>,
+    /// What unknown usernames are checked against (made once).
+    dummy: Arc<OnceCell<String>>,
 }
 
 impl PasswordHasher {
@@ -20,7 +30,32 @@ impl PasswordHasher {
             None,
         )
         .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
-        Ok(Self { params })
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        Ok(Self {
+            params,
+            permits: Arc::new(Semaphore::new(cores)),
+            dummy: Arc::new(OnceCell::new()),
+        })
+    }
+
+    /// Runs one argon2 computation on the blocking pool once a core is free.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(Argon2<'static>) -> AppResult<T> + Send + 'static,
+    ) -> AppResult<T> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(AppError::internal)?;
+        let argon = self.argon();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work(argon)
+        })
+        .await
+        .map_err(AppError::internal)?
     }
 
     fn argon(&self) -> Argon2<'static> {
@@ -28,8 +63,7 @@ impl PasswordHasher {
     }
 
     pub async fn hash(&self, password: String) -> AppResult<String> {
-        let argon = self.argon();
-        tokio::task::spawn_blocking(move || {
+        self.run(move |argon| {
             let mut bytes = [0u8; 16];
             rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
             let salt = SaltString::encode_b64(&bytes)
@@ -40,29 +74,35 @@ impl PasswordHasher {
                 .map_err(|e| AppError::internal(anyhow::anyhow!("hashing failed: {e}")))
         })
         .await
-        .map_err(AppError::internal)?
     }
 
     /// Verifies with the parameters stored in the hash, so old hashes keep working.
     pub async fn verify(&self, password: String, hash: String) -> AppResult<bool> {
-        let argon = self.argon();
-        tokio::task::spawn_blocking(move || {
+        self.run(move |argon| {
             let Ok(parsed) = PasswordHash::new(&hash) else {
                 return Ok(false);
             };
             Ok(argon.verify_password(password.as_bytes(), &parsed).is_ok())
         })
         .await
-        .map_err(AppError::internal)?
     }
 
-    /// A hash to verify against when the account does not exist, so timing does not tell.
+    /// Verifies against a hash of nothing when the account does not exist, so timing
+    /// does not tell (one argon2 run, as for a real account).
     pub async fn dummy_verify(&self, password: String) {
         let hash = self
-            .hash("never-matches".to_owned())
+            .dummy
+            .get_or_try_init(|| self.hash(generate()))
             .await
+            .cloned()
             .unwrap_or_default();
         let _ = self.verify(password, hash).await;
+    }
+
+    /// Hashes running right now (for tests and metrics): at most the number of cores.
+    pub fn in_flight(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        cores.saturating_sub(self.permits.available_permits())
     }
 }
 

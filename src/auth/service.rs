@@ -26,9 +26,12 @@ pub struct TokenPair {
     pub token_type: &'static str,
 }
 
+/// The principal of a live session. `reset_exempt`: the call is one of the few an
+/// account whose password was reset may make (change it, log out).
 pub(crate) async fn principal_for_session(
     db: &impl ConnectionTrait,
     claims: &Claims,
+    reset_exempt: bool,
 ) -> AppResult<Principal> {
     let session = entity::auth_session::Entity::find_by_id(claims.sid.clone())
         .one(db)
@@ -46,6 +49,9 @@ pub(crate) async fn principal_for_session(
     if account.disabled {
         return Err(AppError::new(ErrorCode::AccountDisabled, "账号已停用"));
     }
+    if account.reset_pending && !reset_exempt {
+        return Err(password_change_required());
+    }
     let role = Role::parse(&account.role)
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("unknown role {}", account.role)))?;
     Ok(Principal {
@@ -59,28 +65,42 @@ pub(crate) async fn principal_for_session(
     })
 }
 
-async fn over_limit(state: &AppState, key: &str, max: i64) -> bool {
-    match state.live.get(key).await {
-        Ok(Some(v)) => std::str::from_utf8(&v)
-            .ok()
-            .and_then(|s| s.parse::<i64>().ok())
-            .is_some_and(|n| n >= max),
-        Ok(None) => false,
+fn password_change_required() -> AppError {
+    AppError::new(
+        ErrorCode::PasswordChangeRequired,
+        "密码已被重置，请先修改密码后再进行其他操作",
+    )
+}
+
+/// Counts one attempt under `key` before anything is checked; the count including it
+/// (None when the live store is down: fail open, logged, so an outage locks nobody out).
+async fn count_attempt(state: &AppState, key: &str) -> Option<i64> {
+    let window = Duration::from_secs(state.settings.auth.login_window_seconds);
+    match state.live.incr(key, 1, Some(window)).await {
+        Ok(n) => Some(n),
         Err(e) => {
-            // Fail open: a live-store outage must not lock every user out.
             tracing::warn!(error = %e, "login rate limit unavailable");
-            false
+            None
         }
     }
 }
 
-async fn count_failure(state: &AppState, key: &str) {
-    let window = Duration::from_secs(state.settings.auth.login_window_seconds);
-    if let Err(e) = state.live.incr(key, 1, Some(window)).await {
-        tracing::warn!(error = %e, "login rate limit unavailable");
-    }
+/// A successful login takes its attempt back from the shared counters.
+async fn uncount(state: &AppState, key: &str) {
+    let _ = state.live.incr(key, -1, None).await;
 }
 
+/// How long an attempt on an account waits once it has failed more often than one
+/// address may (from many addresses): slowed, never locked, so the real owner gets in.
+fn slow_down(account_failures: i64, max: i64) -> Duration {
+    let over = u64::try_from(account_failures.saturating_sub(max)).unwrap_or(0);
+    Duration::from_millis((over * 250).min(2_000))
+}
+
+/// Logs in. Every attempt is counted before any hashing (so concurrent attempts cannot
+/// all pass the check): per (account, address) — the lock —, per address over all
+/// accounts, and per account over all addresses — which only slows attempts down.
+/// Hashing itself is bounded by the hasher's per-core semaphore.
 pub async fn login(
     state: &AppState,
     username: &str,
@@ -89,16 +109,32 @@ pub async fn login(
 ) -> AppResult<(TokenPair, bool)> {
     let auth = &state.settings.auth;
     let username = username.trim().to_lowercase();
+    let from = ip.as_deref().unwrap_or("unknown");
+    let pair_key = format!("login:fail:acct-ip:{username}:{from}");
+    let ip_key = format!("login:fail:ip:{from}");
     let account_key = format!("login:fail:acct:{username}");
-    let ip_key = format!("login:fail:ip:{}", ip.as_deref().unwrap_or("unknown"));
-    if over_limit(state, &account_key, auth.login_max_failures_per_account).await
-        || over_limit(state, &ip_key, auth.login_max_failures_per_ip).await
+    let pair = count_attempt(state, &pair_key).await;
+    let per_ip = count_attempt(state, &ip_key).await;
+    if pair.is_some_and(|n| n > auth.login_max_failures_per_account)
+        || per_ip.is_some_and(|n| n > auth.login_max_failures_per_ip)
     {
+        // Not a failure of its own: take it back so waiting ends the lock.
+        uncount(state, &pair_key).await;
+        uncount(state, &ip_key).await;
         tracing::warn!(username = %username, ip = ?ip, "login rate limited");
         return Err(AppError::new(
             ErrorCode::RateLimited,
             "登录失败次数过多，请稍后再试",
         ));
+    }
+    let account_wide = count_attempt(state, &account_key).await;
+    let wait = slow_down(
+        account_wide.unwrap_or(0).saturating_sub(1),
+        auth.login_max_failures_per_account,
+    );
+    if !wait.is_zero() {
+        tracing::info!(username = %username, wait = ?wait, "login slowed: failures from many addresses");
+        tokio::time::sleep(wait).await;
     }
     let account = entity::account::Entity::find()
         .filter(entity::account::Column::Username.eq(&username))
@@ -116,10 +152,10 @@ pub async fn login(
             false
         }
     };
+    let known = account.as_ref().map(|a| (a.id, a.org_id));
     let Some(account) = account.filter(|_| ok) else {
-        count_failure(state, &account_key).await;
-        count_failure(state, &ip_key).await;
         tracing::info!(username = %username, ip = ?ip, "login failed");
+        audit_failure(state, &username, known, ip).await;
         return Err(AppError::new(
             ErrorCode::InvalidCredentials,
             "用户名或密码错误",
@@ -128,9 +164,37 @@ pub async fn login(
     if account.disabled {
         return Err(AppError::new(ErrorCode::AccountDisabled, "账号已停用"));
     }
-    let _ = state.live.delete(&account_key).await;
+    let _ = state.live.delete(&pair_key).await;
+    uncount(state, &ip_key).await;
+    uncount(state, &account_key).await;
     let tokens = issue_session(state, &account, ip).await?;
     Ok((tokens, account.must_change_password))
+}
+
+/// A failed login in the audit log: the name tried and the address, never the password.
+/// Filed under the account when it exists (and its organization, so auditors in scope
+/// see it); an unknown name is filed with no organization (installation-wide readers).
+async fn audit_failure(
+    state: &AppState,
+    username: &str,
+    known: Option<(i64, Option<i64>)>,
+    ip: Option<String>,
+) {
+    let actor = Actor {
+        kind: "anonymous",
+        id: None,
+        name: username.to_owned(),
+        ip,
+    };
+    let entity_id = known.map_or(String::new(), |(id, _)| id.to_string());
+    let mut entry = Entry::new("login_failed", "account", entity_id)
+        .after(serde_json::json!({ "username": username }));
+    if let Some(org) = known.and_then(|(_, org)| org) {
+        entry = entry.org(OrgId(org));
+    }
+    if let Err(e) = audit::record(&state.db, &actor, entry).await {
+        tracing::warn!(error = %e.detail, "failed login not audited");
+    }
 }
 
 /// Opens a login session for an account (after its password was checked, or for an
@@ -149,6 +213,7 @@ pub async fn issue_session(
         id: Set(session_id.clone()),
         account_id: Set(account.id),
         refresh_hash: Set(hash),
+        previous_refresh_hash: Set(None),
         created_at: Set(now),
         refreshed_at: Set(now),
         expires_at: Set(now + chrono::Duration::seconds(auth.refresh_ttl_seconds)),
@@ -174,40 +239,61 @@ pub async fn issue_session(
     })
 }
 
-/// Rotates the refresh secret. Presenting an old secret again means it leaked:
-/// the whole session is revoked.
+/// Rotates the refresh secret in one conditional UPDATE (only the request that still
+/// holds the current secret wins, also on PostgreSQL under concurrency). Presenting
+/// the secret the last rotation replaced means it leaked: the whole session is revoked.
+/// Any other wrong secret is refused without touching the session, so a session id
+/// alone cannot end someone's login.
 pub async fn refresh(state: &AppState, refresh_token: &str) -> AppResult<TokenPair> {
+    use entity::auth_session::{Column, Entity};
+    use sea_orm::sea_query::Expr;
     let invalid = || AppError::unauthorized("刷新令牌无效或已过期");
     let (sid, secret) = token::parse_refresh(refresh_token).ok_or_else(invalid)?;
+    let presented = token::hash_secret(secret);
     let now = Utc::now();
+    let (new_secret, new_hash) = token::new_refresh_secret();
     let txn = crate::db::begin(&state.db).await?;
-    let session = entity::auth_session::Entity::find_by_id(sid.to_owned())
+    let rotated = Entity::update_many()
+        .col_expr(Column::RefreshHash, Expr::value(new_hash))
+        .col_expr(Column::PreviousRefreshHash, Expr::value(presented.clone()))
+        .col_expr(Column::RefreshedAt, Expr::value(now))
+        .filter(Column::Id.eq(sid))
+        .filter(Column::RefreshHash.eq(presented.clone()))
+        .filter(Column::RevokedAt.is_null())
+        .filter(Column::ExpiresAt.gt(now))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if rotated != 1 {
+        let reused = Entity::update_many()
+            .col_expr(Column::RevokedAt, Expr::value(now))
+            .filter(Column::Id.eq(sid))
+            .filter(Column::PreviousRefreshHash.eq(presented))
+            .filter(Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        txn.commit().await?;
+        if reused > 0 {
+            tracing::warn!(session = sid, "refresh token reuse: session revoked");
+        }
+        return Err(invalid());
+    }
+    let session = Entity::find_by_id(sid.to_owned())
         .one(&txn)
         .await?
         .ok_or_else(invalid)?;
-    if session.revoked_at.is_some() || session.expires_at <= now {
-        return Err(invalid());
-    }
-    if session.refresh_hash != token::hash_secret(secret) {
-        let mut active: entity::auth_session::ActiveModel = session.into();
-        active.revoked_at = Set(Some(now));
-        active.update(&txn).await?;
-        txn.commit().await?;
-        tracing::warn!(session = sid, "refresh token reuse: session revoked");
-        return Err(invalid());
-    }
     let account = entity::account::Entity::find_by_id(session.account_id)
         .one(&txn)
         .await?
         .ok_or_else(invalid)?;
+    // Dropping the transaction rolls the rotation back.
     if account.disabled {
         return Err(AppError::new(ErrorCode::AccountDisabled, "账号已停用"));
     }
-    let (new_secret, new_hash) = token::new_refresh_secret();
-    let mut active: entity::auth_session::ActiveModel = session.into();
-    active.refresh_hash = Set(new_hash);
-    active.refreshed_at = Set(now);
-    active.update(&txn).await?;
+    if account.reset_pending {
+        return Err(password_change_required());
+    }
     txn.commit().await?;
     Ok(TokenPair {
         access_token: state.tokens.issue(account.id, sid, now)?,
@@ -271,6 +357,7 @@ pub async fn change_password(
     let mut active: entity::account::ActiveModel = account.into();
     active.password_hash = Set(hash);
     active.must_change_password = Set(false);
+    active.reset_pending = Set(false);
     active.password_changed_at = Set(Utc::now());
     active.updated_at = Set(Utc::now());
     active.update(&txn).await?;
@@ -377,10 +464,11 @@ async fn check_manage(
     org: Option<OrgId>,
 ) -> AppResult<Option<entity::organization::Model>> {
     principal.require(super::Perm::AccountsManage)?;
-    if principal.role == Role::Admin && !matches!(role, Role::Secretary | Role::Auditor) {
-        return Err(AppError::forbidden(
-            "管理员只能管理支部书记和审计员账号；其他账号由安全管理员管理",
-        ));
+    if !principal.manages(role) {
+        return Err(AppError::forbidden(match principal.role {
+            Role::Admin => "管理员只能管理支部书记和组织委员账号；其他账号由安全管理员管理",
+            _ => "安全管理员账号只能由运维人员在服务器上创建",
+        }));
     }
     let org = match org {
         Some(id) => Some(
@@ -400,13 +488,13 @@ async fn check_manage(
         }
         _ => {}
     }
-    if role == Role::Secretary {
+    if matches!(role, Role::Secretary | Role::Recorder) {
         match &org {
             Some(o) if o.kind == "branch" || o.kind == "general_branch" => {}
             _ => {
                 return Err(AppError::field(
                     "org_id",
-                    "支部书记账号须属于一个支部或党总支",
+                    format!("{}账号须属于一个支部或党总支", role.label()),
                 ));
             }
         }
@@ -420,10 +508,11 @@ pub async fn create_account(
     principal: Option<&Principal>,
     input: NewAccount,
 ) -> AppResult<CreatedAccount> {
-    let username = check_username(&input.username)?;
+    // Permission first: someone refused learns nothing about the input's validity.
     if let Some(p) = principal {
         check_manage(&state.db, p, input.role, input.org_id).await?;
     }
+    let username = check_username(&input.username)?;
     let generated = input.password.is_none();
     let password_text = input.password.unwrap_or_else(password::generate);
     password::check_strength(&password_text)?;
@@ -446,6 +535,7 @@ pub async fn create_account(
         org_id: Set(input.org_id.map(|o| o.0)),
         disabled: Set(false),
         must_change_password: Set(generated),
+        reset_pending: Set(false),
         password_changed_at: Set(now),
         created_at: Set(now),
         updated_at: Set(now),
@@ -473,6 +563,10 @@ pub async fn list_accounts(state: &AppState, principal: &Principal) -> AppResult
         .await?;
     let orgs = org_paths(&state.db).await?;
     rows.into_iter()
+        .filter(|a| {
+            Role::parse(&a.role).is_some_and(|r| principal.manages(r))
+                || a.id == principal.account_id.0
+        })
         .filter(|a| match a.org_id {
             None => principal.scope_path.is_none(),
             Some(id) => orgs.get(&id).is_some_and(|p| principal.covers(p)),
@@ -496,7 +590,8 @@ async fn managed(
     id: AccountId,
 ) -> AppResult<entity::account::Model> {
     let account = find(&state.db, id).await?;
-    let role = Role::parse(&account.role).unwrap_or(Role::Admin);
+    // An unknown role is managed by nobody over the API.
+    let role = Role::parse(&account.role).unwrap_or(Role::SecurityAdmin);
     check_manage(&state.db, principal, role, account.org_id.map(OrgId)).await?;
     Ok(account)
 }
@@ -579,6 +674,7 @@ pub async fn reset_password(
     let mut active: entity::account::ActiveModel = account.into();
     active.password_hash = Set(hash);
     active.must_change_password = Set(true);
+    active.reset_pending = Set(true);
     active.password_changed_at = Set(Utc::now());
     active.updated_at = Set(Utc::now());
     active.update(&txn).await?;

@@ -80,6 +80,8 @@ impl MemberDirectory for Directory {
             .await
             .map_err(unavailable)?
         {
+            // Already bound: a scan whose counting failed last time is retried now.
+            resolve_pending(&self.state, &p).await;
             return Ok(PersonRef {
                 id: p.id.to_string(),
                 name: p.name,
@@ -114,13 +116,36 @@ impl MemberDirectory for Directory {
     }
 }
 
-/// Counts the person's pending scans whose sessions are still open, at their scan time.
-pub async fn resolve_pending(state: &AppState, person: &entity::person::Model) {
+/// When this person's current binding was made (the newest `openid_bind` history row).
+async fn bound_at(
+    state: &AppState,
+    person: &entity::person::Model,
+    openid: &str,
+) -> Option<DateTime<Utc>> {
+    use sea_orm::QueryOrder;
+    entity::person_history::Entity::find()
+        .filter(entity::person_history::Column::PersonId.eq(person.id))
+        .filter(entity::person_history::Column::Kind.eq("openid_bind"))
+        .filter(entity::person_history::Column::ToValue.eq(openid))
+        .order_by_desc(entity::person_history::Column::Id)
+        .one(&state.db)
+        .await
+        .ok()
+        .flatten()
+        .map(|h| h.recorded_at)
+}
+
+/// Counts the person's pending scans, at their scan time, when the binding was made
+/// while the scan's session was open (the reply promised "自动记入"). A scan whose
+/// counting fails stays unresolved and is retried by the next binding attempt and by
+/// the sweep ([`sweep_pending`]); counting twice is harmless (the check-in's unique
+/// key). Returns how many were resolved.
+pub async fn resolve_pending(state: &AppState, person: &entity::person::Model) -> usize {
     let Some(openid) = person.openid.clone() else {
-        return;
+        return 0;
     };
     let pending = match entity::pending_scan::Entity::find()
-        .filter(entity::pending_scan::Column::Openid.eq(openid))
+        .filter(entity::pending_scan::Column::Openid.eq(openid.clone()))
         .filter(entity::pending_scan::Column::ResolvedAt.is_null())
         .all(&state.db)
         .await
@@ -128,34 +153,115 @@ pub async fn resolve_pending(state: &AppState, person: &entity::person::Model) {
         Ok(p) => p,
         Err(e) => {
             tracing::warn!(error = %e, "pending scans not read");
-            return;
+            return 0;
         }
     };
+    if pending.is_empty() {
+        return 0;
+    }
+    let bound = bound_at(state, person, &openid)
+        .await
+        .unwrap_or_else(Utc::now);
+    let mut resolved = 0;
     for p in pending {
         let Ok(Some(session)) =
             super::sessions::load(&state.db, state.live.as_ref(), p.session_id).await
         else {
             continue;
         };
-        if Utc::now() > session.ends_at() {
-            continue;
-        }
-        let fact = match scan::count(state, &session, person, p.at, p.received_at, None, None).await
-        {
-            Ok((scan::Outcome::Counted { fact_id, .. } | scan::Outcome::Exempt { fact_id }, _)) => {
-                Some(fact_id)
-            }
-            Ok(_) => None,
-            Err(e) => {
-                tracing::warn!(error = %e.detail, "pending scan not counted");
-                continue;
+        let fact = if bound > session.ends_at() {
+            // Bound after the session closed: nothing to count, nothing to retry.
+            None
+        } else {
+            match scan::count(state, &session, person, p.at, p.received_at, None, None).await {
+                Ok((
+                    scan::Outcome::Counted { fact_id, .. } | scan::Outcome::Exempt { fact_id },
+                    _,
+                )) => Some(fact_id),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e.detail, pending = p.id, "pending scan not counted; retried later");
+                    continue;
+                }
             }
         };
         let mut row: entity::pending_scan::ActiveModel = p.into();
         row.resolved_at = Set(Some(Utc::now()));
         row.fact_id = Set(fact);
-        if let Err(e) = row.update(&state.db).await {
-            tracing::warn!(error = %e, "pending scan not marked");
+        match row.update(&state.db).await {
+            Ok(_) => resolved += 1,
+            Err(e) => tracing::warn!(error = %e, "pending scan not marked"),
         }
     }
+    resolved
+}
+
+/// Live-store key held by the instance sweeping pending scans this minute.
+const SWEEP_LOCK: &str = "sweep:pending-scans";
+pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Retries every unresolved pending scan of a bound openid. One instance a minute does
+/// it (a set-if-absent lock in the live store that expires before the next round);
+/// with the live store down each instance sweeps (the unique check-in key keeps that
+/// harmless). Returns how many scans were resolved.
+pub async fn sweep_pending(state: &AppState) -> crate::error::AppResult<usize> {
+    match state
+        .live
+        .set_nx(
+            SWEEP_LOCK,
+            b"1",
+            SWEEP_EVERY - std::time::Duration::from_secs(5),
+        )
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return Ok(0),
+        Err(e) => tracing::warn!(error = %e, "pending sweep lock unavailable; sweeping anyway"),
+    }
+    use sea_orm::{QuerySelect, sea_query::Query};
+    let bound_openids = Query::select()
+        .column(entity::person::Column::Openid)
+        .from(entity::person::Entity)
+        .and_where(entity::person::Column::Openid.is_not_null())
+        .to_owned();
+    let openids: Vec<String> = entity::pending_scan::Entity::find()
+        .select_only()
+        .column(entity::pending_scan::Column::Openid)
+        .distinct()
+        .filter(entity::pending_scan::Column::ResolvedAt.is_null())
+        .filter(entity::pending_scan::Column::Openid.in_subquery(bound_openids))
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let mut resolved = 0;
+    for openid in openids {
+        if let Some(person) = crate::org::people::find_by_openid(&state.db, &openid).await? {
+            resolved += resolve_pending(state, &person).await;
+        }
+    }
+    if resolved > 0 {
+        tracing::info!(resolved, "pending scans resolved by the sweep");
+    }
+    Ok(resolved)
+}
+
+/// Runs [`sweep_pending`] every minute until shutdown.
+pub fn spawn_pending_sweep(state: AppState) {
+    tokio::spawn(async move {
+        let mut shutdown = state.shutdown.clone();
+        // The first round a minute after start, not at once.
+        let mut every =
+            tokio::time::interval_at(tokio::time::Instant::now() + SWEEP_EVERY, SWEEP_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = every.tick() => {
+                    if let Err(e) = sweep_pending(&state).await {
+                        tracing::warn!(error = %e.detail, "pending scan sweep failed");
+                    }
+                }
+                _ = shutdown.changed() => return,
+            }
+        }
+    });
 }

@@ -68,23 +68,10 @@ impl CheckinWriter {
             _ => writers.max(1),
         };
         for _ in 0..writers {
-            let (db, scoring, rx) = (db.clone(), scoring.clone(), rx.clone());
-            tokio::spawn(async move {
-                loop {
-                    let mut jobs = Vec::new();
-                    {
-                        let mut rx = rx.lock().await;
-                        let Some(first) = rx.recv().await else { return };
-                        jobs.push(first);
-                        while jobs.len() < batch_max {
-                            match rx.try_recv() {
-                                Ok(j) => jobs.push(j),
-                                Err(_) => break,
-                            }
-                        }
-                    }
-                    run_batch(&db, &scoring, jobs).await;
-                }
+            let (db, scoring) = (db.clone(), scoring.clone());
+            supervise(rx.clone(), batch_max, move |jobs| {
+                let (db, scoring) = (db.clone(), scoring.clone());
+                async move { run_batch(&db, &scoring, jobs).await }
             });
         }
         Self { tx }
@@ -104,6 +91,43 @@ impl CheckinWriter {
         rx.await
             .map_err(|_| AppError::unavailable(anyhow::anyhow!("check-in writer dropped a scan")))?
     }
+}
+
+/// One writer: takes what queued meanwhile (up to `batch_max`) and runs `batch` on it,
+/// until the queue closes. Each batch runs as its own task, so a panic in it (a bug, a
+/// driver fault) fails only that batch — its waiters' reply channels drop, and they
+/// answer "unavailable" at once — and the writer goes on with the next batch instead of
+/// leaving check-ins stopped until a restart.
+pub fn supervise<T, F, Fut>(
+    rx: Arc<Mutex<mpsc::Receiver<T>>>,
+    batch_max: usize,
+    batch: F,
+) -> tokio::task::JoinHandle<()>
+where
+    T: Send + 'static,
+    F: Fn(Vec<T>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            let mut jobs = Vec::new();
+            {
+                let mut rx = rx.lock().await;
+                let Some(first) = rx.recv().await else { return };
+                jobs.push(first);
+                while jobs.len() < batch_max {
+                    match rx.try_recv() {
+                        Ok(j) => jobs.push(j),
+                        Err(_) => break,
+                    }
+                }
+            }
+            let size = jobs.len();
+            if let Err(e) = tokio::spawn(batch(jobs)).await {
+                tracing::error!(size, error = %e, "check-in batch panicked; its scans failed, the writer goes on");
+            }
+        }
+    })
 }
 
 async fn run_batch(db: &Db, scoring: &SharedScoring, jobs: Vec<Job>) {
@@ -496,4 +520,39 @@ async fn insert_facts(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod supervise_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A panic in one batch stopped check-ins until restart: the writer task died with it.
+    #[tokio::test]
+    async fn checkin_writer_is_supervised_a_panicking_batch_fails_its_waiters_and_the_next_is_written()
+     {
+        let (tx, rx) = mpsc::channel::<(u32, oneshot::Sender<u32>)>(16);
+        supervise(
+            Arc::new(Mutex::new(rx)),
+            1,
+            |jobs: Vec<(u32, oneshot::Sender<u32>)>| async move {
+                for (n, done) in jobs {
+                    assert!(n != 13, "injected panic");
+                    let _ = done.send(n * 2);
+                }
+            },
+        );
+        let (first, first_rx) = oneshot::channel();
+        tx.send((13, first)).await.unwrap();
+        let failed = tokio::time::timeout(std::time::Duration::from_secs(5), first_rx)
+            .await
+            .expect("the waiter of the panicking batch is answered at once");
+        assert!(failed.is_err(), "and answered with a failure");
+        let (second, second_rx) = oneshot::channel();
+        tx.send((4, second)).await.unwrap();
+        let written = tokio::time::timeout(std::time::Duration::from_secs(5), second_rx)
+            .await
+            .expect("the next batch is written: the writer survived");
+        assert_eq!(written.unwrap(), 8);
+    }
 }

@@ -171,26 +171,97 @@ fn cell_text(cell: &calamine::Data) -> String {
     }
 }
 
+/// An XLSX is a zip archive: a few hundred kilobytes can inflate to gigabytes. A real
+/// roster of 200,000 rows inflates to well under this.
+const MAX_XLSX_INFLATED: u64 = 128 * 1024 * 1024;
+/// Rows a roster file may hold (the largest committees have ~100,000 members).
+const MAX_ROWS: usize = 200_000;
+
+/// Inflates every part of the archive into nothing, counting, and stops at the cap:
+/// declared sizes can lie, so the bytes actually produced are what is counted.
+fn check_inflated_size(bytes: &[u8]) -> Result<(), Vec<RowError>> {
+    let unreadable =
+        |e: zip::result::ZipError| vec![err(1, "", format!("无法读取 XLSX 文件：{e}"))];
+    let too_big = || {
+        vec![err(
+            1,
+            "",
+            format!(
+                "XLSX 文件解压后过大（超过 {} MB），疑似压缩炸弹，已拒绝；请删除多余内容或拆分后再导入",
+                MAX_XLSX_INFLATED / 1024 / 1024
+            ),
+        )]
+    };
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(unreadable)?;
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let mut part = archive.by_index(i).map_err(unreadable)?;
+        let left = MAX_XLSX_INFLATED - total;
+        if part.size() > left {
+            return Err(too_big());
+        }
+        let read = std::io::copy(
+            &mut std::io::Read::take(&mut part, left + 1),
+            &mut std::io::sink(),
+        )
+        .map_err(|e| vec![err(1, "", format!("无法读取 XLSX 文件：{e}"))])?;
+        total += read;
+        if total > MAX_XLSX_INFLATED {
+            return Err(too_big());
+        }
+    }
+    Ok(())
+}
+
+/// Columns read from a sheet: the template has 5; a roster export may carry a few more.
+const MAX_COLUMNS: u32 = 64;
+
+/// Reads the first sheet cell by cell (not as a dense range, which a sheet with one
+/// cell at A1 and one at XFD1048576 would make enormous), keeping the first
+/// `MAX_COLUMNS` columns and refusing more than `MAX_ROWS` rows.
 fn parse_xlsx(bytes: &[u8]) -> Result<Vec<(u32, Vec<String>)>, Vec<RowError>> {
-    use calamine::{Reader, Xlsx};
+    use calamine::{Data, Reader, Xlsx};
+    check_inflated_size(bytes)?;
+    let unreadable = |e: calamine::XlsxError| vec![err(1, "", format!("无法读取工作表：{e}"))];
     let mut book: Xlsx<_> = calamine::open_workbook_from_rs(Cursor::new(bytes))
         .map_err(|e| vec![err(1, "", format!("无法读取 XLSX 文件：{e}"))])?;
-    let range = book
-        .worksheet_range_at(0)
-        .ok_or_else(|| vec![err(1, "", "XLSX 文件没有工作表")])?
-        .map_err(|e| vec![err(1, "", format!("无法读取工作表：{e}"))])?;
-    let (first_row, first_col) = range.start().unwrap_or((0, 0));
-    let pad = usize::try_from(first_col).unwrap_or(0);
-    Ok(range
-        .rows()
-        .enumerate()
-        .map(|(i, cells)| {
-            let row = first_row + u32::try_from(i).unwrap_or(u32::MAX) + 1;
-            let mut texts = vec![String::new(); pad];
-            texts.extend(cells.iter().map(cell_text));
-            (row, texts)
-        })
-        .collect())
+    let name = book
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(|| vec![err(1, "", "XLSX 文件没有工作表")])?;
+    let mut cells = book.worksheet_cells_reader(&name).map_err(unreadable)?;
+    let mut rows: std::collections::BTreeMap<u32, Vec<String>> = std::collections::BTreeMap::new();
+    while let Some(cell) = cells.next_cell().map_err(unreadable)? {
+        let (row, col) = cell.get_position();
+        if col >= MAX_COLUMNS {
+            continue;
+        }
+        let text = cell_text(&Data::from(cell.get_value().clone()));
+        if text.is_empty() {
+            continue;
+        }
+        let rows_len = rows.len();
+        let cells_of_row = match rows.entry(row + 1) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                if rows_len >= MAX_ROWS + 1 {
+                    return Err(vec![err(
+                        1,
+                        "",
+                        format!("名册超过 {MAX_ROWS} 行，请拆分后分批导入"),
+                    )]);
+                }
+                e.insert(Vec::new())
+            }
+        };
+        let col = usize::try_from(col).unwrap_or(0);
+        if cells_of_row.len() <= col {
+            cells_of_row.resize(col + 1, String::new());
+        }
+        cells_of_row[col] = text;
+    }
+    Ok(rows.into_iter().collect())
 }
 
 fn parse(bytes: &[u8], format: Format) -> Result<Vec<RawRow>, Vec<RowError>> {
@@ -198,6 +269,13 @@ fn parse(bytes: &[u8], format: Format) -> Result<Vec<RawRow>, Vec<RowError>> {
         Format::Csv => parse_csv(bytes)?,
         Format::Xlsx => parse_xlsx(bytes)?,
     };
+    if table.len() > MAX_ROWS + 1 {
+        return Err(vec![err(
+            1,
+            "",
+            format!("名册超过 {MAX_ROWS} 行，请拆分后分批导入"),
+        )]);
+    }
     rows_from_table(table)
 }
 
@@ -337,8 +415,20 @@ enum Plan {
     Update(usize, Valid),
 }
 
-/// Matches rows to existing people; conflicts become row errors.
-fn plan(valid: Vec<Valid>, existing: &Existing, errors: &mut Vec<RowError>) -> (Vec<Plan>, u32) {
+/// The one message for every matching conflict: it must not tell anything about the
+/// other person (their 编号, name or organization), nor whether they are outside the
+/// importer's scope.
+const CONFLICT: &str = "编号或手机号与已有人员冲突，请核对；确属本人的，请联系上级管理员处理";
+
+/// Matches rows to existing people; conflicts become row errors. `visible` says whether
+/// an existing person lies in the importer's subtree: a match outside it is a conflict
+/// like any other, so an import never moves, renames or reveals someone it may not see.
+fn plan(
+    valid: Vec<Valid>,
+    existing: &Existing,
+    visible: &dyn Fn(&entity::person::Model) -> bool,
+    errors: &mut Vec<RowError>,
+) -> (Vec<Plan>, u32) {
     let mut plans = Vec::new();
     let mut unchanged = 0;
     for v in valid {
@@ -347,24 +437,31 @@ fn plan(valid: Vec<Valid>, existing: &Existing, errors: &mut Vec<RowError>) -> (
             .as_ref()
             .and_then(|p| existing.by_phone.get(p))
             .copied();
+        let by_ext = v
+            .external_id
+            .as_ref()
+            .and_then(|e| existing.by_ext.get(e))
+            .copied();
+        if let Some(i) = by_ext
+            && !visible(&existing.people[i])
+        {
+            errors.push(err(v.row, COL_EXTERNAL, CONFLICT));
+            continue;
+        }
+        if let Some(i) = by_phone
+            && !visible(&existing.people[i])
+        {
+            errors.push(err(v.row, COL_PHONE, CONFLICT));
+            continue;
+        }
         let target = match &v.external_id {
-            Some(ext) => match existing.by_ext.get(ext).copied() {
+            Some(_) => match by_ext {
                 Some(i) => Some(i),
                 // Known by phone but not yet by 编号: the 编号 is learnt now.
                 None => match by_phone {
                     Some(i) if existing.people[i].external_id.is_none() => Some(i),
-                    Some(i) => {
-                        errors.push(err(
-                            v.row,
-                            COL_PHONE,
-                            format!(
-                                "手机号已属于编号为“{}”的另一人",
-                                existing.people[i]
-                                    .external_id
-                                    .as_deref()
-                                    .unwrap_or_default()
-                            ),
-                        ));
+                    Some(_) => {
+                        errors.push(err(v.row, COL_PHONE, CONFLICT));
                         continue;
                     }
                     None => None,
@@ -377,7 +474,7 @@ fn plan(valid: Vec<Valid>, existing: &Existing, errors: &mut Vec<RowError>) -> (
             Some(i) => {
                 let p = &existing.people[i];
                 if by_phone.is_some_and(|owner| owner != i) {
-                    errors.push(err(v.row, COL_PHONE, "手机号已属于另一人"));
+                    errors.push(err(v.row, COL_PHONE, CONFLICT));
                     continue;
                 }
                 let same = p.name == v.name
@@ -435,11 +532,15 @@ pub async fn import(
         .into_iter()
         .map(|o| (o.code, (o.id, o.path)))
         .collect();
+    let paths: HashMap<i64, &str> = orgs.values().map(|(id, p)| (*id, p.as_str())).collect();
+    let visible = |p: &entity::person::Model| {
+        principal.is_none_or(|pr| paths.get(&p.org_id).is_some_and(|path| pr.covers(path)))
+    };
     let (valid, mut errors) = validate(&rows, &orgs, principal, progress);
     drop(rows);
     let txn = crate::db::begin(db).await?;
     let existing = load_existing(&txn).await?;
-    let (plans, unchanged) = plan(valid, &existing, &mut errors);
+    let (plans, unchanged) = plan(valid, &existing, &visible, &mut errors);
     report.unchanged = unchanged;
     errors.sort_by_key(|e| e.row);
     report.errors = errors;

@@ -76,6 +76,8 @@ pub struct MemberSignIn {
     store: SharedStore,
     key: SecretSlice<u8>,
     public_base_url: Option<String>,
+    /// Proxies whose `X-Forwarded-Proto` is believed (`server.trusted_proxies`).
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -103,7 +105,14 @@ impl MemberSignIn {
             store,
             key: SecretSlice::from(cookie_key),
             public_base_url: public_base_url.map(|u| u.trim_end_matches('/').to_owned()),
+            trusted_proxies: Vec::new(),
         })
+    }
+
+    /// Believe `X-Forwarded-Proto`/`Forwarded` only from these peers.
+    pub fn with_trusted_proxies(mut self, trusted: Vec<ipnet::IpNet>) -> Self {
+        self.trusted_proxies = trusted;
+        self
     }
 
     fn mac(&self, data: &str) -> String {
@@ -196,8 +205,21 @@ impl MemberSignIn {
         }
     }
 
+    /// The Secure flag: the configured public URL says it; otherwise the connection's
+    /// own scheme, or a forwarded one only when the peer is a trusted proxy (anyone can
+    /// send `X-Forwarded-Proto`).
     fn is_secure(&self, req: &HttpRequest) -> bool {
-        self.base_url(req).starts_with("https://")
+        if let Some(u) = &self.public_base_url {
+            return u.starts_with("https://");
+        }
+        let trusted_peer = req
+            .peer_addr()
+            .is_some_and(|p| self.trusted_proxies.iter().any(|n| n.contains(&p.ip())));
+        if trusted_peer {
+            req.connection_info().scheme() == "https"
+        } else {
+            req.app_config().secure()
+        }
     }
 
     /// WeChat's authorize URL (or the sandbox's local page) for this state.
@@ -483,28 +505,26 @@ async fn bind_submit(
             tracing::info!(person = %person.id, "openid bound to roster person");
             redirect(&next)
         }
-        Err(BindError::NoMatch) => {
+        // One answer for both: a different one would tell a stranger that this name
+        // and phone are on the roster (and bound to someone).
+        Err(e @ (BindError::NoMatch | BindError::AlreadyBound)) => {
             tracing::info!(
-                reason = "bind_no_match",
-                "bind try did not match the roster"
+                reason = if matches!(e, BindError::NoMatch) {
+                    "bind_no_match"
+                } else {
+                    "bind_already_bound"
+                },
+                "bind try refused"
             );
             bind_page(
                 StatusCode::OK,
                 &next,
                 name,
-                Some("姓名或手机号与花名册不一致，请核对后重试。"),
+                Some("信息不符或已被绑定，请联系支部书记。"),
                 left,
                 left == Some(0),
             )
         }
-        Err(BindError::AlreadyBound) => bind_page(
-            StatusCode::CONFLICT,
-            &next,
-            name,
-            Some("该党员已绑定其他微信号，请联系所在支部书记处理。"),
-            None,
-            true,
-        ),
         Err(BindError::Unavailable(e)) => {
             tracing::error!(reason = "directory_unavailable", error = %e, "bind failed");
             bind_page(

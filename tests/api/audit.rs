@@ -13,10 +13,10 @@ async fn security_admin_and_auditor_read_the_audit_log_in_scope_admins_do_not() 
     app.person(&admin, "张三", "13800138000", a, "member").await;
     app.person(&admin, "外人", "13800138001", other, "member")
         .await;
-    let (_, auditor) = app.account(&admin, "aud", "auditor", Some(c)).await;
     let sec = app
         .operator_account("secadm", vanguard::auth::Role::SecurityAdmin, Some(c))
         .await;
+    let (_, auditor) = app.account(&sec, "aud", "auditor", Some(c)).await;
     assert_eq!(
         app.get("/api/v1/audit", &admin).await.status,
         StatusCode::FORBIDDEN

@@ -15,5 +15,6 @@ mod pages;
 mod people;
 mod rbac;
 mod score;
+mod security;
 mod storm;
 mod wire;

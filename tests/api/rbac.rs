@@ -37,10 +37,11 @@ async fn fixture(app: &TestApp) -> Fixture {
     let b = app.org(&admin, "B", "branch", Some(c)).await;
     let (_, sec_a) = app.account(&admin, "sec-a", "secretary", Some(a)).await;
     let (account_b, _) = app.account(&admin, "sec-b", "secretary", Some(b)).await;
-    let (_, auditor) = app.account(&admin, "aud-c", "auditor", Some(c)).await;
     let security = app
         .operator_account("sec-admin-c", vanguard::auth::Role::SecurityAdmin, Some(c))
         .await;
+    // Auditors are the security admin's to create (三员分立).
+    let (_, auditor) = app.account(&security, "aud-c", "auditor", Some(c)).await;
     let person_b = app.person(&admin, "乙", "13800138002", b, "member").await;
     app.person(&admin, "甲", "13800138001", a, "member").await;
     let item = app
