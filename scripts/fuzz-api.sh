@@ -91,7 +91,7 @@ for role in "${roles[@]}"; do
       -H "Authorization: Bearer $token" \
       --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
       --exclude-path-regex '/auth/(logout|password)$|/accounts/\{account_id\}(/reset-password)?$|/years/\{year\}/close$|/live$' \
-      --max-examples "$examples" --seed 20261204 --workers 2 \
+      --max-examples "$examples" --seed 20261204 --workers 1 \
       --suppress-health-check all --request-timeout 10 --no-color \
       --report junit --report-junit-path "$work/junit-$role.xml"; then
     failed=1

@@ -29,8 +29,8 @@ impl Modify for Security {
 }
 
 /// Every refusal is an RFC 9457 problem: each operation lists the ones it can answer
-/// (400 for malformed input; 401/403 behind a bearer token; 404 where the path or body
-/// names a record; 409/413/415 where a body is sent; 429/503 anywhere), as
+/// (400 for malformed input; 401/403 behind a bearer token; 404 where the path, query
+/// or body names a record; 409/413/415 where a body is sent; 429/503 anywhere), as
 /// `application/problem+json`, so clients and fuzzers can trust the document.
 struct Problems;
 
@@ -64,8 +64,9 @@ impl Problems {
             statuses.push(("401", "未登录或登录凭证无效"));
             statuses.push(("403", "无权进行此操作"));
         }
-        // A path or a body that names a record may name one that does not exist.
-        if path.contains('{') || op.request_body.is_some() {
+        // A path, a query or a body that names a record may name one that does not exist.
+        let has_query = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+        if path.contains('{') || has_query || op.request_body.is_some() {
             statuses.push(("404", "未找到"));
         }
         if writes {

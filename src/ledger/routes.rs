@@ -31,6 +31,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/policies/{name}", web::get().to(get_policy));
 }
 
+/// Years the ledger can hold: a year outside them is a typo, refused before any query.
+const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+
+fn valid_year(year: i32) -> AppResult<i32> {
+    if YEARS.contains(&year) {
+        Ok(year)
+    } else {
+        Err(AppError::field(
+            "year",
+            format!("年份须在 {} 至 {} 之间", YEARS.start(), YEARS.end()),
+        ))
+    }
+}
+
 fn current_year(org: &entity::organization::Model) -> i32 {
     year_of(Utc::now(), tz_of(org))
 }
@@ -375,7 +389,7 @@ pub async fn person_score(
         crate::org::people::scoped(&state.db, &principal, Perm::ScoresRead, PersonId(*path))
             .await?;
     let org = crate::org::service::find(&state.db, OrgId(person.org_id)).await?;
-    let year = q.year.unwrap_or_else(|| current_year(&org));
+    let year = valid_year(q.year.unwrap_or_else(|| current_year(&org)))?;
     Ok(HttpResponse::Ok()
         .json(queries::ledger(&state.db, SubjectRef::Person(person.id), year).await?))
 }
@@ -392,7 +406,7 @@ pub async fn org_score(
 ) -> AppResult<HttpResponse> {
     let org =
         crate::org::service::scoped(&state.db, &principal, Perm::ScoresRead, OrgId(*path)).await?;
-    let year = q.year.unwrap_or_else(|| current_year(&org));
+    let year = valid_year(q.year.unwrap_or_else(|| current_year(&org)))?;
     Ok(HttpResponse::Ok().json(queries::ledger(&state.db, SubjectRef::Org(org.id), year).await?))
 }
 
@@ -422,7 +436,7 @@ pub async fn rankings(
     let org =
         crate::org::service::scoped(&state.db, &principal, Perm::ScoresRead, OrgId(*path)).await?;
     let q = q.into_inner();
-    let year = q.year.unwrap_or_else(|| current_year(&org));
+    let year = valid_year(q.year.unwrap_or_else(|| current_year(&org)))?;
     let index = q.index.unwrap_or_else(|| "vanguard".to_owned());
     Ok(HttpResponse::Ok().json(
         queries::rankings(
@@ -459,7 +473,7 @@ pub async fn get_org_policy(
 ) -> AppResult<HttpResponse> {
     let org =
         crate::org::service::scoped(&state.db, &principal, Perm::OrgRead, OrgId(*path)).await?;
-    let year = q.year.unwrap_or_else(|| current_year(&org));
+    let year = valid_year(q.year.unwrap_or_else(|| current_year(&org)))?;
     let (name, source) = inputs::policy_choice(&state.db, &org.path, year).await?;
     Ok(HttpResponse::Ok().json(OrgPolicy {
         org_id: org.id,
@@ -513,6 +527,7 @@ pub async fn set_org_policy(
             }
         }
     }
+    valid_year(body.year)?;
     let txn = crate::db::begin(&state.db).await?;
     if super::post::year_closed(&txn, &org.path, body.year).await? {
         return Err(AppError::conflict(format!(
@@ -562,6 +577,7 @@ pub async fn close(
     path: web::Path<(i64, i32)>,
 ) -> AppResult<HttpResponse> {
     let (org_id, year) = path.into_inner();
+    let year = valid_year(year)?;
     let org = crate::org::service::scoped(&state.db, &principal, Perm::PolicyWrite, OrgId(org_id))
         .await?;
     let summary = close_year(&state.db, &state.scoring, &principal.actor(), &org, year).await?;
@@ -659,4 +675,20 @@ pub async fn get_policy(
         .get(&path)
         .ok_or_else(|| AppError::not_found(format!("没有名为“{}”的政策", path.as_str())))?;
     Ok(HttpResponse::Ok().json(summary(&p)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the API fuzzing pass: year 0 was taken and answered with dates the
+    /// document's date-time format cannot hold.
+    #[test]
+    fn a_year_outside_the_ledgers_range_is_a_field_error() {
+        assert_eq!(valid_year(2026).ok(), Some(2026));
+        for bad in [0, -1, 1999, 2101, i32::MAX] {
+            let e = valid_year(bad).expect_err("refused");
+            assert_eq!(e.code, crate::error::ErrorCode::ValidationFailed, "{bad}");
+        }
+    }
 }
