@@ -38,4 +38,6 @@ pub struct AppState {
     pub checkins: crate::checkin::writer::CheckinWriter,
     /// Attendance snapshots for paging (`checkin::attendance`).
     pub sheets: crate::checkin::attendance::SheetCache,
+    /// Live attendance feeds shared by viewers, and open streams per account (`checkin::live`).
+    pub live_streams: crate::checkin::live::Hub,
 }
