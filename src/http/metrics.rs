@@ -61,10 +61,8 @@ impl MetricsSettings {
 
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         self.listen_addr()?;
-        if let Some(t) = self.token() {
-            if t.len() < 16 {
-                return Err(("metrics.token", "must be at least 16 characters".to_owned()));
-            }
+        if self.token().is_some_and(|t| t.len() < 16) {
+            return Err(("metrics.token", "must be at least 16 characters".to_owned()));
         }
         Ok(())
     }
