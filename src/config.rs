@@ -21,6 +21,7 @@ const SECRET_KEYS: &[&str] = &[
     "wechat.token",
     "wechat.encoding_aes_key",
     "wechat.encoding_aes_key_previous",
+    "metrics.token",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -35,6 +36,8 @@ pub struct Settings {
     pub checkin: CheckinSettings,
     #[serde(default)]
     pub wechat: crate::wechat::WechatSettings,
+    #[serde(default)]
+    pub metrics: crate::http::metrics::MetricsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -50,6 +53,12 @@ pub struct CheckinSettings {
     pub batch_max: usize,
     /// Group commits in flight at once per instance.
     pub writers: usize,
+    /// Seconds between recounts of a session's live attendance (one per session per instance).
+    pub live_counts_seconds: u64,
+    /// Seconds between re-checks of a live viewer's login, account and scope.
+    pub live_recheck_seconds: u64,
+    /// Live streams one account may hold open on an instance.
+    pub live_streams_per_account: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -301,12 +310,34 @@ impl Settings {
         if !(1..=16).contains(&self.checkin.writers) {
             return Err(err("checkin.writers", "must be between 1 and 16"));
         }
+        if !(1..=60).contains(&self.checkin.live_counts_seconds) {
+            return Err(err(
+                "checkin.live_counts_seconds",
+                "must be between 1 and 60",
+            ));
+        }
+        // At most 30: a logged-out or disabled viewer must lose the stream within 30 s.
+        if !(1..=30).contains(&self.checkin.live_recheck_seconds) {
+            return Err(err(
+                "checkin.live_recheck_seconds",
+                "must be between 1 and 30",
+            ));
+        }
+        if !(1..=100).contains(&self.checkin.live_streams_per_account) {
+            return Err(err(
+                "checkin.live_streams_per_account",
+                "must be between 1 and 100",
+            ));
+        }
         self.wechat
             .validate()
             .map_err(|e| err(&format!("wechat.{}", e.key), e.message))?;
         self.wechat
             .validate_listen(self.listen_addr()?)
             .map_err(|e| err(&format!("wechat.{}", e.key), e.message))?;
+        self.metrics
+            .validate()
+            .map_err(|(key, reason)| err(key, reason))?;
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| err("log.level", e.to_string()))?;
         Ok(())

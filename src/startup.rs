@@ -111,6 +111,7 @@ pub async fn build_state_at(
     Ok(AppState {
         checkins,
         sheets: Default::default(),
+        live_streams: Default::default(),
         shutdown,
         shutdown_tx: Arc::new(shutdown_tx),
         db,
@@ -192,12 +193,20 @@ impl Application {
         .disable_signals()
         .listen(listener)?
         .run();
+        let metrics_server = serve_metrics(&state)?;
+        let metrics_handle = metrics_server.as_ref().map(|s| s.handle());
+        if let Some(s) = metrics_server {
+            tokio::spawn(s);
+        }
         let handle = server.handle();
         let tx = state.shutdown_tx.clone();
         tokio::spawn(async move {
             wait_for_signal().await;
             tracing::info!("shutting down: finishing in-flight requests");
             let _ = tx.send(true);
+            if let Some(m) = metrics_handle {
+                m.stop(true).await;
+            }
             handle.stop(true).await;
         });
         Ok(Self {
@@ -218,6 +227,35 @@ impl Application {
         self.state.db.clone().close().await.ok();
         Ok(())
     }
+}
+
+/// `/metrics` alone on `metrics.listen`, when set (one worker: a scrape is cheap).
+fn serve_metrics(state: &AppState) -> anyhow::Result<Option<Server>> {
+    let Some(addr) = state
+        .settings
+        .metrics
+        .listen_addr()
+        .map_err(|(key, reason)| anyhow::anyhow!("configuration error: {key}: {reason}"))?
+    else {
+        return Ok(None);
+    };
+    let listener = TcpListener::bind(addr)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (metrics.listen): {e}"))?;
+    let data = web::Data::new(state.clone());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route(
+                "/metrics",
+                web::get().to(http::metrics::metrics_own_listener),
+            )
+            .default_service(web::to(http::not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok(Some(server))
 }
 
 /// SIGINT or SIGTERM (Ctrl-C only where there is no SIGTERM).

@@ -26,7 +26,7 @@ pub struct AppState {
     pub trusted_proxies: Arc<Vec<IpNet>>,
     /// Base URL for links handed out (binding page, projector, simulator).
     pub public_url: String,
-    /// WeChat settings in force (sandbox when no app_id is configured).
+    /// WeChat settings in force (the sandbox only with `wechat.sandbox = true`).
     pub wechat: Arc<ResolvedSettings>,
     /// The WeChat API client (the local mock in the sandbox).
     pub wechat_client: ApiClient,
@@ -38,4 +38,6 @@ pub struct AppState {
     pub checkins: crate::checkin::writer::CheckinWriter,
     /// Attendance snapshots for paging (`checkin::attendance`).
     pub sheets: crate::checkin::attendance::SheetCache,
+    /// Live attendance feeds shared by viewers, and open streams per account (`checkin::live`).
+    pub live_streams: crate::checkin::live::Hub,
 }

@@ -1,6 +1,8 @@
 //! HTTP handlers for activities, sessions, QR codes, attendance, live updates,
 //! secretary entries and corrections.
 
+use std::sync::Arc;
+
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, FixedOffset, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -526,17 +528,48 @@ pub async fn activity_attendance(
     Ok(HttpResponse::Ok().json(attendance::page(&state, &a, q.into_inner()).await?))
 }
 
-/// Live attendance as server-sent events (`counts` every 5 s and at once, `checkin` per scan).
+/// Live attendance as server-sent events (`counts` at once and every few seconds, `checkin`
+/// per scan). The stream ends within `checkin.live_recheck_seconds` of logout, a disabled
+/// account, lost scope or the session closing; an account holds at most
+/// `checkin.live_streams_per_account` streams (429 beyond).
 #[utoipa::path(get, path = "/api/v1/sessions/{session_id}/live", tag = "checkin", params(("session_id" = i64, Path)),
     security(("bearer" = ["activity.read"])),
-    responses((status = 200, content_type = "text/event-stream"), (status = 403, body = Problem)))]
+    responses((status = 200, content_type = "text/event-stream"), (status = 403, body = Problem), (status = 429, body = Problem)))]
 pub async fn session_live(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let (s, a) = scoped_session(&state, &principal, Perm::ActivityRead, *path).await?;
-    Ok(super::live::stream(state, s.id, a.id).await)
+    if s.closed_at.is_some() {
+        return Err(AppError::conflict("签到已关闭"));
+    }
+    let account = principal.account_id.0;
+    let st = state.get_ref().clone();
+    let authorize: super::live::Authorize = Arc::new(move || {
+        let (st, principal) = (st.clone(), principal.clone());
+        Box::pin(async move { still_watching(&st, &principal, s.id).await })
+    });
+    super::live::stream(&state, account, s.id, a.id, authorize)
+}
+
+/// The checks that let the stream open, run again: the login session and account
+/// (the one rule of `auth::service`), the scope, and the session still open.
+async fn still_watching(state: &AppState, principal: &Principal, session: i64) -> bool {
+    let claims = crate::auth::token::Claims {
+        sub: principal.account_id.0.to_string(),
+        sid: principal.session_id.clone(),
+        iat: 0,
+        exp: 0,
+        iss: String::new(),
+    };
+    let Ok(now) = crate::auth::service::principal_for_session(&state.db, &claims).await else {
+        return false;
+    };
+    matches!(
+        scoped_session(state, &now, Perm::ActivityRead, session).await,
+        Ok((s, _)) if s.closed_at.is_none()
+    )
 }
 
 /// Check people in by hand at the activity (manual, batch) or afterwards (补签, earns nothing);

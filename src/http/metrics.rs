@@ -1,19 +1,121 @@
 //! Prometheus metrics: request counts and latencies by route, and pool use.
+//!
+//! Labels are bounded: the route is the matched pattern (`/api/v1/people/{person_id}`,
+//! never the raw path; `unmatched` otherwise) and the method one of the standard ones
+//! or `other`, so made-up methods and ids cannot grow the series without end.
+//!
+//! Exposure (`[metrics]`): with `listen` set, metrics are served only there (an address
+//! for the internal network) and the main listener answers 404; otherwise the main
+//! listener serves them when `public = true`, or to `Authorization: Bearer <token>`
+//! when `token` is set; else 404. A set `token` is required on either listener.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use sea_orm::DatabaseConnection;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
+use crate::error::AppError;
 use crate::state::AppState;
+
+/// `[metrics]`: where `/metrics` is served (see the module docs).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Own listen address (e.g. `10.0.0.5:9100`); empty: the main listener.
+    #[serde(default)]
+    pub listen: String,
+    /// Serve on the main listener to anyone (only behind a network that keeps it internal).
+    #[serde(default)]
+    pub public: bool,
+    /// Bearer token a scraper presents (secret; also `token_file`).
+    #[serde(default)]
+    pub token: Option<SecretString>,
+}
+
+impl MetricsSettings {
+    /// The dedicated address, if any; `Err` names what is wrong.
+    pub fn listen_addr(&self) -> Result<Option<SocketAddr>, (&'static str, String)> {
+        if self.listen.trim().is_empty() {
+            return Ok(None);
+        }
+        self.listen.trim().parse().map(Some).map_err(|_| {
+            (
+                "metrics.listen",
+                format!("\"{}\" is not an address like 127.0.0.1:9100", self.listen),
+            )
+        })
+    }
+
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        self.listen_addr()?;
+        if self.token().is_some_and(|t| t.len() < 16) {
+            return Err(("metrics.token", "must be at least 16 characters".to_owned()));
+        }
+        Ok(())
+    }
+
+    fn token(&self) -> Option<&str> {
+        self.token
+            .as_ref()
+            .map(|t| t.expose_secret().trim())
+            .filter(|t| !t.is_empty())
+    }
+
+    /// Whether this request may read the metrics (`own_listener`: it came to `listen`).
+    fn allows(&self, req: &HttpRequest, own_listener: bool) -> bool {
+        let open = if own_listener {
+            true
+        } else {
+            self.listen.trim().is_empty() && self.public
+        };
+        match self.token() {
+            Some(token) => {
+                let given = req
+                    .headers()
+                    .get(actix_web::http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .unwrap_or_default();
+                let matches = bool::from(
+                    Sha256::digest(given.trim().as_bytes())
+                        .ct_eq(&Sha256::digest(token.as_bytes())),
+                );
+                // With a token, it is needed everywhere; on the main listener it also
+                // opens metrics that are not public.
+                matches && (own_listener || self.listen.trim().is_empty())
+            }
+            None => open,
+        }
+    }
+}
+
+/// The method label: the standard methods by name, anything else `other`.
+fn method_label(m: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -103,7 +205,7 @@ pub async fn track(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method()).to_owned();
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.metrics.clone());
@@ -129,11 +231,35 @@ pub async fn track(
     Ok(res)
 }
 
-/// Prometheus text exposition.
+/// Prometheus text exposition (404 unless `[metrics]` lets this request read it).
 #[utoipa::path(get, path = "/metrics", tag = "ops", security(()),
-    responses((status = 200, content_type = "application/openmetrics-text")))]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+    responses((status = 200, content_type = "application/openmetrics-text"),
+        (status = 404, body = crate::error::Problem, description = "not served here: see metrics.public, metrics.token, metrics.listen")))]
+pub async fn metrics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    exposition(&req, &state, false)
+}
+
+/// `/metrics` on the dedicated `metrics.listen` address.
+pub async fn metrics_own_listener(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    exposition(&req, &state, true)
+}
+
+fn exposition(
+    req: &HttpRequest,
+    state: &AppState,
+    own_listener: bool,
+) -> Result<HttpResponse, AppError> {
+    if !state.settings.metrics.allows(req, own_listener) {
+        // As if absent: nothing tells a prober that metrics exist here.
+        return Err(AppError::not_found("没有这个地址"));
+    }
+    Ok(HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(state.metrics.render(&state.db))
+        .body(state.metrics.render(&state.db)))
 }

@@ -17,7 +17,7 @@
 //! - [`member`]: web OAuth sign-in ([`MemberSignIn`]), the signed session cookie,
 //!   the [`MemberSession`] extractor, and the roster binding page.
 //! - [`sandbox`] and [`mock`]: the phone simulator, the local OAuth stand-in and
-//!   the API mock used when no `app_id` is configured, and by tests.
+//!   the API mock used with `wechat.sandbox = true` (never by itself), and by tests.
 //!
 //! # Contracts for the domains
 //! - [`MessageHandler`] (check-in implements it): gets an [`InboundEvent`]

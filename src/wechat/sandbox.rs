@@ -1,4 +1,5 @@
-//! Sandbox: the service plays WeChat for itself when no `app_id` is configured.
+//! Sandbox: the service plays WeChat for itself when `wechat.sandbox = true` (refused
+//! on a non-loopback listen address unless `wechat.sandbox_allow_public = true`).
 //!
 //! - `GET /sandbox/phone?scene=…&openid=…`: a phone simulator. Choose an openid,
 //!   "scan" a QR by its payload, see the reply. It sends exactly what WeChat would

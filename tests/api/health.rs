@@ -4,7 +4,10 @@ use crate::helpers::spawn_app;
 
 #[tokio::test]
 async fn healthz_readyz_and_metrics_answer() {
-    let app = spawn_app().await;
+    let app = crate::helpers::spawn_app_with(crate::helpers::Spawn {
+        extra: "[metrics]\npublic = true\n".into(),
+    })
+    .await;
     let r = app.request(Method::GET, "/healthz", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
     let r = app.request(Method::GET, "/readyz", None, None).await;
