@@ -245,7 +245,7 @@ fn parse_xlsx(bytes: &[u8]) -> Result<Vec<(u32, Vec<String>)>, Vec<RowError>> {
         let cells_of_row = match rows.entry(row + 1) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
-                if rows_len >= MAX_ROWS + 1 {
+                if rows_len > MAX_ROWS {
                     return Err(vec![err(
                         1,
                         "",
