@@ -85,9 +85,11 @@ async fn count_attempt(state: &AppState, key: &str) -> Option<i64> {
     }
 }
 
-/// A successful login takes its attempt back from the shared counters.
+/// A successful (or refused) attempt is taken back from the counters. With a TTL in
+/// case the key expired meanwhile: a stray -1 then lasts one window, not forever.
 async fn uncount(state: &AppState, key: &str) {
-    let _ = state.live.incr(key, -1, None).await;
+    let window = Duration::from_secs(state.settings.auth.login_window_seconds);
+    let _ = state.live.incr(key, -1, Some(window)).await;
 }
 
 /// How long an attempt on an account waits once it has failed more often than one
