@@ -129,9 +129,9 @@ pub async fn change_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Accounts in the caller's scope.
+/// Accounts in the caller's scope: those it manages and its own (auditors: all).
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts",
-    security(("bearer" = ["accounts.manage"])),
+    security(("bearer" = ["accounts.read"])),
     responses((status = 200, body = Vec<AccountView>), (status = 403, body = Problem)))]
 pub async fn list_accounts(
     state: web::Data<AppState>,
@@ -164,7 +164,7 @@ pub async fn create_account(
 /// One account.
 #[utoipa::path(get, path = "/api/v1/accounts/{account_id}", tag = "accounts",
     params(("account_id" = i64, Path)),
-    security(("bearer" = ["accounts.manage"])),
+    security(("bearer" = ["accounts.read"])),
     responses((status = 200, body = AccountView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_account(
     state: web::Data<AppState>,
