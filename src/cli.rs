@@ -127,7 +127,8 @@ enum AdminAction {
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s).ok_or_else(|| "one of admin, secretary, auditor, security_admin".to_owned())
+    Role::parse(s)
+        .ok_or_else(|| "one of admin, secretary, recorder, auditor, security_admin".to_owned())
 }
 
 pub fn main() -> ExitCode {

@@ -87,7 +87,9 @@ impl Role {
                     | ScoresWrite
             ),
             Self::Auditor => perm.is_read(),
-            Self::SecurityAdmin => matches!(perm, AccountsManage | AuditRead | OrgRead),
+            Self::SecurityAdmin => {
+                matches!(perm, AccountsRead | AccountsManage | AuditRead | OrgRead)
+            }
         }
     }
 }
@@ -101,6 +103,8 @@ pub enum Perm {
     PeopleWrite,
     /// Reading a person's phone: audited.
     PersonalRead,
+    /// Reading staff accounts (auditors read every account in scope).
+    AccountsRead,
     AccountsManage,
     AuditRead,
     ActivityRead,
@@ -119,6 +123,7 @@ impl Perm {
             Self::OrgRead
                 | Self::PeopleRead
                 | Self::PersonalRead
+                | Self::AccountsRead
                 | Self::AuditRead
                 | Self::ActivityRead
                 | Self::ScoresRead

@@ -135,3 +135,39 @@ pub fn generate() -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Concurrent logins each ran argon2 on an unbounded blocking pool (memory grew
+    /// with the number of attempts): at most one hash per core runs at a time.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn argon2_hashing_is_bounded_to_the_cores() {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let settings = crate::config::Settings::load_from(crate::config::Sources {
+            file: None,
+            overrides: &["[auth]\nargon2_memory_kib = 4096\nargon2_iterations = 1\n"],
+            env: false,
+        })
+        .unwrap();
+        let hasher = PasswordHasher::new(&settings.auth).unwrap();
+        let work: Vec<_> = (0..cores * 4)
+            .map(|i| {
+                let h = hasher.clone();
+                tokio::spawn(async move { h.hash(format!("password-{i}")).await })
+            })
+            .collect();
+        let mut peak = 0;
+        while work.iter().any(|w| !w.is_finished()) {
+            peak = peak.max(hasher.in_flight());
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        for w in work {
+            w.await.unwrap().unwrap();
+        }
+        assert!(peak >= 1, "hashes ran");
+        assert!(peak <= cores, "{peak} hashes at once on {cores} cores");
+    }
+}

@@ -68,7 +68,7 @@ pub struct RefreshRequest {
 /// Exchange a refresh token for a new token pair (the refresh token rotates).
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     security(()),
-    responses((status = 200, body = TokenPair), (status = 401, body = Problem)))]
+    responses((status = 200, body = TokenPair), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn refresh(
     state: web::Data<AppState>,
     body: web::Json<RefreshRequest>,
@@ -97,7 +97,7 @@ pub struct Me {
 /// The signed-in account.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
     security(("bearer" = ["authenticated"])),
-    responses((status = 200, body = Me), (status = 401, body = Problem)))]
+    responses((status = 200, body = Me), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn me(principal: Principal) -> AppResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(Me {
         id: principal.account_id,
@@ -129,9 +129,9 @@ pub async fn change_password(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Accounts in the caller's scope.
+/// Accounts in the caller's scope: those it manages and its own (auditors: all).
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts",
-    security(("bearer" = ["accounts.manage"])),
+    security(("bearer" = ["accounts.read"])),
     responses((status = 200, body = Vec<AccountView>), (status = 403, body = Problem)))]
 pub async fn list_accounts(
     state: web::Data<AppState>,
@@ -140,8 +140,9 @@ pub async fn list_accounts(
     Ok(HttpResponse::Ok().json(service::list_accounts(&state, &principal).await?))
 }
 
-/// Create a staff account. Admins create secretaries and auditors in their subtree;
-/// security admins any role in theirs.
+/// Create a staff account (三员分立). Security admins create admins, auditors,
+/// secretaries and recorders in their subtree; admins create secretaries and recorders
+/// in theirs; security admins are made by the operator (`vanguard admin create`).
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = NewAccount,
     security(("bearer" = ["accounts.manage"])),
     responses((status = 201, body = CreatedAccount), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
@@ -163,7 +164,7 @@ pub async fn create_account(
 /// One account.
 #[utoipa::path(get, path = "/api/v1/accounts/{account_id}", tag = "accounts",
     params(("account_id" = i64, Path)),
-    security(("bearer" = ["accounts.manage"])),
+    security(("bearer" = ["accounts.read"])),
     responses((status = 200, body = AccountView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_account(
     state: web::Data<AppState>,
@@ -173,7 +174,7 @@ pub async fn get_account(
     Ok(HttpResponse::Ok().json(service::get_account(&state, &principal, AccountId(*path)).await?))
 }
 
-/// Rename, disable or enable an account.
+/// Rename, disable or enable an account (the roles the caller may create).
 #[utoipa::path(patch, path = "/api/v1/accounts/{account_id}", tag = "accounts", request_body = AccountPatch,
     params(("account_id" = i64, Path)),
     security(("bearer" = ["accounts.manage"])),
@@ -195,7 +196,9 @@ pub struct ResetPassword {
     pub password: String,
 }
 
-/// Reset an account's password (security admins only); its logins end.
+/// Reset an account's password (security admins only, not of other security admins);
+/// its logins end, and until the new password is changed every call but
+/// change-password and logout answers `password_change_required`.
 #[utoipa::path(post, path = "/api/v1/accounts/{account_id}/reset-password", tag = "accounts",
     params(("account_id" = i64, Path)),
     security(("bearer" = ["accounts.manage"])),

@@ -85,9 +85,11 @@ async fn count_attempt(state: &AppState, key: &str) -> Option<i64> {
     }
 }
 
-/// A successful login takes its attempt back from the shared counters.
+/// A successful (or refused) attempt is taken back from the counters. With a TTL in
+/// case the key expired meanwhile: a stray -1 then lasts one window, not forever.
 async fn uncount(state: &AppState, key: &str) {
-    let _ = state.live.incr(key, -1, None).await;
+    let window = Duration::from_secs(state.settings.auth.login_window_seconds);
+    let _ = state.live.incr(key, -1, Some(window)).await;
 }
 
 /// How long an attempt on an account waits once it has failed more often than one
@@ -555,8 +557,9 @@ pub async fn create_account(
     })
 }
 
+/// Accounts in scope: those the caller manages and its own; an auditor reads them all.
 pub async fn list_accounts(state: &AppState, principal: &Principal) -> AppResult<Vec<AccountView>> {
-    principal.require(super::Perm::AccountsManage)?;
+    principal.require(super::Perm::AccountsRead)?;
     let rows = entity::account::Entity::find()
         .order_by_asc(entity::account::Column::Id)
         .all(&state.db)
@@ -564,7 +567,8 @@ pub async fn list_accounts(state: &AppState, principal: &Principal) -> AppResult
     let orgs = org_paths(&state.db).await?;
     rows.into_iter()
         .filter(|a| {
-            Role::parse(&a.role).is_some_and(|r| principal.manages(r))
+            principal.role == Role::Auditor
+                || Role::parse(&a.role).is_some_and(|r| principal.manages(r))
                 || a.id == principal.account_id.0
         })
         .filter(|a| match a.org_id {
@@ -601,7 +605,22 @@ pub async fn get_account(
     principal: &Principal,
     id: AccountId,
 ) -> AppResult<AccountView> {
-    AccountView::try_from(managed(state, principal, id).await?)
+    if principal.role != Role::Auditor {
+        return AccountView::try_from(managed(state, principal, id).await?);
+    }
+    principal.require(super::Perm::AccountsRead)?;
+    let account = find(&state.db, id).await?;
+    let in_scope = match account.org_id {
+        None => principal.scope_path.is_none(),
+        Some(org) => org_paths(&state.db)
+            .await?
+            .get(&org)
+            .is_some_and(|p| principal.covers(p)),
+    };
+    if !in_scope {
+        return Err(AppError::forbidden("该账号不在您的管辖范围内"));
+    }
+    AccountView::try_from(account)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -189,8 +189,8 @@ fn cases(f: &Fixture) -> BTreeMap<String, Case> {
             Method::GET,
             "/api/v1/accounts".into(),
             None,
-            vec![SecretaryA, Auditor],
-            Some(Security),
+            vec![SecretaryA],
+            Some(Auditor),
         ),
     );
     add(
@@ -209,8 +209,8 @@ fn cases(f: &Fixture) -> BTreeMap<String, Case> {
             Method::GET,
             format!("/api/v1/accounts/{ab}"),
             None,
-            vec![SecretaryA, Auditor],
-            Some(Security),
+            vec![SecretaryA],
+            Some(Auditor),
         ),
     );
     add(

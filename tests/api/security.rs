@@ -185,6 +185,13 @@ async fn security_admin_sees_no_business_data_and_auditor_changes_nothing() {
         app.get("/api/v1/audit", &auditor).await.status,
         StatusCode::OK
     );
+    let accounts = app.get("/api/v1/accounts", &auditor).await;
+    assert_eq!(accounts.status, StatusCode::OK, "{}", accounts.text);
+    assert!(
+        accounts.text.contains("\"sadm\""),
+        "auditors read every account in scope: {}",
+        accounts.text
+    );
     assert_eq!(app.get("/api/v1/audit", &sec).await.status, StatusCode::OK);
     for (method, path, body) in [
         (
