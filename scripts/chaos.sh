@@ -40,7 +40,7 @@ cleanup() {
   wait 2>/dev/null || true
   redis_stop
   pg_ctl stop -m immediate >/dev/null 2>&1 || true
-  rm -rf "$work"
+  if [ -n "${CHAOS_KEEP:-}" ]; then echo "logs kept in $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 stamp() { echo "[$(date +%H:%M:%S)] $*"; }
@@ -56,7 +56,7 @@ redis_start
 export VANGUARD__DATABASE__URL="postgres://postgres@127.0.0.1:$pg_port/vanguard?sslmode=disable"
 export VANGUARD__LIVE__BACKEND=redis
 export VANGUARD__LIVE__REDIS_URL="redis://127.0.0.1:$redis_port"
-export VANGUARD__LOG__LEVEL=error
+export VANGUARD__LOG__LEVEL=${CHAOS_LOG_LEVEL:-error}
 export VANGUARD__LOG__FORMAT=json
 export VANGUARD__CHECKIN__SLOT_SECONDS=600
 

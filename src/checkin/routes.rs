@@ -563,7 +563,8 @@ async fn still_watching(state: &AppState, principal: &Principal, session: i64) -
         exp: 0,
         iss: String::new(),
     };
-    let Ok(now) = crate::auth::service::principal_for_session(&state.db, &claims).await else {
+    let Ok(now) = crate::auth::service::principal_for_session(&state.db, &claims, false).await
+    else {
         return false;
     };
     matches!(

@@ -299,7 +299,10 @@ pub struct Timing {
     pub handler_deadline: Duration,
     /// How long a resend waits for the first copy's reply.
     pub inflight_wait: Duration,
-    /// Lifetime of the in-flight marker (covers a handler that runs late).
+    /// Lifetime of the in-flight marker. Its owner replaces it with the reply by the
+    /// handler's deadline at the latest, so it outlives that only when the owner's
+    /// instance died: then a resend takes the event over once it lapses (the handler
+    /// is idempotent per event), instead of WeChat's retries all finding it taken.
     pub inflight_ttl: Duration,
 }
 
@@ -308,7 +311,7 @@ impl Default for Timing {
         Self {
             handler_deadline: Duration::from_millis(4000),
             inflight_wait: Duration::from_millis(4200),
-            inflight_ttl: Duration::from_secs(30),
+            inflight_ttl: Duration::from_millis(6000),
         }
     }
 }
@@ -320,6 +323,14 @@ pub struct WechatGateway {
     handler: Arc<dyn MessageHandler>,
     client: ApiClient,
     timing: Timing,
+}
+
+/// What a resend found while it waited on the first copy.
+enum Waited {
+    Reply(Option<String>),
+    StillInFlight,
+    /// The marker lapsed or was withdrawn (the first copy failed or its instance died).
+    Vanished,
 }
 
 enum Outcome {
@@ -464,43 +475,59 @@ impl WechatGateway {
         let key = format!("wx:event:{}", event.dedup_key());
         let mut marker = b"P".to_vec();
         marker.extend_from_slice(uuid::Uuid::new_v4().simple().to_string().as_bytes());
-        match self
-            .store
-            .set_nx(&key, &marker, self.timing.inflight_ttl)
-            .await
-        {
-            Ok(true) => {
-                let outcome = self.run_with_deadline(event).await;
-                let cached = match &outcome {
-                    Outcome::Reply(r) => Some(r.clone()),
-                    // WeChat got `success` and will not resend; the late result goes out by
-                    // customer-service message, so a stray resend must not repeat it.
-                    Outcome::TimedOut => Some(None),
-                    Outcome::Failed => None,
-                };
-                match cached {
-                    Some(r) => {
-                        let ttl = self.settings.replay_window.max(Duration::from_secs(60));
-                        if let Err(e) = self.store.set(&key, &encode_reply(&r), Some(ttl)).await {
-                            tracing::warn!(reason = "store_unavailable", error = %e, "reply not cached");
+        // A second claim only after the first copy's marker vanished while we waited.
+        for _ in 0..2 {
+            match self
+                .store
+                .set_nx(&key, &marker, self.timing.inflight_ttl)
+                .await
+            {
+                Ok(true) => return self.run_claimed(event, &key, &marker).await,
+                Ok(false) => {
+                    tracing::info!(event = event.kind().name(), "resend of a known event");
+                    match self.wait_for_reply(&key).await {
+                        Waited::Reply(r) => return r,
+                        Waited::StillInFlight => return None,
+                        Waited::Vanished => {
+                            tracing::info!(
+                                event = event.kind().name(),
+                                "first copy's marker lapsed: taking the event over"
+                            );
                         }
                     }
-                    // A failure is not remembered: WeChat's resend gets another try.
-                    None => {
-                        let _ = self.store.delete_if_eq(&key, &marker).await;
-                    }
                 }
-                outcome_reply(outcome)
-            }
-            Ok(false) => {
-                tracing::info!(event = event.kind().name(), "resend of a known event");
-                self.wait_for_reply(&key).await
-            }
-            Err(e) => {
-                tracing::warn!(reason = "store_unavailable", error = %e, "dedup falls back to the handler");
-                self.run_uncached(event).await
+                Err(e) => {
+                    tracing::warn!(reason = "store_unavailable", error = %e, "dedup falls back to the handler");
+                    return self.run_uncached(event).await;
+                }
             }
         }
+        None
+    }
+
+    /// The owner of an event's marker: run the handler, then leave the reply in its place.
+    async fn run_claimed(&self, event: InboundEvent, key: &str, marker: &[u8]) -> Option<String> {
+        let outcome = self.run_with_deadline(event).await;
+        let cached = match &outcome {
+            Outcome::Reply(r) => Some(r.clone()),
+            // WeChat got `success` and will not resend; the late result goes out by
+            // customer-service message, so a stray resend must not repeat it.
+            Outcome::TimedOut => Some(None),
+            Outcome::Failed => None,
+        };
+        match cached {
+            Some(r) => {
+                let ttl = self.settings.replay_window.max(Duration::from_secs(60));
+                if let Err(e) = self.store.set(key, &encode_reply(&r), Some(ttl)).await {
+                    tracing::warn!(reason = "store_unavailable", error = %e, "reply not cached");
+                }
+            }
+            // A failure is not remembered: WeChat's resend gets another try.
+            None => {
+                let _ = self.store.delete_if_eq(key, marker).await;
+            }
+        }
+        outcome_reply(outcome)
     }
 
     async fn run_uncached(&self, event: InboundEvent) -> Option<String> {
@@ -508,18 +535,18 @@ impl WechatGateway {
     }
 
     /// A resend: its reply if the first copy finished, else wait briefly for it.
-    async fn wait_for_reply(&self, key: &str) -> Option<String> {
+    async fn wait_for_reply(&self, key: &str) -> Waited {
         let deadline = tokio::time::Instant::now() + self.timing.inflight_wait;
         let mut pause = Duration::from_millis(10);
         loop {
-            if let Ok(Some(v)) = self.store.get(key).await
-                && v.first() != Some(&b'P')
-            {
-                return decode_reply(&v);
+            match self.store.get(key).await {
+                Ok(Some(v)) if v.first() != Some(&b'P') => return Waited::Reply(decode_reply(&v)),
+                Ok(None) => return Waited::Vanished,
+                _ => {}
             }
             if tokio::time::Instant::now() + pause > deadline {
                 tracing::info!("resend still in flight: answering success");
-                return None;
+                return Waited::StillInFlight;
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(100));

@@ -655,6 +655,48 @@ async fn resend_while_in_flight_waits_for_the_first_reply() {
     assert_eq!(h.calls.load(Ordering::SeqCst), 1);
 }
 
+/// Found by the chaos run (scripts/chaos.sh): an instance killed mid-scan left its
+/// in-flight marker for 30 s, so all of WeChat's retries (5 s apart, on the other
+/// instance) answered `success` with nothing done. A resend takes the event over once
+/// the dead owner's marker lapses.
+#[actix_web::test]
+async fn resend_takes_over_an_event_whose_first_copy_died_in_flight() {
+    let store: SharedStore = Arc::new(MemoryStore::new());
+    let h = Arc::new(CountingHandler::default());
+    let gw = gateway(store.clone(), h.clone(), "http://127.0.0.1:1", false).with_timing(Timing {
+        handler_deadline: Duration::from_millis(400),
+        inflight_wait: Duration::from_millis(1500),
+        inflight_ttl: Duration::from_millis(300),
+    });
+    let doc = scan_xml("odead", "ci.DEAD", now());
+    // The first copy's instance claimed the event and died before replying.
+    let event = xml::InboundMessage::parse(doc.as_bytes()).unwrap();
+    let key = format!("wx:event:{}", event.dedup_key());
+    assert!(
+        store
+            .set_nx(&key, b"Pdead-instance", Duration::from_millis(300))
+            .await
+            .unwrap()
+    );
+    let app = app!(gw);
+    let (status, body) = post!(&app, &plain_push(&doc, now(), "111"));
+    assert_eq!(status, 200);
+    assert_eq!(reply_content(&body), "签到成功：ci.DEAD");
+    assert_eq!(h.calls.load(Ordering::SeqCst), 1);
+    // Its reply is now the event's: a later resend gets it without another call.
+    let (_, again) = post!(&app, &plain_push(&doc, now(), "112"));
+    assert_eq!(reply_content(&again), "签到成功：ci.DEAD");
+    assert_eq!(h.calls.load(Ordering::SeqCst), 1);
+}
+
+#[actix_web::test]
+async fn the_in_flight_marker_lapses_soon_after_the_handlers_deadline() {
+    let t = Timing::default();
+    assert!(t.inflight_ttl > t.handler_deadline);
+    // WeChat resends 5 s apart: its second retry must find a dead owner's marker gone.
+    assert!(t.inflight_ttl < Duration::from_secs(10));
+}
+
 #[actix_web::test]
 async fn failing_or_panicking_handler_gets_busy_reply_not_500() {
     for (fail, panic) in [(true, false), (false, true)] {
