@@ -53,6 +53,9 @@ mod tests {
             .expect("date")
             .with_timezone(&Utc);
         clone.set(at);
-        assert!((c.now() - at).num_seconds().abs() < 5, "clones share the clock");
+        assert!(
+            (c.now() - at).num_seconds().abs() < 5,
+            "clones share the clock"
+        );
     }
 }

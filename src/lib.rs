@@ -1,5 +1,6 @@
 pub mod audit;
 pub mod auth;
+pub mod cases;
 pub mod checkin;
 pub mod cli;
 pub mod clock;
@@ -18,5 +19,6 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod uploads;
 pub mod web;
 pub mod wechat;

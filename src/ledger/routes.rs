@@ -569,7 +569,8 @@ pub async fn close(
         &org,
         year,
         state.clock.now(),
-    ).await?;
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(summary))
 }
 

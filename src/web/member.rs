@@ -50,7 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-fn see_other(to: &str) -> HttpResponse {
+pub(crate) fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, to.to_owned()))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -63,7 +63,7 @@ async fn to_home() -> HttpResponse {
 
 /// The roster person behind the session, or the response to send instead
 /// (the binding page for an openid not bound yet).
-async fn person_of(
+pub(crate) async fn person_of(
     state: &AppState,
     session: &MemberSession,
     req: &HttpRequest,
@@ -183,12 +183,29 @@ async fn home_page(
     } else {
         own_rank(state, &branch, person.id, year, &score.index).await?
     };
+    // Staff entries and corrections carry their reason (a dispute's among them).
+    let reasons = crate::cases::service::fact_reasons(
+        &state.db,
+        ledger
+            .lines
+            .iter()
+            .filter(|l| l.source_kind == "fact")
+            .filter_map(|l| l.source_id)
+            .chain(ledger.lines.iter().filter_map(|l| l.cause_fact_id)),
+    )
+    .await?;
     let lines: Vec<Value> = ledger
         .lines
         .iter()
         .rev()
         .map(|l| {
             minijinja::context! {
+                reason => l
+                    .source_id
+                    .filter(|_| l.source_kind == "fact")
+                    .and_then(|f| reasons.get(&f))
+                    .or_else(|| l.cause_fact_id.and_then(|f| reasons.get(&f)))
+                    .cloned(),
                 date => l
                     .at
                     .map(|t| t.with_timezone(&tz).format("%m月%d日").to_string())
