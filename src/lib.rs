@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod loadtest;
 pub mod org;
 pub mod policy;
+pub mod reports;
 pub mod score;
 pub mod startup;
 pub mod state;

@@ -105,7 +105,7 @@ async fn view(state: &AppState, a: entity::activity::Model) -> AppResult<Activit
 }
 
 /// The activity, after checking `perm` over its organization.
-async fn scoped_activity(
+pub(crate) async fn scoped_activity(
     state: &AppState,
     principal: &Principal,
     perm: Perm,

@@ -7,7 +7,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{audit, auth, cases, checkin, error, http, ledger, org};
+use crate::{audit, auth, cases, checkin, error, http, ledger, org, reports};
 
 struct Security;
 
@@ -97,6 +97,8 @@ impl Modify for Security {
         cases::routes::propose_case,
         cases::routes::reject_case,
         cases::routes::get_upload,
+        reports::routes::export_attendance,
+        reports::routes::export_register,
     ),
     components(schemas(error::Problem, error::ErrorCode, error::FieldError)),
     modifiers(&Security)

@@ -5,6 +5,7 @@ mod auth;
 mod checkin;
 mod cli;
 mod disputes;
+mod exports;
 mod health;
 mod helpers;
 mod import;

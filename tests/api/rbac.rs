@@ -752,6 +752,26 @@ fn cases(f: &Fixture) -> BTreeMap<String, Case> {
         };
         add(key, case(method, path.into(), body, refused, Some(Admin)));
     }
+    add(
+        "GET /api/v1/activities/{activity_id}/attendance/export",
+        case(
+            Method::GET,
+            format!("/api/v1/activities/{act}/attendance/export?format=csv"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "GET /api/v1/orgs/{org_id}/register/export",
+        case(
+            Method::GET,
+            format!("/api/v1/orgs/{b}/register/export"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
     m
 }
 
