@@ -578,3 +578,92 @@ async fn oversized_non_image_and_cross_site_dispute_posts_are_refused_and_store_
     let r = s.phone.get("/m/disputes/424242").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+/// The story of the issue: a scan too late is refused; the member disputes the refusal
+/// ("我扫了但没记上") and the admin adds the check-in at start + 10 min.
+#[tokio::test]
+async fn refused_scan_disputed_then_admin_adds_checkin_scores_3_xh_8_1() {
+    let app = spawn_app().await;
+    let b = branch(&app).await;
+    let person = app
+        .person(&b.admin, "陈刚", "13800000041", b.branch, "member")
+        .await;
+    app.bind(person, "o-refused").await;
+    let start = Utc::now() + Duration::minutes(5);
+    let activity = fixed_day(&app, &b.admin, b.branch, "主题党日", start).await;
+    let r = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/v1/activities/{activity}/sessions"),
+            Some(&b.secretary),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let session = r.body["id"].as_i64().expect("session");
+    let secret = {
+        use sea_orm::EntityTrait;
+        entity::checkin_session::Entity::find_by_id(session)
+            .one(&app.state.db)
+            .await
+            .expect("db")
+            .expect("row")
+            .secret
+    };
+    let t = start + Duration::minutes(16);
+    let scene = vanguard::checkin::qr::payload(
+        &secret,
+        session,
+        vanguard::checkin::qr::slot_at(t.timestamp(), 60),
+    );
+    let reply = app
+        .scan("o-refused", &scene, t.timestamp())
+        .await
+        .expect("reply");
+    assert!(!reply.starts_with("签到成功"), "{reply}");
+    // Half an hour later (on the application's clock) the member disputes the refusal.
+    app.state.clock.advance(Duration::minutes(30));
+    let phone = Phone::new(&app);
+    phone.sign_in("o-refused", "/m/disputes/new").await;
+    let form = phone.get("/m/disputes/new").await;
+    let target = form
+        .text
+        .split("value=\"")
+        .filter_map(|s| s.split('"').next())
+        .find(|v| v.starts_with("refusal:"))
+        .unwrap_or_else(|| panic!("the refused scan is offered: {}", form.text))
+        .to_owned();
+    let filed = post_dispute(&app, &phone, &target, "我扫了但没记上", None, None).await;
+    let id = case_id(&filed);
+    let case = app.get(&format!("/api/v1/cases/{id}"), &b.admin).await;
+    assert_eq!(case.body["target_kind"], "refusal", "{}", case.text);
+    assert!(
+        case.body["target_label"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("签到未成功"))
+    );
+    let at = (start + Duration::minutes(10)).to_rfc3339();
+    let r = app
+        .post(
+            &format!("/api/v1/cases/{id}/accept"),
+            &b.admin,
+            json!({"remedy": {"action": "add", "at": at}, "note": "签到表有签名"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let score = app
+        .get(&format!("/api/v1/people/{person}/score"), &b.admin)
+        .await;
+    assert_eq!(
+        score.body["score"]["score"].to_string(),
+        "3",
+        "{}",
+        score.text
+    );
+    let home = phone.get("/m/").await;
+    assert!(
+        home.text.contains("+3") && home.text.contains("我扫了但没记上"),
+        "{}",
+        home.text
+    );
+}
