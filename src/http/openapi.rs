@@ -37,6 +37,7 @@ impl Modify for Security {
         auth::routes::login,
         auth::routes::refresh,
         auth::routes::logout,
+        auth::routes::end_login,
         auth::routes::me,
         auth::routes::change_password,
         auth::routes::list_accounts,

@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod import;
 mod ledger;
+mod logout;
 mod makeup;
 mod orgs;
 mod pages;

@@ -786,6 +786,10 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET /api/openapi.json", "the API description"),
     ("POST /api/v1/auth/login", "how one gets a token"),
     ("POST /api/v1/auth/refresh", "carries its own refresh token"),
+    (
+        "POST /api/v1/auth/end",
+        "carries its own refresh token (logout after the access token expired)",
+    ),
 ];
 
 fn operations(doc: &Value) -> Vec<(String, Value)> {

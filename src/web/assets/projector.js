@@ -367,7 +367,8 @@
   $('logout').addEventListener('click', function () {
     var t = tokens();
     if (t) {
-      fetch('/api/v1/auth/logout', { method: 'POST', headers: { Authorization: 'Bearer ' + t.access } }).catch(function () {});
+      // By the refresh token: ends the login on the server even if the access token expired.
+      fetch('/api/v1/auth/end', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ refresh_token: t.refresh }) }).catch(function () {});
     }
     showLogin();
   });
