@@ -7,6 +7,7 @@ mod m20261122_000001_foundation;
 mod m20261122_000002_activities_facts_ledger;
 mod m20261122_000003_ledger_subject_index;
 mod m20261204_000030_cases_uploads;
+mod m20261204_000031_projector_tokens;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_activities_facts_ledger::Migration),
             Box::new(m20261122_000003_ledger_subject_index::Migration),
             Box::new(m20261204_000030_cases_uploads::Migration),
+            Box::new(m20261204_000031_projector_tokens::Migration),
         ]
     }
 }

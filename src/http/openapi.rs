@@ -100,6 +100,8 @@ impl Modify for Security {
         cases::routes::get_upload,
         reports::routes::export_attendance,
         reports::routes::export_register,
+        checkin::projector::issue_token,
+        checkin::projector::end_token,
     ),
     components(schemas(error::Problem, error::ErrorCode, error::FieldError)),
     modifiers(&Security)
