@@ -25,6 +25,12 @@ pub enum ErrorCode {
     Internal,
     /// The password was reset: change it before anything else.
     PasswordChangeRequired,
+    /// The member already has an open dispute about this record.
+    DisputeOpen,
+    /// The year is closed (结转): its records no longer change.
+    YearClosed,
+    /// The case is not in a state that allows this step.
+    CaseState,
 }
 
 impl ErrorCode {
@@ -45,6 +51,9 @@ impl ErrorCode {
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
             Self::PasswordChangeRequired => "password_change_required",
+            Self::DisputeOpen => "dispute_open",
+            Self::YearClosed => "year_closed",
+            Self::CaseState => "case_state",
         }
     }
 
@@ -63,6 +72,7 @@ impl ErrorCode {
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::PasswordChangeRequired => StatusCode::FORBIDDEN,
+            Self::DisputeOpen | Self::YearClosed | Self::CaseState => StatusCode::CONFLICT,
         }
     }
 
@@ -84,6 +94,9 @@ impl ErrorCode {
             Self::Unavailable => "服务暂时不可用，请稍后再试",
             Self::Internal => "服务器内部错误",
             Self::PasswordChangeRequired => "密码已被重置，请先修改密码",
+            Self::DisputeOpen => "该记录已有处理中的异议",
+            Self::YearClosed => "该年度已结转",
+            Self::CaseState => "当前状态不能进行此操作",
         }
     }
 }

@@ -7,6 +7,8 @@ mod m20261122_000001_foundation;
 mod m20261122_000002_activities_facts_ledger;
 mod m20261122_000003_ledger_subject_index;
 mod m20261204_000020_account_reset_and_refresh_previous;
+mod m20261204_000030_cases_uploads;
+mod m20261204_000031_projector_tokens;
 
 pub struct Migrator;
 
@@ -18,6 +20,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_activities_facts_ledger::Migration),
             Box::new(m20261122_000003_ledger_subject_index::Migration),
             Box::new(m20261204_000020_account_reset_and_refresh_previous::Migration),
+            Box::new(m20261204_000030_cases_uploads::Migration),
+            Box::new(m20261204_000031_projector_tokens::Migration),
         ]
     }
 }

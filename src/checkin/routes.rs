@@ -107,7 +107,7 @@ async fn view(state: &AppState, a: entity::activity::Model) -> AppResult<Activit
 }
 
 /// The activity, after checking `perm` over its organization.
-async fn scoped_activity(
+pub(crate) async fn scoped_activity(
     state: &AppState,
     principal: &Principal,
     perm: Perm,
@@ -120,7 +120,7 @@ async fn scoped_activity(
     Ok(a)
 }
 
-async fn scoped_session(
+pub(crate) async fn scoped_session(
     state: &AppState,
     principal: &Principal,
     perm: Perm,
@@ -180,7 +180,7 @@ pub async fn create_activity(
         starts_at: b.starts_at.with_timezone(&Utc),
         ends_at: b.ends_at.with_timezone(&Utc),
         points: b.points.map(|p| p.0),
-        registered_at: Utc::now(),
+        registered_at: state.clock.now(),
     };
     let invites: Vec<i64> = b.invite_org_ids.iter().map(|o| o.0).collect();
     let row = activities::create(&state, &principal.actor(), &org, &new, &invites).await?;
@@ -280,6 +280,7 @@ pub async fn open_session(
         Some(principal.account_id.0),
         state.settings.checkin.open_before_minutes,
         state.settings.checkin.slot_seconds,
+        state.clock.now(),
     )
     .await?;
     crate::audit::record(
@@ -325,10 +326,10 @@ pub async fn close_session(
     responses((status = 200, body = SessionView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_session(
     state: web::Data<AppState>,
-    principal: Principal,
+    reader: super::projector::SessionReader,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let (s, _) = scoped_session(&state, &principal, Perm::ActivityRead, *path).await?;
+    let (s, _) = reader.session(&state, *path).await?;
     Ok(HttpResponse::Ok().json(session_view(&state, &s)))
 }
 
@@ -415,10 +416,10 @@ async fn wechat_qr_url(state: &AppState, scene: &str, slot_seconds: i64) -> AppR
     responses((status = 200, body = QrView), (status = 403, body = Problem), (status = 409, body = Problem)))]
 pub async fn session_qr(
     state: web::Data<AppState>,
-    principal: Principal,
+    reader: super::projector::SessionReader,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let (s, _) = scoped_session(&state, &principal, Perm::ActivityRead, *path).await?;
+    let (s, _) = reader.session(&state, *path).await?;
     if s.closed_at.is_some() {
         return Err(AppError::conflict("签到已关闭"));
     }
@@ -438,10 +439,10 @@ fn qr_code(text: &str) -> AppResult<qrcode::QrCode> {
     responses((status = 200, content_type = "image/svg+xml"), (status = 403, body = Problem)))]
 pub async fn session_qr_svg(
     state: web::Data<AppState>,
-    principal: Principal,
+    reader: super::projector::SessionReader,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let (s, _) = scoped_session(&state, &principal, Perm::ActivityRead, *path).await?;
+    let (s, _) = reader.session(&state, *path).await?;
     let q = current_qr(&state, &s).await?;
     let svg = qr_code(&q.url)?
         .render::<qrcode::render::svg::Color<'_>>()
@@ -459,10 +460,10 @@ pub async fn session_qr_svg(
     responses((status = 200, content_type = "image/png"), (status = 403, body = Problem)))]
 pub async fn session_qr_png(
     state: web::Data<AppState>,
-    principal: Principal,
+    reader: super::projector::SessionReader,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let (s, _) = scoped_session(&state, &principal, Perm::ActivityRead, *path).await?;
+    let (s, _) = reader.session(&state, *path).await?;
     let q = current_qr(&state, &s).await?;
     let png = render_png(&qr_code(&q.url)?, 8)?;
     Ok(HttpResponse::Ok()
@@ -537,38 +538,63 @@ pub async fn activity_attendance(
     responses((status = 200, content_type = "text/event-stream"), (status = 403, body = Problem), (status = 429, body = Problem)))]
 pub async fn session_live(
     state: web::Data<AppState>,
-    principal: Principal,
+    reader: super::projector::SessionReader,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let (s, a) = scoped_session(&state, &principal, Perm::ActivityRead, *path).await?;
+    let (s, a) = reader.session(&state, *path).await?;
     if s.closed_at.is_some() {
         return Err(AppError::conflict("签到已关闭"));
     }
-    let account = principal.account_id.0;
+    // A projector token's streams count against the secretary who issued it.
+    let account = match &reader {
+        super::projector::SessionReader::Staff(p) => p.account_id.0,
+        super::projector::SessionReader::Projector {
+            token_id,
+            created_by,
+            ..
+        } => created_by.unwrap_or(-token_id),
+    };
     let st = state.get_ref().clone();
     let authorize: super::live::Authorize = Arc::new(move || {
-        let (st, principal) = (st.clone(), principal.clone());
-        Box::pin(async move { still_watching(&st, &principal, s.id).await })
+        let (st, reader) = (st.clone(), reader.clone());
+        Box::pin(async move { still_watching(&st, &reader, s.id).await })
     });
     super::live::stream(&state, account, s.id, a.id, authorize)
 }
 
 /// The checks that let the stream open, run again: the login session and account
-/// (the one rule of `auth::service`), the scope, and the session still open.
-async fn still_watching(state: &AppState, principal: &Principal, session: i64) -> bool {
-    let claims = crate::auth::token::Claims {
-        sub: principal.account_id.0.to_string(),
-        sid: principal.session_id.clone(),
-        iat: 0,
-        exp: 0,
-        iss: String::new(),
-    };
-    let Ok(now) = crate::auth::service::principal_for_session(&state.db, &claims, false).await
-    else {
-        return false;
+/// (the one rule of `auth::service`) or the projector token, the scope, and the
+/// session still open.
+async fn still_watching(
+    state: &AppState,
+    reader: &super::projector::SessionReader,
+    session: i64,
+) -> bool {
+    let reader = match reader {
+        super::projector::SessionReader::Staff(principal) => {
+            let claims = crate::auth::token::Claims {
+                sub: principal.account_id.0.to_string(),
+                sid: principal.session_id.clone(),
+                iat: 0,
+                exp: 0,
+                iss: String::new(),
+            };
+            let Ok(now) =
+                crate::auth::service::principal_for_session(&state.db, &claims, false).await
+            else {
+                return false;
+            };
+            super::projector::SessionReader::Staff(now)
+        }
+        projector @ super::projector::SessionReader::Projector { token_id, .. } => {
+            if !super::projector::token_still_valid(state, *token_id).await {
+                return false;
+            }
+            projector.clone()
+        }
     };
     matches!(
-        scoped_session(state, &now, Perm::ActivityRead, session).await,
+        reader.session(state, session).await,
         Ok((s, _)) if s.closed_at.is_none()
     )
 }

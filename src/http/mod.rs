@@ -29,7 +29,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 .configure(crate::audit::routes::configure)
                 .configure(crate::ledger::routes::configure)
                 .configure(crate::checkin::routes::configure)
-                .configure(crate::checkin::makeup::configure),
+                .configure(crate::checkin::makeup::configure)
+                .configure(crate::cases::routes::configure)
+                .configure(crate::reports::routes::configure)
+                .configure(crate::checkin::projector::configure),
         )
         .configure(crate::web::configure);
 }

@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::{audit, auth, checkin, error, http, ledger, org};
+use crate::{audit, auth, cases, checkin, error, http, ledger, org, reports};
 
 struct Security;
 
@@ -129,6 +129,7 @@ impl Modify for Problems {
         auth::routes::login,
         auth::routes::refresh,
         auth::routes::logout,
+        auth::routes::end_login,
         auth::routes::me,
         auth::routes::change_password,
         auth::routes::list_accounts,
@@ -183,6 +184,16 @@ impl Modify for Problems {
         checkin::routes::correct,
         checkin::makeup::create_material,
         checkin::makeup::list_materials,
+        cases::routes::list_cases,
+        cases::routes::get_case,
+        cases::routes::accept_case,
+        cases::routes::propose_case,
+        cases::routes::reject_case,
+        cases::routes::get_upload,
+        reports::routes::export_attendance,
+        reports::routes::export_register,
+        checkin::projector::issue_token,
+        checkin::projector::end_token,
     ),
     components(schemas(error::Problem, error::ErrorCode, error::FieldError)),
     modifiers(&Security, &Problems)

@@ -711,6 +711,78 @@ fn cases(f: &Fixture) -> BTreeMap<String, Case> {
             Some(Security),
         ),
     );
+    // Cases out of a secretary's scope are 404 (tests/api/disputes.rs), like unknown ids.
+    add(
+        "GET /api/v1/cases",
+        case(
+            Method::GET,
+            "/api/v1/cases".into(),
+            None,
+            vec![Security],
+            Some(SecretaryA),
+        ),
+    );
+    for (key, path, body) in [
+        ("GET /api/v1/cases/{case_id}", "/api/v1/cases/1", None),
+        ("GET /api/v1/uploads/{upload_id}", "/api/v1/uploads/1", None),
+        (
+            "POST /api/v1/cases/{case_id}/accept",
+            "/api/v1/cases/1/accept",
+            Some(json!({"remedy": {"action": "backfill"}})),
+        ),
+        (
+            "POST /api/v1/cases/{case_id}/propose",
+            "/api/v1/cases/1/propose",
+            Some(json!({"remedy": {"action": "annul"}})),
+        ),
+        (
+            "POST /api/v1/cases/{case_id}/reject",
+            "/api/v1/cases/1/reject",
+            Some(json!({"reason": "无记录"})),
+        ),
+    ] {
+        let method = if key.starts_with("POST") {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        let refused = if method == Method::POST {
+            vec![Security, Auditor]
+        } else {
+            vec![Security]
+        };
+        add(key, case(method, path.into(), body, refused, Some(Admin)));
+    }
+    add(
+        "POST /api/v1/sessions/{session_id}/projector",
+        case(
+            Method::POST,
+            format!("/api/v1/sessions/{ses}/projector"),
+            None,
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
+        "GET /api/v1/activities/{activity_id}/attendance/export",
+        case(
+            Method::GET,
+            format!("/api/v1/activities/{act}/attendance/export?format=csv"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "GET /api/v1/orgs/{org_id}/register/export",
+        case(
+            Method::GET,
+            format!("/api/v1/orgs/{b}/register/export"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
     m
 }
 
@@ -725,6 +797,14 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET /api/openapi.json", "the API description"),
     ("POST /api/v1/auth/login", "how one gets a token"),
     ("POST /api/v1/auth/refresh", "carries its own refresh token"),
+    (
+        "POST /api/v1/projector/end",
+        "carries its own projector token (ends it on a shared PC)",
+    ),
+    (
+        "POST /api/v1/auth/end",
+        "carries its own refresh token (logout after the access token expired)",
+    ),
 ];
 
 fn operations(doc: &Value) -> Vec<(String, Value)> {

@@ -306,9 +306,15 @@
   }
 
   async function loadActivity() {
-    var r = await api('/api/v1/activities/' + st.session.activity_id);
-    if (!r.ok) { throw new Error('活动信息读取失败（' + r.status + '）'); }
-    st.activity = await r.json();
+    var t = tokens();
+    if (t && t.projector) {
+      // A projector credential reads no activity: what it shows came with the credential.
+      st.activity = { title: t.projector.activity_title, starts_at: t.projector.activity_starts_at, place: t.projector.activity_place, kind_label: '签到' };
+    } else {
+      var r = await api('/api/v1/activities/' + st.session.activity_id);
+      if (!r.ok) { throw new Error('活动信息读取失败（' + r.status + '）'); }
+      st.activity = await r.json();
+    }
     var a = st.activity;
     $('title').textContent = a.title;
     document.title = (compact ? '签到情况：' : '签到：') + a.title;
@@ -357,7 +363,20 @@
         return;
       }
       $('password').value = '';
-      saveTokens(p);
+      if (!compact) {
+        // The projector keeps only a credential for this session's QR and live count;
+        // the secretary's own login ends on the server at once.
+        var x = await fetch('/api/v1/sessions/' + sid + '/projector', { method: 'POST', headers: { Authorization: 'Bearer ' + p.access_token } });
+        var pt = await x.json().catch(function () { return {}; });
+        fetch('/api/v1/auth/end', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ refresh_token: p.refresh_token }) }).catch(function () {});
+        if (!x.ok) {
+          $('login-error').textContent = pt.detail || pt.title || '无法打开投屏';
+          return;
+        }
+        sessionStorage.setItem(KEY, JSON.stringify({ access: pt.token, refresh: null, projector: pt }));
+      } else {
+        saveTokens(p);
+      }
       start();
     } catch (e) {
       $('login-error').textContent = '无法连接服务器，请检查网络后重试。';
@@ -366,8 +385,11 @@
 
   $('logout').addEventListener('click', function () {
     var t = tokens();
-    if (t) {
-      fetch('/api/v1/auth/logout', { method: 'POST', headers: { Authorization: 'Bearer ' + t.access } }).catch(function () {});
+    if (t && t.projector) {
+      fetch('/api/v1/projector/end', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token: t.access }) }).catch(function () {});
+    } else if (t) {
+      // By the refresh token: ends the login on the server even if the access token expired.
+      fetch('/api/v1/auth/end', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ refresh_token: t.refresh }) }).catch(function () {});
     }
     showLogin();
   });
