@@ -8,12 +8,16 @@
 # ledger posting, nobody has two, and a member stored without hearing so is confirmed by a
 # resend. It prints each count and exits 1 when one is off.
 #
-# Usage: scripts/chaos.sh [MEMBERS=100000]      (about 3 minutes; not part of .ci/run)
+# Usage: scripts/chaos.sh [MEMBERS=100000] [postgres|sqlite]   (about 3 minutes; not in .ci/run)
+# On sqlite both instances share one database file, each with its in-process live store
+# (so de-duplication across them rests on the database's unique keys alone); the one
+# fault that applies there is the SIGKILL.
 # Needs: Debian's PostgreSQL server binaries and redis-server (both on this machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 members=${1:-100000}
+backend=${2:-postgres}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/vanguard-target}"
 pg_port=55432
 redis_port=56379
@@ -21,7 +25,9 @@ port_a=18080
 port_b=18081
 
 profile=${CHAOS_PROFILE:-release}   # CHAOS_PROFILE=debug reuses the test build
-if [ "$profile" = release ]; then cargo build -q --release --bin vanguard; else cargo build -q --bin vanguard; fi
+if [ -z "${CHAOS_NO_BUILD:-}" ]; then
+  if [ "$profile" = release ]; then cargo build -q --release --bin vanguard; else cargo build -q --bin vanguard; fi
+fi
 bin="$CARGO_TARGET_DIR/$profile/vanguard"
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n1)
 work=$(mktemp -d /var/tmp/vg-chaos.XXXXXX)
@@ -38,28 +44,30 @@ redis_stop() { redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || tru
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  redis_stop
-  pg_ctl stop -m immediate >/dev/null 2>&1 || true
+  if [ "$backend" = postgres ]; then
+    redis_stop
+    pg_ctl stop -m immediate >/dev/null 2>&1 || true
+  fi
   if [ -n "${CHAOS_KEEP:-}" ]; then echo "logs kept in $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 stamp() { echo "[$(date +%H:%M:%S)] $*"; }
 
-mkdir -p "$work/pg"
-# PostgreSQL runs as postgres: its data, log and socket live here.
-[ "$(id -u)" = 0 ] && chown -R postgres "$work"
-as_pg "$pgbin/initdb" -D "$work/pg" -A trust -U postgres >/dev/null
-pg_ctl -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1 -c max_connections=200" -w start >/dev/null
-as_pg "$pgbin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres vanguard
-redis_start
-
-export VANGUARD__DATABASE__URL="postgres://postgres@127.0.0.1:$pg_port/vanguard?sslmode=disable"
-export VANGUARD__LIVE__BACKEND=redis
-export VANGUARD__LIVE__REDIS_URL="redis://127.0.0.1:$redis_port"
-export VANGUARD__LOG__LEVEL=${CHAOS_LOG_LEVEL:-error}
-export VANGUARD__LOG__FORMAT=json
-export VANGUARD__CHECKIN__SLOT_SECONDS=600
-
+if [ "$backend" = postgres ]; then
+  mkdir -p "$work/pg"
+  # PostgreSQL runs as postgres: its data, log and socket live here.
+  [ "$(id -u)" = 0 ] && chown -R postgres "$work"
+  as_pg "$pgbin/initdb" -D "$work/pg" -A trust -U postgres >/dev/null
+  pg_ctl -o "-p $pg_port -k $work -c listen_addresses=127.0.0.1 -c max_connections=200" -w start >/dev/null
+  as_pg "$pgbin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres vanguard
+  redis_start
+  export VANGUARD__DATABASE__URL="postgres://postgres@127.0.0.1:$pg_port/vanguard?sslmode=disable"
+  export VANGUARD__LIVE__BACKEND=redis
+  export VANGUARD__LIVE__REDIS_URL="redis://127.0.0.1:$redis_port"
+else
+  export VANGUARD__DATABASE__URL="sqlite://$work/vanguard.db?mode=rwc"
+  export VANGUARD__LIVE__BACKEND=memory
+fi
 "$bin" migrate >/dev/null
 stamp "seeding $members demo members"
 "$bin" demo --members "$members" > "$work/demo.json"
@@ -77,9 +85,11 @@ stamp "storm: $members members over :$port_a and :$port_b, 128 in flight, WeChat
   --url "http://127.0.0.1:$port_a" --url "http://127.0.0.1:$port_b" > "$work/loadtest.out" &
 storm=$!
 
-sleep 5;  stamp "fault: Redis stopped";          redis_stop
-sleep 8;  stamp "fault over: Redis started";     redis_start
-sleep 5;  stamp "fault: PostgreSQL restarting";  pg_ctl -m fast -w restart >/dev/null; stamp "PostgreSQL back"
+if [ "$backend" = postgres ]; then
+  sleep 5;  stamp "fault: Redis stopped";          redis_stop
+  sleep 8;  stamp "fault over: Redis started";     redis_start
+  sleep 5;  stamp "fault: PostgreSQL restarting";  pg_ctl -m fast -w restart >/dev/null; stamp "PostgreSQL back"
+fi
 sleep 5;  stamp "fault: instance :$port_b killed (SIGKILL)"; kill -9 "$pid_b" || true
 sleep 10; stamp "instance :$port_b restarted";   serve "$port_b"
 
