@@ -2,6 +2,7 @@ pub mod audit;
 pub mod auth;
 pub mod checkin;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod demo;

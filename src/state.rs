@@ -40,4 +40,6 @@ pub struct AppState {
     pub sheets: crate::checkin::attendance::SheetCache,
     /// Live attendance feeds shared by viewers, and open streams per account (`checkin::live`).
     pub live_streams: crate::checkin::live::Hub,
+    /// The domain's clock (`clock::Clock`): the system time, moved only by tests.
+    pub clock: crate::clock::Clock,
 }

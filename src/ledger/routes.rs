@@ -45,8 +45,8 @@ fn valid_year(year: i32) -> AppResult<i32> {
     }
 }
 
-fn current_year(org: &entity::organization::Model) -> i32 {
-    year_of(Utc::now(), tz_of(org))
+fn current_year(state: &AppState, org: &entity::organization::Model) -> i32 {
+    year_of(state.clock.now(), tz_of(org))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -107,7 +107,7 @@ pub async fn record_item(
             ));
         }
     };
-    if body.at.with_timezone(&Utc) > Utc::now() + chrono::Duration::minutes(5) {
+    if body.at.with_timezone(&Utc) > state.clock.now() + chrono::Duration::minutes(5) {
         return Err(AppError::field("at", "时间不能晚于现在"));
     }
     let year = year_of(body.at.with_timezone(&Utc), tz_of(&org));
@@ -149,7 +149,7 @@ pub async fn record_item(
                 fields,
             },
             at: body.at.with_timezone(&Utc),
-            received_at: Utc::now(),
+            received_at: state.clock.now(),
             session_id: None,
             reason: body.reason,
             evidence: body.evidence,
@@ -332,8 +332,8 @@ pub async fn annul(
         &actor,
         NewFact {
             kind: NewFactKind::Annul { target: target.id },
-            at: Utc::now(),
-            received_at: Utc::now(),
+            at: state.clock.now(),
+            received_at: state.clock.now(),
             session_id: None,
             reason: Some(reason.trim().to_owned()),
             evidence,
@@ -389,7 +389,7 @@ pub async fn person_score(
         crate::org::people::scoped(&state.db, &principal, Perm::ScoresRead, PersonId(*path))
             .await?;
     let org = crate::org::service::find(&state.db, OrgId(person.org_id)).await?;
-    let year = valid_year(q.year.unwrap_or_else(|| current_year(&org)))?;
+    let year = valid_year(q.year.unwrap_or_else(|| current_year(&state, &org)))?;
     Ok(HttpResponse::Ok()
         .json(queries::ledger(&state.db, SubjectRef::Person(person.id), year).await?))
 }
@@ -406,7 +406,7 @@ pub async fn org_score(
 ) -> AppResult<HttpResponse> {
     let org =
         crate::org::service::scoped(&state.db, &principal, Perm::ScoresRead, OrgId(*path)).await?;
-    let year = valid_year(q.year.unwrap_or_else(|| current_year(&org)))?;
+    let year = valid_year(q.year.unwrap_or_else(|| current_year(&state, &org)))?;
     Ok(HttpResponse::Ok().json(queries::ledger(&state.db, SubjectRef::Org(org.id), year).await?))
 }
 
@@ -436,7 +436,7 @@ pub async fn rankings(
     let org =
         crate::org::service::scoped(&state.db, &principal, Perm::ScoresRead, OrgId(*path)).await?;
     let q = q.into_inner();
-    let year = valid_year(q.year.unwrap_or_else(|| current_year(&org)))?;
+    let year = valid_year(q.year.unwrap_or_else(|| current_year(&state, &org)))?;
     let index = q.index.unwrap_or_else(|| "vanguard".to_owned());
     Ok(HttpResponse::Ok().json(
         queries::rankings(
@@ -473,7 +473,7 @@ pub async fn get_org_policy(
 ) -> AppResult<HttpResponse> {
     let org =
         crate::org::service::scoped(&state.db, &principal, Perm::OrgRead, OrgId(*path)).await?;
-    let year = valid_year(q.year.unwrap_or_else(|| current_year(&org)))?;
+    let year = valid_year(q.year.unwrap_or_else(|| current_year(&state, &org)))?;
     let (name, source) = inputs::policy_choice(&state.db, &org.path, year).await?;
     Ok(HttpResponse::Ok().json(OrgPolicy {
         org_id: org.id,
@@ -542,7 +542,7 @@ pub async fn set_org_policy(
         policy: sea_orm::ActiveValue::Set(body.policy.clone()),
         source: sea_orm::ActiveValue::Set(body.source.clone()),
         chosen_by: sea_orm::ActiveValue::Set(Some(principal.account_id.0)),
-        chosen_at: sea_orm::ActiveValue::Set(Utc::now()),
+        chosen_at: sea_orm::ActiveValue::Set(state.clock.now()),
     })
     .exec_without_returning(&txn)
     .await?;
@@ -580,7 +580,15 @@ pub async fn close(
     let year = valid_year(year)?;
     let org = crate::org::service::scoped(&state.db, &principal, Perm::PolicyWrite, OrgId(org_id))
         .await?;
-    let summary = close_year(&state.db, &state.scoring, &principal.actor(), &org, year).await?;
+    let summary = close_year(
+        &state.db,
+        &state.scoring,
+        &principal.actor(),
+        &org,
+        year,
+        state.clock.now(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(summary))
 }
 

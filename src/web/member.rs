@@ -168,7 +168,7 @@ async fn home_page(
     state: &AppState,
     person: &entity::person::Model,
 ) -> Result<HttpResponse, AppError> {
-    let now = Utc::now();
+    let now = state.clock.now();
     let org = crate::org::service::find(&state.db, OrgId(person.org_id)).await?;
     let branch = branch_of(state, &org).await?;
     let tz = tz_of(&org);
@@ -285,7 +285,7 @@ async fn makeup_list_page(
     state: &AppState,
     person: &entity::person::Model,
 ) -> Result<HttpResponse, AppError> {
-    let now = Utc::now();
+    let now = state.clock.now();
     let org = crate::org::service::find(&state.db, OrgId(person.org_id)).await?;
     let makeup_days = state.settings.checkin.makeup_days;
     let days = expected_activities(
@@ -395,7 +395,7 @@ async fn study(
     status: StatusCode,
     flash: Flash,
 ) -> Result<HttpResponse, AppError> {
-    let now = Utc::now();
+    let now = state.clock.now();
     let ctx = makeup::context(state, person, activity_id, now).await?;
     let makeup_days = state.settings.checkin.makeup_days;
     let materials = makeup::materials_of(&state.db, activity_id).await?;
@@ -572,7 +572,7 @@ async fn start(
         )
         .await;
     };
-    match makeup::start(&state, &person, activity_id, material, Utc::now()).await {
+    match makeup::start(&state, &person, activity_id, material, state.clock.now()).await {
         Ok(_) => see_other(&format!("/m/makeup/{activity_id}#m{material}")),
         Err(e) => {
             render_study(
@@ -624,7 +624,7 @@ async fn complete(
         activity_id,
         material,
         &answers(&pairs),
-        Utc::now(),
+        state.clock.now(),
     )
     .await;
     match result {
