@@ -485,6 +485,70 @@ async fn xh_19_admin_corrections_annul_add_and_reclassify() {
     );
 }
 
+/// XH-8.1 with XH-19: an annulled check-in leaves every period's ranking, not only the
+/// year's: the reversal is dated by the check-in it reverses, so month, quarter and
+/// half-year sums agree with the year.
+#[tokio::test]
+async fn xh_8_1_an_annulled_checkin_leaves_every_period_ranking() {
+    use chrono::Datelike;
+    let app = spawn_app().await;
+    let day = fixed_day(&app, 5).await;
+    let p = member(&app, &day, "撤销", "13800000072", "o-annul-period").await;
+    let t = Utc::now();
+    app.scan("o-annul-period", &scene_at(&day, t), t.timestamp())
+        .await;
+    let local = day.start.with_timezone(&chrono_tz::Asia::Shanghai);
+    let month = local.month();
+    let periods = [
+        ("year", 1),
+        ("half_year", (month - 1) / 6 + 1),
+        ("quarter", (month - 1) / 3 + 1),
+        ("month", month),
+    ];
+    let ranked = |period: &'static str, n: u32| {
+        let app = &app;
+        let day = &day;
+        async move {
+            let r = app
+                .get(
+                    &format!(
+                        "/api/v1/orgs/{}/rankings?year={}&period={period}&n={n}",
+                        day.branch,
+                        local.year()
+                    ),
+                    &day.admin,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            r.body["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .find(|i| i["subject_id"] == json!(p))
+                .map(|i| i["score"].clone())
+                .expect("ranked")
+        }
+    };
+    for (period, n) in periods {
+        assert_eq!(ranked(period, n).await, json!(5), "{period} before");
+    }
+    let r = app
+        .post(
+            &format!("/api/v1/activities/{}/corrections", day.activity),
+            &day.admin,
+            json!({"person_id": p, "action": "annul", "reason": "代人扫码"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    for (period, n) in periods {
+        assert_eq!(
+            ranked(period, n).await,
+            json!(0),
+            "{period} after the annulment"
+        );
+    }
+}
+
 /// With WeChat credentials each slot's temporary QR is made through the API once across
 /// instances (both show the same code), and the next slot's code is made ahead while a
 /// projector is asking.
