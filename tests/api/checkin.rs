@@ -485,6 +485,94 @@ async fn xh_19_admin_corrections_annul_add_and_reclassify() {
     );
 }
 
+/// A fixed day on 2026-03-10 at 09:00 (Shanghai) in a branch under `policy`, its session
+/// opened at 08:55 by the clock.
+async fn fixed_day_under(app: &TestApp, policy: &str) -> Day {
+    use chrono::TimeZone;
+    let admin = app.admin_token().await;
+    let c = app.org(&admin, "C", "committee", None).await;
+    let branch = app.org(&admin, "B", "branch", Some(c)).await;
+    let other_branch = app.org(&admin, "B2", "branch", Some(c)).await;
+    let r = app
+        .request(
+            Method::PUT,
+            &format!("/api/v1/orgs/{branch}/policy"),
+            Some(&admin),
+            Some(json!({"year": 2026, "policy": policy})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let (_, secretary) = app
+        .account(&admin, "sec-b", "secretary", Some(branch))
+        .await;
+    let start = chrono_tz::Asia::Shanghai
+        .with_ymd_and_hms(2026, 3, 10, 9, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    app.state.clock.set(start - Duration::minutes(5));
+    let r = app
+        .post(
+            "/api/v1/activities",
+            &secretary,
+            json!({"org_id": branch, "kind": "fixed_day", "title": "3月主题党日", "starts_at": start.to_rfc3339(), "ends_at": (start + Duration::hours(2)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let activity = r.body["id"].as_i64().expect("id");
+    let (session, secret) = open_session(app, &secretary, activity).await;
+    Day {
+        admin,
+        secretary,
+        branch,
+        other_branch,
+        activity,
+        session,
+        start,
+        secret,
+    }
+}
+
+/// TW-2: under town-2019 any time of the activity's day counts: a scan 40 minutes after
+/// the start is the month's activity-day line (+1), through the WeChat callback.
+#[tokio::test]
+async fn tw_2_a_scan_forty_minutes_late_counts_and_scores_under_town() {
+    let app = spawn_app().await;
+    let day = fixed_day_under(&app, "town-2019").await;
+    let p = member(&app, &day, "镇党员", "13800000081", "o-town-late").await;
+    let t = day.start + Duration::minutes(40);
+    app.state.clock.set(t);
+    let reply = app
+        .scan("o-town-late", &scene_at(&day, t), t.timestamp())
+        .await
+        .expect("reply");
+    assert!(
+        reply.contains("签到成功：3月主题党日，签到，+1 分"),
+        "{reply}"
+    );
+    assert!(!reply.contains("补学"), "{reply}");
+    assert_eq!(score(&app, &day, p).await, json!(1));
+}
+
+/// XH-8.1: under xihu-2017 the same scan is too late: refused, with the make-up offer
+/// (make-up study scores 2 there), and no points.
+#[tokio::test]
+async fn xh_8_1_a_scan_forty_minutes_late_is_refused_with_make_up_under_xihu() {
+    let app = spawn_app().await;
+    let day = fixed_day_under(&app, "xihu-2017").await;
+    let p = member(&app, &day, "西湖党员", "13800000082", "o-xihu-late").await;
+    let t = day.start + Duration::minutes(40);
+    app.state.clock.set(t);
+    let reply = app
+        .scan("o-xihu-late", &scene_at(&day, t), t.timestamp())
+        .await
+        .expect("reply");
+    assert!(
+        reply.contains("已超过签到时间（开始后 15 分钟）") && reply.contains("网上补学"),
+        "{reply}"
+    );
+    assert_eq!(score(&app, &day, p).await, json!(0));
+}
+
 /// XH-8.1 with XH-19: an annulled check-in leaves every period's ranking, not only the
 /// year's: the reversal is dated by the check-in it reverses, so month, quarter and
 /// half-year sums agree with the year.
