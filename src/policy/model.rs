@@ -178,6 +178,9 @@ pub struct Source {
     /// Check-in methods that score; others get nothing (XH-8.1, XH-8.2, XH-13).
     pub methods: Option<Vec<Method>>,
     pub methods_rule: Option<Arc<str>>,
+    /// How a check-in by a method that earns nothing is judged: attendance without
+    /// points (XH-8.1 补签: year-end counts such as XH-15.1 count it).
+    pub unscored_outcome: Option<Arc<str>>,
     pub points: Points,
     pub outcome: Option<Arc<str>>,
     pub label: Option<String>,

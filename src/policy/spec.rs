@@ -190,6 +190,8 @@ struct RawSource {
     #[serde(default)]
     methods_rule: Option<String>,
     #[serde(default)]
+    unscored_outcome: Option<String>,
+    #[serde(default)]
     points: Option<RawPoints>,
     #[serde(default)]
     graded: Option<RawGraded>,
@@ -664,6 +666,9 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Policy, LoadError> {
                 }
                 _ => {}
             }
+            if rs.unscored_outcome.is_some() && rs.methods.is_none() {
+                return Err(ctx.err(sspan.clone(), "unscored_outcome needs `methods`"));
+            }
             if rs.methods.is_some() && !matches!(on, Trigger::CheckIn(_)) {
                 return Err(ctx.err(sspan, "`methods` applies to check-ins only"));
             }
@@ -858,6 +863,7 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Policy, LoadError> {
                 on,
                 methods: rs.methods.clone(),
                 methods_rule: rs.methods_rule.as_deref().map(Arc::from),
+                unscored_outcome: rs.unscored_outcome.as_deref().map(Arc::from),
                 points,
                 outcome: rs.outcome.as_deref().map(Arc::from),
                 label: rs.label.clone(),

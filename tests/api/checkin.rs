@@ -573,6 +573,92 @@ async fn xh_8_1_a_scan_forty_minutes_late_is_refused_with_make_up_under_xihu() {
     assert_eq!(score(&app, &day, p).await, json!(0));
 }
 
+/// XH-15.1 (corrected): a member the secretary back-filled (补签) attended that day,
+/// though it earns nothing (XH-8.1): make-up study is not offered for it, and at year
+/// end the day counts, so two days attended are not docked; a member with one day is.
+#[tokio::test]
+async fn xh_15_1_a_backfilled_member_is_offered_no_make_up_and_not_docked() {
+    use chrono::TimeZone;
+    let app = spawn_app().await;
+    let day = fixed_day_under(&app, "xihu-2017").await;
+    let a = member(&app, &day, "补签者", "13800000083", "o-backfilled-a").await;
+    let b = member(&app, &day, "一次者", "13800000084", "o-once-b").await;
+    for openid in ["o-backfilled-a", "o-once-b"] {
+        let reply = app
+            .scan(openid, &scene_at(&day, day.start), day.start.timestamp())
+            .await
+            .expect("reply");
+        assert!(reply.contains("按时签到，+5 分"), "{reply}");
+    }
+    let second = chrono_tz::Asia::Shanghai
+        .with_ymd_and_hms(2026, 4, 14, 9, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    app.state.clock.set(second - Duration::hours(1));
+    let r = app
+        .post(
+            "/api/v1/activities",
+            &day.secretary,
+            json!({"org_id": day.branch, "kind": "fixed_day", "title": "4月主题党日", "starts_at": second.to_rfc3339(), "ends_at": (second + Duration::hours(2)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let day2 = r.body["id"].as_i64().expect("id");
+    app.state.clock.set(second + Duration::hours(3));
+    let r = app
+        .post(
+            &format!("/api/v1/activities/{day2}/checkins"),
+            &day.secretary,
+            json!({"person_ids": [a], "method": "backfill", "reason": "会后补登"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app
+        .post(
+            &format!("/api/v1/activities/{day2}/materials"),
+            &day.secretary,
+            json!({"title": "补学材料", "body": "内容"}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    // The back-filled member: attended, nothing to make up.
+    let phone = crate::pages::Phone::new(&app);
+    phone.sign_in("o-backfilled-a", "/m/").await;
+    let view = phone.get(&format!("/m/makeup/{day2}")).await;
+    assert!(view.text.contains("无需补学"), "{}", view.text);
+    let other = crate::pages::Phone::new(&app);
+    other.sign_in("o-once-b", "/m/").await;
+    let view = other.get(&format!("/m/makeup/{day2}")).await;
+    assert!(!view.text.contains("无需补学"), "{}", view.text);
+    // Year end: the back-filled member attended two days, the other one.
+    app.state.clock.set(
+        chrono_tz::Asia::Shanghai
+            .with_ymd_and_hms(2027, 1, 5, 9, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc),
+    );
+    let r = app
+        .post(
+            &format!("/api/v1/orgs/{}/years/2026/close", day.branch),
+            &day.admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let year_score = |p: i64| {
+        let app = &app;
+        let admin = day.admin.clone();
+        async move {
+            app.get(&format!("/api/v1/people/{p}/score?year=2026"), &admin)
+                .await
+                .body["score"]["score"]
+                .clone()
+        }
+    };
+    assert_eq!(year_score(a).await, json!(5), "5 + 0 (补签), no XH-15.1");
+    assert_eq!(year_score(b).await, json!(0), "5 − 5 (XH-15.1)");
+}
+
 /// XH-8.1 with XH-19: an annulled check-in leaves every period's ranking, not only the
 /// year's: the reversal is dated by the check-in it reverses, so month, quarter and
 /// half-year sums agree with the year.
