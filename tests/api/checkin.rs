@@ -551,6 +551,20 @@ async fn tw_2_a_scan_forty_minutes_late_counts_and_scores_under_town() {
     );
     assert!(!reply.contains("补学"), "{reply}");
     assert_eq!(score(&app, &day, p).await, json!(1));
+    // The window each preset reads, and its reading where the document is silent.
+    for (name, late, makeup) in [
+        ("town-2019", json!(null), false),
+        ("erqi-2021", json!(null), false),
+        ("xihu-2017", json!(900), true),
+    ] {
+        let r = app
+            .get(&format!("/api/v1/policies/{name}"), &day.admin)
+            .await;
+        assert_eq!(r.body["checkin"]["late_seconds"], late, "{name}");
+        assert_eq!(r.body["makeup_scores"], json!(makeup), "{name}");
+    }
+    let erqi = app.get("/api/v1/policies/erqi-2021", &day.admin).await;
+    assert!(erqi.text.contains("党员活动日签到的时限"), "{}", erqi.text);
 }
 
 /// XH-8.1: under xihu-2017 the same scan is too late: refused, with the make-up offer
