@@ -735,6 +735,26 @@ async fn xh_8_1_an_annulled_checkin_leaves_every_period_ranking() {
             "{period} after the annulment"
         );
     }
+    // A reversal written undated (before this fix) is dated by the line it reverses.
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let undated = entity::ledger_entry::Entity::update_many()
+        .col_expr(
+            entity::ledger_entry::Column::At,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .filter(entity::ledger_entry::Column::SubjectId.eq(p))
+        .filter(entity::ledger_entry::Column::PointsE4.lt(0))
+        .exec(&app.state.db)
+        .await
+        .expect("db");
+    assert_eq!(undated.rows_affected, 1);
+    for (period, n) in periods {
+        assert_eq!(
+            ranked(period, n).await,
+            json!(0),
+            "{period} with an undated reversal"
+        );
+    }
 }
 
 /// With WeChat credentials each slot's temporary QR is made through the API once across
