@@ -117,6 +117,7 @@ pub async fn run(state: &AppState, members: usize, force: bool) -> AppResult<Dem
     let open_before = state.settings.checkin.open_before_minutes.max(11);
     let session = crate::checkin::sessions::create(
         &state.db,
+        &state.scoring,
         &activity,
         Some(account.id),
         open_before,

@@ -141,18 +141,14 @@ pub async fn participant_roots(
     Ok(roots)
 }
 
-/// Whether an organization (by its path) lies under one of the roots.
-pub fn under_any(roots: &[i64], org_path: &str) -> bool {
-    roots.iter().any(|r| org_path.contains(&format!("/{r}/")))
-}
-
-/// Whether a person of the organization at `org_path` may take part in the activity.
+/// Whether a person of the organization at `org_path` may take part in the activity
+/// (`judge::invited`: the host's or an invited organization's subtree).
 pub async fn takes_part(
     db: &impl ConnectionTrait,
     activity: &entity::activity::Model,
     org_path: &str,
 ) -> AppResult<bool> {
-    Ok(under_any(
+    Ok(super::judge::invited(
         &participant_roots(db, activity.id, activity.org_id).await?,
         org_path,
     ))

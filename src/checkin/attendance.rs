@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde::{Deserialize, Serialize};
 
-use super::scan::classify;
+use super::judge::{Class, Held, Terms, classify};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -139,7 +139,13 @@ pub fn rank(s: Status) -> u8 {
     }
 }
 
-async fn sheet(db: &impl ConnectionTrait, activity: &entity::activity::Model) -> AppResult<Sheet> {
+/// `terms`: the host organization's policy's, which classes the sheet's check-ins.
+async fn sheet(
+    db: &impl ConnectionTrait,
+    activity: &entity::activity::Model,
+    terms: Terms,
+    tz: chrono_tz::Tz,
+) -> AppResult<Sheet> {
     let orgs = expected_orgs(db, activity).await?;
     let mut people: Vec<(i64, String, i64)> = Vec::new();
     for chunk in orgs.chunks(500) {
@@ -217,10 +223,10 @@ async fn sheet(db: &impl ConnectionTrait, activity: &entity::activity::Model) ->
                 let s = if method.as_deref() == Some("backfill") {
                     Status::Backfilled
                 } else {
-                    match classify(&activity.kind, activity.starts_at, at) {
-                        Some(super::scan::Class::OnTime) => Status::OnTime,
-                        Some(super::scan::Class::Late) => Status::Late,
-                        Some(super::scan::Class::Present) => Status::Present,
+                    match classify(&Held::of(activity, tz), terms, at) {
+                        Some(Class::OnTime) => Status::OnTime,
+                        Some(Class::Late { .. }) => Status::Late,
+                        Some(Class::Present) => Status::Present,
                         None => Status::TooLate,
                     }
                 };
@@ -276,7 +282,22 @@ pub async fn activity(db: &impl ConnectionTrait, id: i64) -> AppResult<entity::a
 
 pub async fn counts(state: &AppState, activity_id: i64) -> AppResult<Counts> {
     let a = activity(&state.db, activity_id).await?;
-    Ok(tally(&sheet(&state.db, &a).await?))
+    let (terms, tz) = host_terms(state, &a).await?;
+    Ok(tally(&sheet(&state.db, &a, terms, tz).await?))
+}
+
+/// The host organization's policy terms and time zone for the activity's year.
+async fn host_terms(
+    state: &AppState,
+    a: &entity::activity::Model,
+) -> AppResult<(Terms, chrono_tz::Tz)> {
+    let host = crate::org::service::find(&state.db, crate::ids::OrgId(a.org_id)).await?;
+    let tz = crate::ledger::inputs::tz_of(&host);
+    let year = crate::ledger::inputs::year_of(a.starts_at, tz);
+    Ok((
+        super::scan::terms_for(&state.db, &state.scoring, &host, year).await?,
+        tz,
+    ))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -300,7 +321,8 @@ pub async fn page(
     let sheet = match cached {
         Some(s) => s,
         None => {
-            let s = Arc::new(sheet(&state.db, activity).await?);
+            let (terms, tz) = host_terms(state, activity).await?;
+            let s = Arc::new(sheet(&state.db, activity, terms, tz).await?);
             state.sheets.put(activity.id, s.clone());
             s
         }

@@ -32,8 +32,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::attendance::Status;
-use super::scan::{Class, classify};
-use super::sessions::LATE_MINUTES;
+use super::judge::{Class, Held, Terms, classify};
 use crate::audit::Actor;
 use crate::auth::{Perm, Principal};
 use crate::error::{AppError, AppResult, ErrorCode, Problem};
@@ -487,10 +486,14 @@ pub fn status_label(s: Status) -> &'static str {
 }
 
 /// A person's marks for some activities (one query each for facts and refusals).
+/// `terms`: the person's policy's (their check-ins are classed by it), `tz` their
+/// organization's time zone.
 pub async fn marks(
     db: &impl ConnectionTrait,
     person_id: i64,
     activities: &[entity::activity::Model],
+    terms: Terms,
+    tz: chrono_tz::Tz,
 ) -> AppResult<HashMap<i64, Mark>> {
     let ids: Vec<i64> = activities.iter().map(|a| a.id).collect();
     let mut out: HashMap<i64, Mark> = HashMap::new();
@@ -528,9 +531,9 @@ pub async fn marks(
                 let s = if f.method.as_deref() == Some("backfill") {
                     Status::Backfilled
                 } else {
-                    match classify(&a.kind, a.starts_at, f.at) {
+                    match classify(&Held::of(a, tz), terms, f.at) {
                         Some(Class::OnTime) => Status::OnTime,
-                        Some(Class::Late) => Status::Late,
+                        Some(Class::Late { .. }) => Status::Late,
                         Some(Class::Present) => Status::Present,
                         None => Status::TooLate,
                     }
@@ -574,13 +577,8 @@ pub async fn marks(
 
 /// When make-up study of an activity is open: from the end of the activity (and never
 /// before its attendance window closes) until `makeup_days` after that.
-pub fn window(
-    activity: &entity::activity::Model,
-    makeup_days: i64,
-) -> (DateTime<Utc>, DateTime<Utc>) {
-    let opens = activity
-        .ends_at
-        .max(activity.starts_at + Duration::minutes(LATE_MINUTES));
+pub fn window(held: &Held, terms: Terms, makeup_days: i64) -> (DateTime<Utc>, DateTime<Utc>) {
+    let opens = held.ends_at.max(held.window_end(terms));
     (opens, opens + Duration::days(makeup_days))
 }
 
@@ -603,9 +601,12 @@ pub enum Standing {
     },
 }
 
+/// `terms` and `tz`: the member's policy and time zone. Where the policy scores
+/// make-up study 0 it is never open (nothing to offer).
 pub fn standing(
-    activity: &entity::activity::Model,
+    held: &Held,
     mark: &Mark,
+    terms: Terms,
     makeup_days: i64,
     now: DateTime<Utc>,
 ) -> Standing {
@@ -615,7 +616,10 @@ pub fn standing(
     if mark.attended() {
         return Standing::Attended(mark.status);
     }
-    let (opens, deadline) = window(activity, makeup_days);
+    let (opens, deadline) = window(held, terms, makeup_days);
+    if !terms.makeup {
+        return Standing::Closed { deadline: opens };
+    }
     if now < opens {
         Standing::NotYet { opens_at: opens }
     } else if now > deadline {
@@ -653,11 +657,20 @@ pub async fn context(
     if person.status != "active" {
         return Err(AppError::forbidden("您的党籍状态不能补学，请联系支部书记"));
     }
-    let mark = marks(db, person.id, std::slice::from_ref(&activity))
+    let tz = crate::ledger::inputs::tz_of(&org);
+    let year = crate::ledger::inputs::year_of(activity.starts_at, tz);
+    let terms = super::scan::terms_for(db, &state.scoring, &org, year).await?;
+    let mark = marks(db, person.id, std::slice::from_ref(&activity), terms, tz)
         .await?
         .remove(&activity.id)
         .unwrap_or(Mark::NONE);
-    let standing = standing(&activity, &mark, state.settings.checkin.makeup_days, now);
+    let standing = standing(
+        &Held::of(&activity, tz),
+        &mark,
+        terms,
+        state.settings.checkin.makeup_days,
+        now,
+    );
     Ok(Context {
         person: person.clone(),
         org,

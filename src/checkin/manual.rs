@@ -5,7 +5,6 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 
-use super::sessions::LATE_MINUTES;
 use crate::auth::{Perm, Principal};
 use crate::error::{AppError, AppResult};
 use crate::ids::OrgId;
@@ -85,7 +84,11 @@ pub async fn enter(
         ));
     }
     let now = state.clock.now();
-    let window_end = activity.starts_at.max(activity.ends_at) + Duration::minutes(LATE_MINUTES);
+    // At the activity: until the latest check-in window of the taking-part policies.
+    let window_end = super::sessions::window(&state.db, &state.scoring, activity, 0)
+        .await?
+        .1
+        .max(activity.ends_at);
     let at = match input.method {
         EntryMethod::Manual | EntryMethod::Batch => {
             // At the activity: the entry's own time decides the class, like a scan.

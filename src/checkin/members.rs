@@ -161,7 +161,7 @@ pub async fn resolve_pending(state: &AppState, person: &entity::person::Model) -
     }
     let bound = bound_at(state, person, &openid)
         .await
-        .unwrap_or_else(Utc::now);
+        .unwrap_or_else(|| state.clock.now());
     let mut resolved = 0;
     for p in pending {
         let Ok(Some(session)) =

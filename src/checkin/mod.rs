@@ -3,6 +3,7 @@
 
 pub mod activities;
 pub mod attendance;
+pub mod judge;
 pub mod live;
 pub mod makeup;
 pub mod manual;

@@ -276,6 +276,7 @@ pub async fn open_session(
     let txn = crate::db::begin(&state.db).await?;
     let s = sessions::create(
         &txn,
+        &state.scoring,
         &a,
         Some(principal.account_id.0),
         state.settings.checkin.open_before_minutes,

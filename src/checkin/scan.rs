@@ -8,7 +8,7 @@
 //! unique key is the last guard, so retries, double scans and several instances
 //! cannot count twice.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -16,8 +16,9 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
 };
 
+use super::judge::{Scanner, judge};
 use super::qr;
-use super::sessions::{self, CachedSession, LATE_MINUTES};
+use super::sessions::{self, CachedSession};
 use super::writer::Written;
 use crate::audit::Actor;
 use crate::error::AppResult;
@@ -54,71 +55,7 @@ pub enum Outcome {
     Refused(Refusal),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
-    OnTime,
-    Late,
-    /// Activities other than the fixed day: attendance without a lateness tier.
-    Present,
-}
-
-impl Class {
-    pub fn label(self) -> &'static str {
-        match self {
-            Class::OnTime => "按时签到",
-            Class::Late => "迟到签到（开始后 15 分钟内）",
-            Class::Present => "签到",
-        }
-    }
-    pub fn code(self) -> &'static str {
-        match self {
-            Class::OnTime => "on_time",
-            Class::Late => "late",
-            Class::Present => "present",
-        }
-    }
-}
-
-/// Why a scan did not count (stored as `reason`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    InvalidCode,
-    ExpiredCode,
-    NotOpen,
-    Closed,
-    TooLate,
-    NotInvited,
-    Inactive,
-}
-
-impl Refusal {
-    pub fn code(self) -> &'static str {
-        match self {
-            Refusal::InvalidCode => "invalid_code",
-            Refusal::ExpiredCode => "expired_code",
-            Refusal::NotOpen => "not_open",
-            Refusal::Closed => "session_closed",
-            Refusal::TooLate => "too_late",
-            Refusal::NotInvited => "not_invited",
-            Refusal::Inactive => "inactive",
-        }
-    }
-}
-
-/// XH-8.1, judged to the second: at or before the start → on time; at most 15
-/// minutes after → late; later → not attendance.
-pub fn classify(kind: &str, starts_at: DateTime<Utc>, at: DateTime<Utc>) -> Option<Class> {
-    if kind != "fixed_day" {
-        return Some(Class::Present);
-    }
-    if at <= starts_at {
-        Some(Class::OnTime)
-    } else if at <= starts_at + Duration::minutes(LATE_MINUTES) {
-        Some(Class::Late)
-    } else {
-        None
-    }
-}
+pub use super::judge::{Class, Refusal, Terms};
 
 pub fn reply(
     outcome: &Outcome,
@@ -152,18 +89,43 @@ pub fn reply(
             Refusal::InvalidCode => "二维码无效，请扫描活动现场投影的签到二维码。".to_owned(),
             Refusal::ExpiredCode => "二维码已过期，请扫描现场最新二维码".to_owned(),
             Refusal::NotOpen => format!("签到尚未开始：{title} 于 {local_time} 开放签到。"),
-            Refusal::Closed => format!(
-                "签到已结束：{title}。未能到场的同志可在活动后 {} 天内完成网上补学。",
-                state.settings.checkin.makeup_days
-            ),
-            Refusal::TooLate => format!(
-                "已超过签到时间（开始后 15 分钟）：{title} 本次不计出席，可在活动后 {} 天内完成网上补学。",
-                state.settings.checkin.makeup_days
+            Refusal::Closed(t) => format!("签到已结束：{title}。{}", makeup_offer(*t, state)),
+            Refusal::TooLate(t) => format!(
+                "已超过签到时间（{}）：{title} 本次不计出席。{}",
+                match t.late_seconds {
+                    Some(s) => format!("开始后 {} 分钟", s / 60),
+                    None => "活动当日已结束".to_owned(),
+                },
+                makeup_offer(*t, state)
             ),
             Refusal::NotInvited => format!("您所在的组织未受邀参加：{title}。"),
             Refusal::Inactive => "您的党籍状态不能签到，请联系支部书记。".to_owned(),
         },
     }
+}
+
+/// The make-up offer of a refused member, where their policy scores make-up study.
+fn makeup_offer(t: Terms, state: &AppState) -> String {
+    if t.makeup {
+        format!(
+            "未能到场的同志可在活动后 {} 天内完成网上补学。",
+            state.settings.checkin.makeup_days
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// The terms of the policy in force for `org` in `year` (XH-8.1, TW-2 …).
+pub async fn terms_for(
+    db: &impl ConnectionTrait,
+    scoring: &crate::ledger::Scoring,
+    org: &entity::organization::Model,
+    year: i32,
+) -> AppResult<Terms> {
+    let (name, source) = crate::ledger::inputs::policy_choice(db, &org.path, year).await?;
+    let policy = crate::ledger::inputs::resolve_policy(scoring, &name, source.as_deref())?;
+    Ok(Terms::of(&policy))
 }
 
 /// A refusal as stored: with the reason, the scene and the WeChat event it came from.
@@ -205,24 +167,6 @@ async fn refuse(
         .await?;
     tracing::info!(reason = why.code(), session = ?session.map(|s| s.id), "scan refused");
     Ok(Outcome::Refused(why))
-}
-
-/// Whether a person's organization may check in to the session's activity.
-async fn invited(
-    db: &impl ConnectionTrait,
-    session: &CachedSession,
-    org_path: &str,
-) -> AppResult<bool> {
-    let mut orgs = vec![session.org_id];
-    orgs.extend(
-        entity::activity_invite::Entity::find()
-            .filter(entity::activity_invite::Column::ActivityId.eq(session.activity_id))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|i| i.org_id),
-    );
-    Ok(orgs.iter().any(|id| org_path.contains(&format!("/{id}/"))))
 }
 
 /// Handles one scan; the reply text and the outcome.
@@ -296,25 +240,19 @@ pub async fn count(
             None => Ok(Outcome::Refused(why)),
         }
     };
-    if at > s.ends_at() {
-        let why = if classify(&s.kind, s.starts_at, at).is_none() {
-            Refusal::TooLate
-        } else {
-            Refusal::Closed
-        };
-        return Ok((refuse_with(why).await?, None));
-    }
-    if person.status != "active" {
-        return Ok((refuse_with(Refusal::Inactive).await?, None));
-    }
     let org = crate::org::service::find(db, crate::ids::OrgId(person.org_id)).await?;
-    if !invited(db, s, &org.path).await? {
-        return Ok((refuse_with(Refusal::NotInvited).await?, None));
-    }
-    let Some(class) = classify(&s.kind, s.starts_at, at) else {
-        return Ok((refuse_with(Refusal::TooLate).await?, None));
-    };
     let year = year_of(at, tz_of(&org));
+    let terms = terms_for(db, &state.scoring, &org, year).await?;
+    let roots = super::activities::participant_roots(db, s.activity_id, s.org_id).await?;
+    let who = Scanner {
+        status: &person.status,
+        org_path: &org.path,
+        terms,
+    };
+    let class = match judge(&s.held(), &roots, s.ends_at(), who, at) {
+        Ok(class) => class,
+        Err(why) => return Ok((refuse_with(why).await?, None)),
+    };
     let actor = Actor::member(person.id, None);
     let txn = crate::db::begin(db).await?;
     let recorded = record(
@@ -396,7 +334,17 @@ async fn already_in(
             .filter(|l| l.source_kind == "fact" && l.source_id == Some(f.id))
             .map(|l| l.points.0)
             .sum();
-        let class = classify(&s.kind, s.starts_at, f.at).unwrap_or(Class::Present);
+        let person_row = entity::person::Entity::find_by_id(person)
+            .one(&state.db)
+            .await?;
+        let terms = match person_row {
+            Some(p) => {
+                let org = crate::org::service::find(&state.db, crate::ids::OrgId(p.org_id)).await?;
+                terms_for(&state.db, &state.scoring, &org, f.year).await?
+            }
+            None => Terms::UNKNOWN,
+        };
+        let class = super::judge::classify(&s.held(), terms, f.at).unwrap_or(Class::Present);
         let exempt = lines.score.status == "exempt";
         let note = lines
             .lines

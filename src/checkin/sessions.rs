@@ -11,9 +11,6 @@ use serde::{Deserialize, Serialize};
 use crate::error::{AppError, AppResult};
 use crate::store::LiveStore;
 
-/// Minutes after the start during which a fixed-day scan still counts (late, XH-8.1).
-pub const LATE_MINUTES: i64 = 15;
-
 /// What a scan needs to know about its session, cached by id.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CachedSession {
@@ -23,6 +20,8 @@ pub struct CachedSession {
     pub kind: String,
     pub title: String,
     pub starts_at: DateTime<Utc>,
+    /// The activity's end (not the session's).
+    pub activity_ends_at: DateTime<Utc>,
     pub opens_at: DateTime<Utc>,
     pub closes_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
@@ -40,6 +39,16 @@ impl CachedSession {
 }
 
 impl CachedSession {
+    /// The activity as the judge sees it (`checkin::judge`).
+    pub fn held(&self) -> super::judge::Held {
+        super::judge::Held {
+            fixed_day: self.kind == crate::policy::ActivityKind::FixedDay.as_str(),
+            starts_at: self.starts_at,
+            ends_at: self.activity_ends_at,
+            tz: self.tz.parse().unwrap_or(chrono_tz::Asia::Shanghai),
+        }
+    }
+
     /// The instant after which scans no longer count.
     pub fn ends_at(&self) -> DateTime<Utc> {
         match self.closed_at {
@@ -94,6 +103,7 @@ pub async fn load(
         kind: activity.kind,
         title: activity.title,
         starts_at: activity.starts_at,
+        activity_ends_at: activity.ends_at,
         opens_at: row.opens_at,
         closes_at: row.closes_at,
         closed_at: row.closed_at,
@@ -117,21 +127,62 @@ pub async fn forget(live: &dyn LiveStore, id: i64) {
     let _ = live.delete(&cache_key(id)).await;
 }
 
-/// Opening and closing instants: a fixed day opens `open_before` minutes ahead and
-/// stops taking attendance 15 minutes after the start; other activities at their end.
-pub fn window(
+/// Opening and closing instants: a session opens `open_before` minutes ahead and stays
+/// open until the latest window among the policies of the taking-part organizations
+/// ends (XH-8.1: 15 minutes after the start; TW-2: the whole day), and never past the
+/// fixed day's end.
+pub async fn window(
+    db: &impl ConnectionTrait,
+    scoring: &crate::ledger::Scoring,
     activity: &entity::activity::Model,
     open_before_minutes: i64,
-) -> (DateTime<Utc>, DateTime<Utc>) {
-    let opens = activity.starts_at - Duration::minutes(open_before_minutes);
-    let closes = if activity.kind == "fixed_day" {
-        activity.starts_at + Duration::minutes(LATE_MINUTES)
-    } else {
-        activity
-            .ends_at
-            .max(activity.starts_at + Duration::minutes(LATE_MINUTES))
-    };
-    (opens, closes)
+) -> AppResult<(DateTime<Utc>, DateTime<Utc>)> {
+    use crate::ledger::inputs::{choose_policy, resolve_policy, tz_of, year_of};
+    let host = crate::org::service::find(db, crate::ids::OrgId(activity.org_id)).await?;
+    let tz = tz_of(&host);
+    let year = year_of(activity.starts_at, tz);
+    let held = super::judge::Held::of(activity, tz);
+    let roots = super::activities::participant_roots(db, activity.id, activity.org_id).await?;
+    // Every organization that takes part falls under a root: its policy is the one
+    // chosen at or above a root, or one chosen inside a root's subtree.
+    let choices = entity::org_policy::Entity::find()
+        .filter(entity::org_policy::Column::Year.eq(year))
+        .order_by_asc(entity::org_policy::Column::Id)
+        .all(db)
+        .await?;
+    let chosen_orgs: Vec<i64> = choices.iter().map(|c| c.org_id).collect();
+    let mut paths: Vec<String> = entity::organization::Entity::find()
+        .filter(entity::organization::Column::Id.is_in(crate::db::padded(&chosen_orgs)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|o| o.path)
+        .filter(|p| super::judge::invited(&roots, p))
+        .collect();
+    for root in &roots {
+        if let Some(o) = entity::organization::Entity::find_by_id(*root)
+            .one(db)
+            .await?
+        {
+            paths.push(o.path);
+        }
+    }
+    let mut closes = held.starts_at;
+    let mut seen = std::collections::HashSet::new();
+    for path in &paths {
+        let choice = choose_policy(&choices, path, year);
+        if seen.insert(choice.clone()) {
+            let policy = resolve_policy(scoring, &choice.0, choice.1.as_deref())?;
+            closes = closes.max(held.window_end(super::judge::Terms::of(&policy)));
+        }
+    }
+    if held.fixed_day {
+        closes = closes.min(held.day_end());
+    }
+    Ok((
+        activity.starts_at - Duration::minutes(open_before_minutes),
+        closes,
+    ))
 }
 
 /// The activity's session that is not closed, if any.
@@ -147,8 +198,10 @@ pub async fn current_for_activity(
         .await?)
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn create(
     db: &impl ConnectionTrait,
+    scoring: &crate::ledger::Scoring,
     activity: &entity::activity::Model,
     opened_by: Option<i64>,
     open_before_minutes: i64,
@@ -161,7 +214,7 @@ pub async fn create(
             existing.id
         )));
     }
-    let (opens, closes) = window(activity, open_before_minutes);
+    let (opens, closes) = window(db, scoring, activity, open_before_minutes).await?;
     if now > closes {
         return Err(AppError::field(
             "activity_id",

@@ -18,16 +18,17 @@ use rust_decimal::Decimal;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
 };
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use super::scan::{Class, Outcome, Refusal, Scan, classify, refusal_row};
+use super::judge::{Class, Refusal, Scanner, Terms, judge};
+use super::scan::{Outcome, Scan, refusal_row};
 use super::sessions::CachedSession;
 use crate::db::{Db, padded, pow2_chunks};
 use crate::error::{AppError, AppResult};
 use crate::ledger::SharedScoring;
-use crate::ledger::inputs::{tz_of, year_of};
+use crate::ledger::inputs::{choose_policy, resolve_policy, tz_of, year_of};
 use crate::policy::Method;
 
 /// What the writer decided for one scan.
@@ -242,52 +243,82 @@ async fn write(
         invited.entry(i.activity_id).or_default().push(i.org_id);
     }
 
+    // Each scan is judged by the policy of the member's organization in the scan's year.
+    let years: Vec<i32> = work
+        .iter()
+        .filter_map(|(scan, _)| {
+            let org = orgs.get(&people.get(&scan.openid)?.org_id)?;
+            Some(year_of(scan.at, tz_of(org)))
+        })
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let ancestors: Vec<i64> = orgs
+        .values()
+        .flat_map(|o| o.path.split('/').filter_map(|x| x.parse::<i64>().ok()))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let choices = if ancestors.is_empty() || years.is_empty() {
+        Vec::new()
+    } else {
+        entity::org_policy::Entity::find()
+            .filter(entity::org_policy::Column::OrgId.is_in(padded(&ancestors)))
+            .filter(entity::org_policy::Column::Year.is_in(padded(&years)))
+            .order_by_asc(entity::org_policy::Column::Id)
+            .all(&txn)
+            .await?
+    };
+    let mut terms_by: HashMap<(String, Option<String>), Terms> = HashMap::new();
+    let mut terms_of = |org: &entity::organization::Model, year: i32| -> AppResult<Terms> {
+        let choice = choose_policy(&choices, &org.path, year);
+        if let Some(t) = terms_by.get(&choice) {
+            return Ok(*t);
+        }
+        let t = Terms::of(&*resolve_policy(scoring, &choice.0, choice.1.as_deref())?);
+        terms_by.insert(choice, t);
+        Ok(t)
+    };
+
     let mut plans = Vec::with_capacity(work.len());
     let mut keys_seen: HashSet<String> = HashSet::new();
     for (scan, s) in work {
         let Some(person) = people.get(&scan.openid) else {
             plans.push(if scan.at > s.ends_at() {
-                Plan::Refuse(Refusal::Closed, None)
+                Plan::Refuse(Refusal::Closed(Terms::UNKNOWN), None)
             } else {
                 Plan::Pending
             });
             continue;
         };
-        let class = classify(&s.kind, s.starts_at, scan.at);
-        let org = orgs.get(&person.org_id);
-        let plan = if scan.at > s.ends_at() {
-            Plan::Refuse(
-                if class.is_none() {
-                    Refusal::TooLate
-                } else {
-                    Refusal::Closed
-                },
-                Some(person.id),
-            )
-        } else if person.status != "active" {
-            Plan::Refuse(Refusal::Inactive, Some(person.id))
-        } else if !org.is_some_and(|o| {
-            invited
-                .get(&s.activity_id)
-                .is_some_and(|ids| ids.iter().any(|id| o.path.contains(&format!("/{id}/"))))
-        }) {
-            Plan::Refuse(Refusal::NotInvited, Some(person.id))
-        } else {
-            match (class, org) {
-                (Some(class), Some(org)) => {
-                    let key = format!("scan:{}:{}", s.activity_id, person.id);
-                    if keys_seen.insert(key.clone()) {
-                        Plan::Count {
-                            person: person.id,
-                            class,
-                            key,
-                            year: year_of(scan.at, tz_of(org)),
-                        }
-                    } else {
-                        Plan::Taken(person.id)
+        let Some(org) = orgs.get(&person.org_id) else {
+            plans.push(Plan::Refuse(Refusal::NotInvited, Some(person.id)));
+            continue;
+        };
+        let year = year_of(scan.at, tz_of(org));
+        let who = Scanner {
+            status: &person.status,
+            org_path: &org.path,
+            terms: terms_of(org, year)?,
+        };
+        let roots = invited
+            .get(&s.activity_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let plan = match judge(&s.held(), roots, s.ends_at(), who, scan.at) {
+            Err(why) => Plan::Refuse(why, Some(person.id)),
+            Ok(class) => {
+                let key = format!("scan:{}:{}", s.activity_id, person.id);
+                if keys_seen.insert(key.clone()) {
+                    Plan::Count {
+                        person: person.id,
+                        class,
+                        key,
+                        year,
                     }
+                } else {
+                    Plan::Taken(person.id)
                 }
-                _ => Plan::Refuse(Refusal::TooLate, Some(person.id)),
             }
         };
         plans.push(plan);

@@ -252,6 +252,9 @@ pub fn diff(
     now: chrono::DateTime<Utc>,
 ) -> Vec<entity::ledger_entry::ActiveModel> {
     let mut held: BTreeMap<Key, Decimal> = BTreeMap::new();
+    // When each held line's fact happened: a reversal is dated by the fact it reverses,
+    // so period sums (month, quarter, half-year) see it as the year's sum does.
+    let mut dated: BTreeMap<Key, chrono::DateTime<Utc>> = BTreeMap::new();
     for e in existing {
         let k = (
             source_kind(&e.source_kind),
@@ -259,6 +262,9 @@ pub fn diff(
             e.rule_id.clone(),
             e.part,
         );
+        if let Some(at) = e.at {
+            dated.entry(k.clone()).or_insert(at);
+        }
         *held.entry(k).or_default() += crate::policy::parse_dec(&e.points).unwrap_or_default();
     }
     let mut derived: BTreeMap<Key, (Decimal, Decimal, &Posting)> = BTreeMap::new();
@@ -307,7 +313,7 @@ pub fn diff(
                 subject,
                 year,
                 k,
-                None,
+                dated.get(k).copied(),
                 -*before,
                 Decimal::ZERO,
                 note,

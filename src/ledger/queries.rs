@@ -321,6 +321,10 @@ pub async fn rankings(
             for r in rows {
                 *sums.entry(r.subject_id).or_default() += parse_dec(&r.points).unwrap_or_default();
             }
+            // Reversals written before they were dated: dated by the lines they reverse.
+            for (subject, points) in undated_reversals(db, chunk, year, from, until).await? {
+                *sums.entry(subject).or_default() += points;
+            }
         }
         for s in &scores {
             if s.status != "exempt" {
@@ -364,4 +368,64 @@ pub async fn rankings(
         until,
         items,
     })
+}
+
+/// A ledger line's subject, source kind, source, rule and part.
+type LineKey = (i64, String, Option<i64>, String, i32);
+
+/// Reversal lines without a date (written before reversals were dated by the fact they
+/// reverse) that belong to [from, until): (subject, points), dated by the other lines
+/// of their (source, rule, part).
+async fn undated_reversals(
+    db: &impl ConnectionTrait,
+    subjects: &[i64],
+    year: i32,
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> AppResult<Vec<(i64, Decimal)>> {
+    use entity::ledger_entry::{Column, Entity};
+    let undated = Entity::find()
+        .filter(Column::SubjectKind.eq("person"))
+        .filter(Column::Year.eq(year))
+        .filter(Column::SubjectId.is_in(subjects.to_vec()))
+        .filter(Column::At.is_null())
+        .filter(Column::SourceKind.ne("year"))
+        .filter(Column::SourceId.is_not_null())
+        .all(db)
+        .await?;
+    if undated.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sources: Vec<i64> = undated.iter().filter_map(|r| r.source_id).collect();
+    let mut dated: HashMap<LineKey, DateTime<Utc>> = HashMap::new();
+    for chunk in sources.chunks(500) {
+        for r in Entity::find()
+            .filter(Column::SubjectKind.eq("person"))
+            .filter(Column::Year.eq(year))
+            .filter(Column::SourceId.is_in(chunk.to_vec()))
+            .filter(Column::At.is_not_null())
+            .all(db)
+            .await?
+        {
+            if let Some(at) = r.at {
+                dated
+                    .entry((r.subject_id, r.source_kind, r.source_id, r.rule_id, r.part))
+                    .or_insert(at);
+            }
+        }
+    }
+    Ok(undated
+        .into_iter()
+        .filter_map(|r| {
+            let at = dated.get(&(
+                r.subject_id,
+                r.source_kind.clone(),
+                r.source_id,
+                r.rule_id.clone(),
+                r.part,
+            ))?;
+            (*at >= from && *at < until)
+                .then(|| (r.subject_id, parse_dec(&r.points).unwrap_or_default()))
+        })
+        .collect())
 }

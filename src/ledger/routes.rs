@@ -613,6 +613,12 @@ pub struct PolicySummary {
     #[schema(value_type = Vec<Object>)]
     pub items: Vec<crate::policy::ItemSpec>,
     pub rules: Vec<RuleSummary>,
+    /// The fixed day's check-in window: `late_seconds` after the start, counted late
+    /// (XH-8.1), or null for any time of the day (TW-2).
+    #[schema(value_type = Object)]
+    pub checkin: crate::policy::CheckinWindow,
+    /// Whether make-up study of a missed fixed day earns points (offered only then).
+    pub makeup_scores: bool,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -634,6 +640,8 @@ fn summary(p: &crate::policy::Policy) -> PolicySummary {
         title: p.title.clone(),
         source: p.source.clone(),
         choices: p.choices.clone(),
+        checkin: p.checkin.clone(),
+        makeup_scores: p.makeup_scores(crate::policy::ActivityKind::FixedDay),
         indexes: p
             .indexes
             .iter()

@@ -619,10 +619,14 @@ impl<'p> PartEval<'_, 'p> {
                 if !self.ctx.year_end || ye.index != self.ix {
                     return 0;
                 }
+                // A day counts once: an unscored check-in (补签) beside a scored one
+                // of the same activity is the same day.
+                let mut days = std::collections::HashSet::new();
                 let n = claims
                     .iter()
                     .filter(|c| {
-                        c.state == State::Active
+                        (c.state == State::Active
+                            || (c.state == State::Filtered && c.outcome.is_some()))
                             && ye
                                 .count_rules
                                 .iter()
@@ -631,6 +635,7 @@ impl<'p> PartEval<'_, 'p> {
                                 .as_ref()
                                 .is_some_and(|o| ye.outcomes.iter().any(|x| **x == **o))
                     })
+                    .filter(|c| c.activity.is_none_or(|a| days.insert(a)))
                     .count();
                 u32::try_from(n).unwrap_or(u32::MAX)
             })
@@ -858,6 +863,7 @@ impl<'p> PartEval<'_, 'p> {
             && !allowed.contains(&m)
         {
             c.state = State::Filtered;
+            c.outcome = src.unscored_outcome.clone();
             if let Some(mr) = &src.methods_rule {
                 c.applied.push(mr.clone());
             }

@@ -81,6 +81,8 @@
 //!                               #   item = [item codes], held = [kinds] (orgs)
 //! methods = ["qr", "manual", "batch"]   # others earn nothing …
 //! methods_rule = "XH-13"                # … by this rule
+//! unscored_outcome = "backfilled"       # such a check-in is still attendance
+//!                                       #   (0 points; year-end counts see it, XH-15.1)
 //! tiers = [{ within_minutes = 0, points = 5, outcome = "on_time", label = "…" }]
 //! beyond = { outcome = "absent", label = "…" }
 //! # or: points = 5 | points = "activity" | graded = { field = "points", max = 5, default = 1 }
@@ -88,6 +90,13 @@
 //! late_registration = { working_days = 2, factor = 0.5, rule = "XH-6", label = "…" }
 //! outcome = "makeup"            # tag for year-end counts
 //! label = "网上补学"
+//!
+//! [checkin]                     # the fixed day's check-in window (checkin::judge)
+//! rule = "XH-8.1"
+//! until = "late"                #   "late": at most late_minutes after the start,
+//! late_minutes = 15             #   as late; "day_end": any time of the day (TW-2).
+//!                               #   Must agree with the check-in tiers, if any;
+//!                               #   without it: the tiers' end, else the whole day.
 //!
 //! [[year_end]]                  # assessed only when Context::year_end
 //! id = "XH-15.1"

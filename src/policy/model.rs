@@ -25,6 +25,8 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     pub year_end: Vec<YearEndRule>,
     pub groups: Vec<GroupRule>,
+    /// How a fixed-day check-in is judged: its window and classes (XH-8.1, TW-2).
+    pub checkin: CheckinWindow,
     pub(crate) dispatch: Vec<Dispatch>,
     pub(crate) items: HashMap<(ItemSubject, String), ItemSpec>,
 }
@@ -35,6 +37,18 @@ pub struct Choice {
     pub rule_id: String,
     pub question: String,
     pub choice: String,
+}
+
+/// How long after the start of a fixed activity day a check-in still counts, and
+/// whether one after the start is late. The check-in layer reads it
+/// (`checkin::judge`); the engine's tiers, where a policy has them, must agree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckinWindow {
+    /// The rule that sets it (XH-8.1, TW-2 …).
+    pub rule: String,
+    /// Seconds after the start a check-in still counts, as late (XH-8.1: 15 minutes);
+    /// `None`: any time of the activity's day counts, with no lateness (TW-2).
+    pub late_seconds: Option<i64>,
 }
 
 /// A score kept for one kind of subject: `vanguard`, `applicant`, `fortress`.
@@ -164,6 +178,9 @@ pub struct Source {
     /// Check-in methods that score; others get nothing (XH-8.1, XH-8.2, XH-13).
     pub methods: Option<Vec<Method>>,
     pub methods_rule: Option<Arc<str>>,
+    /// How a check-in by a method that earns nothing is judged: attendance without
+    /// points (XH-8.1 补签: year-end counts such as XH-15.1 count it).
+    pub unscored_outcome: Option<Arc<str>>,
     pub points: Points,
     pub outcome: Option<Arc<str>>,
     pub label: Option<String>,
@@ -474,6 +491,19 @@ pub(crate) struct Dispatch {
 }
 
 impl Policy {
+    /// Whether make-up study for an activity of `kind` can earn points (XH-8.1: 2):
+    /// where it earns nothing, no one is offered it.
+    pub fn makeup_scores(&self, kind: ActivityKind) -> bool {
+        self.rules.iter().flat_map(|r| &r.sources).any(|s| {
+            matches!(&s.on, Trigger::Makeup(kinds) if kinds.contains(&kind))
+                && match &s.points {
+                    Points::None => false,
+                    Points::Fixed(p) => !p.is_zero(),
+                    _ => true,
+                }
+        })
+    }
+
     /// The index that scores persons of `role`, if any.
     pub fn index_for_role(&self, role: Role) -> Option<usize> {
         self.indexes.iter().position(|i| i.roles.contains(&role))

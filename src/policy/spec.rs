@@ -32,6 +32,27 @@ struct RawPolicy {
     year_end: Vec<S<RawYearEnd>>,
     #[serde(default)]
     group: Vec<S<RawGroup>>,
+    #[serde(default)]
+    checkin: Option<S<RawCheckin>>,
+}
+
+/// `[checkin]`: the fixed day's check-in window (see `CheckinWindow`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCheckin {
+    rule: String,
+    until: RawUntil,
+    #[serde(default)]
+    late_minutes: Option<i64>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum RawUntil {
+    /// At most `late_minutes` after the start, as late.
+    Late,
+    /// Any time of the activity's day.
+    DayEnd,
 }
 
 #[derive(Deserialize)]
@@ -168,6 +189,8 @@ struct RawSource {
     methods: Option<Vec<Method>>,
     #[serde(default)]
     methods_rule: Option<String>,
+    #[serde(default)]
+    unscored_outcome: Option<String>,
     #[serde(default)]
     points: Option<RawPoints>,
     #[serde(default)]
@@ -643,6 +666,9 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Policy, LoadError> {
                 }
                 _ => {}
             }
+            if rs.unscored_outcome.is_some() && rs.methods.is_none() {
+                return Err(ctx.err(sspan.clone(), "unscored_outcome needs `methods`"));
+            }
             if rs.methods.is_some() && !matches!(on, Trigger::CheckIn(_)) {
                 return Err(ctx.err(sspan, "`methods` applies to check-ins only"));
             }
@@ -837,6 +863,7 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Policy, LoadError> {
                 on,
                 methods: rs.methods.clone(),
                 methods_rule: rs.methods_rule.as_deref().map(Arc::from),
+                unscored_outcome: rs.unscored_outcome.as_deref().map(Arc::from),
                 points,
                 outcome: rs.outcome.as_deref().map(Arc::from),
                 label: rs.label.clone(),
@@ -1022,7 +1049,9 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Policy, LoadError> {
         });
     }
 
+    let checkin = checkin_window(&ctx, raw.checkin.as_ref(), &rules)?;
     Ok(Policy {
+        checkin,
         name: raw.name.get_ref().clone(),
         title: raw.title,
         source: raw.source,
@@ -1042,6 +1071,71 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Policy, LoadError> {
         groups,
         dispatch,
         items,
+    })
+}
+
+/// The fixed-day tiers a policy scores check-ins by, if any: the last tier is the end
+/// of the window.
+fn fixed_day_tiers(rules: &[Rule]) -> Option<(&Rule, i64)> {
+    rules.iter().find_map(|r| {
+        r.sources.iter().find_map(|s| match (&s.on, &s.points) {
+            (Trigger::CheckIn(kinds), Points::Tiers { tiers, .. })
+                if kinds.contains(&ActivityKind::FixedDay) =>
+            {
+                tiers.iter().map(|t| t.within_seconds).max().map(|w| (r, w))
+            }
+            _ => None,
+        })
+    })
+}
+
+/// `[checkin]`, checked against the tiers; without it, the tiers' reading (or the
+/// whole day where no tier rates lateness).
+fn checkin_window(
+    ctx: &Ctx,
+    raw: Option<&S<RawCheckin>>,
+    rules: &[Rule],
+) -> Result<CheckinWindow, LoadError> {
+    let tiers = fixed_day_tiers(rules);
+    let Some(raw) = raw else {
+        return Ok(match tiers {
+            Some((r, w)) => CheckinWindow {
+                rule: r.id.to_string(),
+                late_seconds: Some(w),
+            },
+            None => CheckinWindow {
+                rule: String::new(),
+                late_seconds: None,
+            },
+        });
+    };
+    let span = raw.span();
+    let c = raw.get_ref();
+    let late_seconds = match (c.until, c.late_minutes) {
+        (RawUntil::Late, Some(m)) if m >= 0 => Some(m * 60),
+        (RawUntil::Late, _) => {
+            return Err(ctx.err(span, "until = \"late\" needs late_minutes ≥ 0"));
+        }
+        (RawUntil::DayEnd, None) => None,
+        (RawUntil::DayEnd, Some(_)) => {
+            return Err(ctx.err(span, "until = \"day_end\" takes no late_minutes"));
+        }
+    };
+    if let Some((r, w)) = tiers
+        && late_seconds != Some(w)
+    {
+        return Err(ctx.err(
+            span,
+            format!(
+                "the check-in window must end where rule {}'s last tier does ({} minutes after the start)",
+                r.id,
+                w / 60
+            ),
+        ));
+    }
+    Ok(CheckinWindow {
+        rule: c.rule.clone(),
+        late_seconds,
     })
 }
 

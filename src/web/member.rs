@@ -18,11 +18,11 @@ use serde::Deserialize;
 use super::{MEMBER_CSP, error_page, notice, render, same_origin};
 use crate::checkin::activities::kind_label;
 use crate::checkin::attendance::Status;
+use crate::checkin::judge::{Held, Terms};
 use crate::checkin::makeup::{
     self, Completion, Mark, Progress, Standing, expected_activities, local, marks, standing,
     status_label,
 };
-use crate::checkin::sessions::LATE_MINUTES;
 use crate::error::AppError;
 use crate::ids::OrgId;
 use crate::ledger::SubjectRef;
@@ -134,12 +134,16 @@ fn status_text(status: &str) -> &'static str {
     }
 }
 
-fn attendance_text(a: &entity::activity::Model, mark: &Mark, now: DateTime<Utc>) -> String {
+fn attendance_text(
+    a: &entity::activity::Model,
+    mark: &Mark,
+    open_until: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> String {
     if mark.status == Status::Missing {
         if a.starts_at > now {
             return "未开始".to_owned();
         }
-        let open_until = a.ends_at.max(a.starts_at + Duration::minutes(LATE_MINUTES));
         if now <= open_until {
             return "进行中".to_owned();
         }
@@ -225,7 +229,8 @@ async fn home_page(
         10,
     )
     .await?;
-    let marks = marks(&state.db, person.id, &activities).await?;
+    let terms = crate::checkin::scan::terms_for(&state.db, &state.scoring, &org, year).await?;
+    let marks = marks(&state.db, person.id, &activities, terms, tz).await?;
     let makeup_days = state.settings.checkin.makeup_days;
     let mut makeup_open = 0;
     let rows: Vec<Value> = activities
@@ -238,7 +243,10 @@ async fn home_page(
             });
             let open = a.kind == "fixed_day"
                 && person.status == "active"
-                && matches!(standing(a, &mark, makeup_days, now), Standing::Open { .. });
+                && matches!(
+                    standing(&Held::of(a, tz), &mark, terms, makeup_days, now),
+                    Standing::Open { .. }
+                );
             if open {
                 makeup_open += 1;
             }
@@ -251,7 +259,7 @@ async fn home_page(
                     .map(kind_label)
                     .unwrap_or("活动"),
                 date => a.starts_at.with_timezone(&tz).format("%m月%d日 %H:%M").to_string(),
-                status => attendance_text(a, &mark, now),
+                status => attendance_text(a, &mark, Held::of(a, tz).window_end(terms), now),
                 makeup_link => open.then(|| format!("/m/makeup/{}", a.id)),
             }
         })
@@ -314,8 +322,10 @@ async fn makeup_list_page(
         20,
     )
     .await?;
-    let marks = marks(&state.db, person.id, &days).await?;
     let tz = tz_of(&org);
+    let terms: Terms =
+        crate::checkin::scan::terms_for(&state.db, &state.scoring, &org, year_of(now, tz)).await?;
+    let marks = marks(&state.db, person.id, &days, terms, tz).await?;
     let rows: Vec<Value> = days
         .iter()
         .map(|a| {
@@ -324,7 +334,7 @@ async fn makeup_list_page(
                 at: None,
                 makeup: None,
             });
-            let st = standing(a, &mark, makeup_days, now);
+            let st = standing(&Held::of(a, tz), &mark, terms, makeup_days, now);
             let (text, link) = match &st {
                 Standing::Open { deadline } => {
                     (format!("可补学，截至 {}", local(*deadline, &org)), true)

@@ -485,6 +485,278 @@ async fn xh_19_admin_corrections_annul_add_and_reclassify() {
     );
 }
 
+/// A fixed day on 2026-03-10 at 09:00 (Shanghai) in a branch under `policy`, its session
+/// opened at 08:55 by the clock.
+async fn fixed_day_under(app: &TestApp, policy: &str) -> Day {
+    use chrono::TimeZone;
+    let admin = app.admin_token().await;
+    let c = app.org(&admin, "C", "committee", None).await;
+    let branch = app.org(&admin, "B", "branch", Some(c)).await;
+    let other_branch = app.org(&admin, "B2", "branch", Some(c)).await;
+    let r = app
+        .request(
+            Method::PUT,
+            &format!("/api/v1/orgs/{branch}/policy"),
+            Some(&admin),
+            Some(json!({"year": 2026, "policy": policy})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let (_, secretary) = app
+        .account(&admin, "sec-b", "secretary", Some(branch))
+        .await;
+    let start = chrono_tz::Asia::Shanghai
+        .with_ymd_and_hms(2026, 3, 10, 9, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    app.state.clock.set(start - Duration::minutes(5));
+    let r = app
+        .post(
+            "/api/v1/activities",
+            &secretary,
+            json!({"org_id": branch, "kind": "fixed_day", "title": "3月主题党日", "starts_at": start.to_rfc3339(), "ends_at": (start + Duration::hours(2)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let activity = r.body["id"].as_i64().expect("id");
+    let (session, secret) = open_session(app, &secretary, activity).await;
+    Day {
+        admin,
+        secretary,
+        branch,
+        other_branch,
+        activity,
+        session,
+        start,
+        secret,
+    }
+}
+
+/// TW-2: under town-2019 any time of the activity's day counts: a scan 40 minutes after
+/// the start is the month's activity-day line (+1), through the WeChat callback.
+#[tokio::test]
+async fn tw_2_a_scan_forty_minutes_late_counts_and_scores_under_town() {
+    let app = spawn_app().await;
+    let day = fixed_day_under(&app, "town-2019").await;
+    let p = member(&app, &day, "镇党员", "13800000081", "o-town-late").await;
+    let t = day.start + Duration::minutes(40);
+    app.state.clock.set(t);
+    let reply = app
+        .scan("o-town-late", &scene_at(&day, t), t.timestamp())
+        .await
+        .expect("reply");
+    assert!(
+        reply.contains("签到成功：3月主题党日，签到，+1 分"),
+        "{reply}"
+    );
+    assert!(!reply.contains("补学"), "{reply}");
+    assert_eq!(score(&app, &day, p).await, json!(1));
+    // The window each preset reads, and its reading where the document is silent.
+    for (name, late, makeup) in [
+        ("town-2019", json!(null), false),
+        ("erqi-2021", json!(null), false),
+        ("xihu-2017", json!(900), true),
+    ] {
+        let r = app
+            .get(&format!("/api/v1/policies/{name}"), &day.admin)
+            .await;
+        assert_eq!(r.body["checkin"]["late_seconds"], late, "{name}");
+        assert_eq!(r.body["makeup_scores"], json!(makeup), "{name}");
+    }
+    let erqi = app.get("/api/v1/policies/erqi-2021", &day.admin).await;
+    assert!(erqi.text.contains("党员活动日签到的时限"), "{}", erqi.text);
+}
+
+/// XH-8.1: under xihu-2017 the same scan is too late: refused, with the make-up offer
+/// (make-up study scores 2 there), and no points.
+#[tokio::test]
+async fn xh_8_1_a_scan_forty_minutes_late_is_refused_with_make_up_under_xihu() {
+    let app = spawn_app().await;
+    let day = fixed_day_under(&app, "xihu-2017").await;
+    let p = member(&app, &day, "西湖党员", "13800000082", "o-xihu-late").await;
+    let t = day.start + Duration::minutes(40);
+    app.state.clock.set(t);
+    let reply = app
+        .scan("o-xihu-late", &scene_at(&day, t), t.timestamp())
+        .await
+        .expect("reply");
+    assert!(
+        reply.contains("已超过签到时间（开始后 15 分钟）") && reply.contains("网上补学"),
+        "{reply}"
+    );
+    assert_eq!(score(&app, &day, p).await, json!(0));
+}
+
+/// XH-15.1 (corrected): a member the secretary back-filled (补签) attended that day,
+/// though it earns nothing (XH-8.1): make-up study is not offered for it, and at year
+/// end the day counts, so two days attended are not docked; a member with one day is.
+#[tokio::test]
+async fn xh_15_1_a_backfilled_member_is_offered_no_make_up_and_not_docked() {
+    use chrono::TimeZone;
+    let app = spawn_app().await;
+    let day = fixed_day_under(&app, "xihu-2017").await;
+    let a = member(&app, &day, "补签者", "13800000083", "o-backfilled-a").await;
+    let b = member(&app, &day, "一次者", "13800000084", "o-once-b").await;
+    for openid in ["o-backfilled-a", "o-once-b"] {
+        let reply = app
+            .scan(openid, &scene_at(&day, day.start), day.start.timestamp())
+            .await
+            .expect("reply");
+        assert!(reply.contains("按时签到，+5 分"), "{reply}");
+    }
+    let second = chrono_tz::Asia::Shanghai
+        .with_ymd_and_hms(2026, 4, 14, 9, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    app.state.clock.set(second - Duration::hours(1));
+    let r = app
+        .post(
+            "/api/v1/activities",
+            &day.secretary,
+            json!({"org_id": day.branch, "kind": "fixed_day", "title": "4月主题党日", "starts_at": second.to_rfc3339(), "ends_at": (second + Duration::hours(2)).to_rfc3339()}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let day2 = r.body["id"].as_i64().expect("id");
+    app.state.clock.set(second + Duration::hours(3));
+    let r = app
+        .post(
+            &format!("/api/v1/activities/{day2}/checkins"),
+            &day.secretary,
+            json!({"person_ids": [a], "method": "backfill", "reason": "会后补登"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = app
+        .post(
+            &format!("/api/v1/activities/{day2}/materials"),
+            &day.secretary,
+            json!({"title": "补学材料", "body": "内容"}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    // The back-filled member: attended, nothing to make up.
+    let phone = crate::pages::Phone::new(&app);
+    phone.sign_in("o-backfilled-a", "/m/").await;
+    let view = phone.get(&format!("/m/makeup/{day2}")).await;
+    assert!(view.text.contains("无需补学"), "{}", view.text);
+    let other = crate::pages::Phone::new(&app);
+    other.sign_in("o-once-b", "/m/").await;
+    let view = other.get(&format!("/m/makeup/{day2}")).await;
+    assert!(!view.text.contains("无需补学"), "{}", view.text);
+    // Year end: the back-filled member attended two days, the other one.
+    app.state.clock.set(
+        chrono_tz::Asia::Shanghai
+            .with_ymd_and_hms(2027, 1, 5, 9, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc),
+    );
+    let r = app
+        .post(
+            &format!("/api/v1/orgs/{}/years/2026/close", day.branch),
+            &day.admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let year_score = |p: i64| {
+        let app = &app;
+        let admin = day.admin.clone();
+        async move {
+            app.get(&format!("/api/v1/people/{p}/score?year=2026"), &admin)
+                .await
+                .body["score"]["score"]
+                .clone()
+        }
+    };
+    assert_eq!(year_score(a).await, json!(5), "5 + 0 (补签), no XH-15.1");
+    assert_eq!(year_score(b).await, json!(0), "5 − 5 (XH-15.1)");
+}
+
+/// XH-8.1 with XH-19: an annulled check-in leaves every period's ranking, not only the
+/// year's: the reversal is dated by the check-in it reverses, so month, quarter and
+/// half-year sums agree with the year.
+#[tokio::test]
+async fn xh_8_1_an_annulled_checkin_leaves_every_period_ranking() {
+    use chrono::Datelike;
+    let app = spawn_app().await;
+    let day = fixed_day(&app, 5).await;
+    let p = member(&app, &day, "撤销", "13800000072", "o-annul-period").await;
+    let t = Utc::now();
+    app.scan("o-annul-period", &scene_at(&day, t), t.timestamp())
+        .await;
+    let local = day.start.with_timezone(&chrono_tz::Asia::Shanghai);
+    let month = local.month();
+    let periods = [
+        ("year", 1),
+        ("half_year", (month - 1) / 6 + 1),
+        ("quarter", (month - 1) / 3 + 1),
+        ("month", month),
+    ];
+    let ranked = |period: &'static str, n: u32| {
+        let app = &app;
+        let day = &day;
+        async move {
+            let r = app
+                .get(
+                    &format!(
+                        "/api/v1/orgs/{}/rankings?year={}&period={period}&n={n}",
+                        day.branch,
+                        local.year()
+                    ),
+                    &day.admin,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            r.body["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .find(|i| i["subject_id"] == json!(p))
+                .map(|i| i["score"].clone())
+                .expect("ranked")
+        }
+    };
+    for (period, n) in periods {
+        assert_eq!(ranked(period, n).await, json!(5), "{period} before");
+    }
+    let r = app
+        .post(
+            &format!("/api/v1/activities/{}/corrections", day.activity),
+            &day.admin,
+            json!({"person_id": p, "action": "annul", "reason": "代人扫码"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    for (period, n) in periods {
+        assert_eq!(
+            ranked(period, n).await,
+            json!(0),
+            "{period} after the annulment"
+        );
+    }
+    // A reversal written undated (before this fix) is dated by the line it reverses.
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    let undated = entity::ledger_entry::Entity::update_many()
+        .col_expr(
+            entity::ledger_entry::Column::At,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .filter(entity::ledger_entry::Column::SubjectId.eq(p))
+        .filter(entity::ledger_entry::Column::PointsE4.lt(0))
+        .exec(&app.state.db)
+        .await
+        .expect("db");
+    assert_eq!(undated.rows_affected, 1);
+    for (period, n) in periods {
+        assert_eq!(
+            ranked(period, n).await,
+            json!(0),
+            "{period} with an undated reversal"
+        );
+    }
+}
+
 /// With WeChat credentials each slot's temporary QR is made through the API once across
 /// instances (both show the same code), and the next slot's code is made ahead while a
 /// projector is asking.

@@ -490,6 +490,27 @@ fn xh_15_1_makeup_study_is_not_attendance() {
     assert_eq!(k.score(m), dec("2"));
 }
 
+// XH-15.1 (corrected), XH-8.1
+#[test]
+fn xh_15_1_a_backfilled_day_is_attendance_that_earns_nothing() {
+    let mut k = xihu();
+    let m = k.member();
+    let d1 = k.activity(FixedDay, "2026-01-16 14:00", None);
+    let d2 = k.activity(FixedDay, "2026-02-13 14:00", None);
+    k.qr(m, d1, "2026-01-16 14:00");
+    let bf = k.checkin(m, d2, "2026-02-13 14:00", Method::Backfill);
+    let e = k.eval(m);
+    // Two days attended: no XH-15.1 deduction; the 补签 itself earns 0 (XH-8.1).
+    assert_eq!(granted(&e, bf), dec("0"));
+    assert!(e.postings.iter().all(|p| &*p.rule_id != "XH-15.1"));
+    assert_eq!(k.score(m), dec("5"));
+    // A 补签 beside a scan of the same day is still one day: −5.
+    let n = k.member();
+    k.qr(n, d1, "2026-01-16 14:00");
+    k.checkin(n, d1, "2026-01-16 14:00", Method::Backfill);
+    assert_eq!(k.score(n), dec("0"));
+}
+
 // XH-15.2
 #[test]
 fn xh_15_2_improper_remarks_is_minus_10() {
