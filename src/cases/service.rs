@@ -638,7 +638,13 @@ async fn view(
     };
     let current = match (&person, &activity) {
         (Some(p), Some(a)) => {
-            let marks = crate::checkin::makeup::marks(db, p.id, std::slice::from_ref(a)).await?;
+            // The member's check-ins are classed by their own organization's policy.
+            let org = crate::org::service::find(db, OrgId(p.org_id)).await?;
+            let tz = tz_of(&org);
+            let year = crate::ledger::inputs::year_of(a.starts_at.with_timezone(&chrono::Utc), tz);
+            let terms = crate::checkin::scan::terms_for(db, &state.scoring, &org, year).await?;
+            let marks =
+                crate::checkin::makeup::marks(db, p.id, std::slice::from_ref(a), terms, tz).await?;
             Some(match marks.get(&a.id) {
                 Some(m) => {
                     let label = crate::checkin::makeup::status_label(m.status);

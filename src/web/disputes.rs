@@ -131,7 +131,9 @@ async fn choices(
     .into_iter()
     .filter(|a| a.starts_at <= now)
     .collect();
-    let marks = marks(&state.db, person.id, &activities).await?;
+    let year = crate::ledger::inputs::year_of(now, tz);
+    let terms = crate::checkin::scan::terms_for(&state.db, &state.scoring, &org, year).await?;
+    let marks = marks(&state.db, person.id, &activities, terms, tz).await?;
     let ids: Vec<i64> = activities.iter().map(|a| a.id).collect();
     let checkins: std::collections::HashMap<i64, i64> = entity::fact::Entity::find()
         .filter(entity::fact::Column::PersonId.eq(person.id))
