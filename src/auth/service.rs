@@ -39,6 +39,34 @@ pub(crate) async fn principal_for_session(
                 && s.expires_at > Utc::now()
         })
         .ok_or_else(|| AppError::unauthorized("登录会话已失效，请重新登录"))?;
+    principal_of(db, session).await
+}
+
+/// The principal of a login session named by its refresh token `<session>.<secret>`
+/// (the staff console keeps it in an HttpOnly cookie): the secret must match the
+/// stored hash, the session be neither revoked nor expired.
+pub async fn principal_for_refresh_token(
+    db: &impl ConnectionTrait,
+    refresh_token: &str,
+) -> AppResult<Principal> {
+    let invalid = || AppError::unauthorized("登录会话已失效，请重新登录");
+    let (sid, secret) = token::parse_refresh(refresh_token).ok_or_else(invalid)?;
+    let session = entity::auth_session::Entity::find_by_id(sid.to_owned())
+        .one(db)
+        .await?
+        .filter(|s| {
+            s.revoked_at.is_none()
+                && s.expires_at > Utc::now()
+                && s.refresh_hash == token::hash_secret(secret)
+        })
+        .ok_or_else(invalid)?;
+    principal_of(db, session).await
+}
+
+async fn principal_of(
+    db: &impl ConnectionTrait,
+    session: entity::auth_session::Model,
+) -> AppResult<Principal> {
     let account = entity::account::Entity::find_by_id(session.account_id)
         .one(db)
         .await?

@@ -1,0 +1,391 @@
+//! The staff console over HTTP (no browser): sign-in, the cookie, logout, the forced
+//! password change, an expired login, cross-site posts, navigation by role, scope.
+//! The browser story lives in `tests/browser`.
+
+use reqwest::{StatusCode, header};
+use serde_json::json;
+
+use crate::helpers::{TestApp, spawn_app};
+use crate::pages::{Page, Phone};
+
+pub const PASSWORD: &str = "Passw0rd-for-tests";
+
+/// A browser stand-in for the console: a cookie jar; posts carry this origin.
+pub struct Desk {
+    pub phone: Phone,
+    pub address: String,
+}
+
+impl Desk {
+    pub fn new(app: &TestApp) -> Self {
+        Self {
+            phone: Phone::new(app),
+            address: app.address.clone(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        self.phone.get(path).await
+    }
+
+    /// A form post from a page of `origin` (this server's own unless given).
+    pub async fn post_from(&self, origin: Option<&str>, path: &str, form: &[(&str, &str)]) -> Page {
+        let res = self
+            .phone
+            .client
+            .post(format!("{}{path}", self.address))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::ORIGIN, origin.unwrap_or(&self.address))
+            .header(header::REFERER, format!("{}/console/", self.address))
+            .body(serde_urlencoded::to_string(form).expect("form"))
+            .send()
+            .await
+            .expect("post");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let location = headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Page {
+            status,
+            location,
+            text: res.text().await.unwrap_or_default(),
+            headers,
+        }
+    }
+
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        self.post_from(None, path, form).await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Page {
+        self.post(
+            "/console/login",
+            &[
+                ("username", username),
+                ("password", password),
+                ("next", "/console/"),
+            ],
+        )
+        .await
+    }
+}
+
+/// An admin and a secretary of branch B (with a second branch B2), signed in on the console.
+#[allow(dead_code)] // fields used as the console grows
+pub struct Staff {
+    pub admin_token: String,
+    pub branch: i64,
+    pub other: i64,
+    pub admin: Desk,
+    pub secretary: Desk,
+}
+
+pub async fn staff(app: &TestApp) -> Staff {
+    let b = crate::pages::branch(app).await;
+    // The initial admin must change its generated password first: an operator-made admin.
+    app.operator_account("chief", vanguard::auth::Role::Admin, None)
+        .await;
+    let admin = Desk::new(app);
+    let r = admin.login("chief", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let secretary = Desk::new(app);
+    let r = secretary.login("sec-b", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    assert_eq!(r.location.as_deref(), Some("/console/"));
+    Staff {
+        admin_token: b.admin,
+        branch: b.branch,
+        other: b.other,
+        admin,
+        secretary,
+    }
+}
+
+#[tokio::test]
+async fn root_leads_to_the_console_login_or_to_member_pages_inside_wechat() {
+    let app = spawn_app().await;
+    let desk = Desk::new(&app);
+    let r = desk.get("/").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location.as_deref(), Some("/console/login"));
+    let r = desk
+        .phone
+        .client
+        .get(format!("{}/", app.address))
+        .header(
+            header::USER_AGENT,
+            "Mozilla/5.0 (iPhone) AppleWebKit MicroMessenger/8.0.49 NetType/WIFI",
+        )
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.headers()[header::LOCATION], "/m/");
+    let login = desk.get("/console/login").await;
+    assert_eq!(login.status, StatusCode::OK);
+    assert!(
+        login
+            .text
+            .contains("<label for=\"username\">用户名</label>")
+    );
+    assert!(
+        login.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .expect("csp")
+            .contains("default-src 'none'")
+    );
+}
+
+#[tokio::test]
+async fn console_login_sets_a_strict_httponly_cookie_and_logout_ends_the_session_on_the_server() {
+    let app = spawn_app().await;
+    let desk = Desk::new(&app);
+    let bad = desk.login("admin", "wrong-password-1").await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    assert!(bad.text.contains("用户名或密码错误"), "{}", bad.text);
+    assert!(bad.text.contains("value=\"admin\""), "keeps what was typed");
+
+    let ok = desk.login("admin", &app.admin_password).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    let cookie = ok.headers[header::SET_COOKIE].to_str().expect("cookie");
+    assert!(cookie.starts_with("vg_console="), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http on loopback: {cookie}"
+    );
+    let value = cookie
+        .split(';')
+        .next()
+        .and_then(|c| c.strip_prefix("vg_console="))
+        .expect("value")
+        .to_owned();
+
+    // The first login of the initial admin must change the generated password first.
+    let home = desk.get("/console/").await;
+    assert_eq!(home.status, StatusCode::SEE_OTHER);
+    assert_eq!(home.location.as_deref(), Some("/console/password"));
+
+    let out = desk.post("/console/logout", &[]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(out.location.as_deref(), Some("/console/login"));
+    // The old cookie, replayed, no longer opens anything: the session ended server-side.
+    let replay = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .get(format!("{}/console/password", app.address))
+        .header(header::COOKIE, format!("vg_console={value}"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(replay.status(), StatusCode::SEE_OTHER);
+    assert!(
+        replay.headers()[header::LOCATION]
+            .to_str()
+            .expect("location")
+            .starts_with("/console/login?next=")
+    );
+    // A forged secret for a real session id does not open it either.
+    let sid = value.split('.').next().expect("sid");
+    let forged = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .get(format!("{}/console/", app.address))
+        .header(header::COOKIE, format!("vg_console={sid}.forged"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(forged.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_reset_password_must_be_changed_before_any_console_page() {
+    let app = spawn_app().await;
+    let b = crate::pages::branch(&app).await;
+    let security = app
+        .operator_account("sec-admin", vanguard::auth::Role::SecurityAdmin, None)
+        .await;
+    let accounts = app.get("/api/v1/accounts", &security).await;
+    let id = accounts
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|a| a["username"] == "sec-b")
+        .and_then(|a| a["id"].as_i64())
+        .expect("secretary account");
+    let reset = app
+        .post(
+            &format!("/api/v1/accounts/{id}/reset-password"),
+            &security,
+            json!({}),
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.text);
+    let temporary = reset.body["password"]
+        .as_str()
+        .expect("password")
+        .to_owned();
+    let _ = b;
+
+    let desk = Desk::new(&app);
+    let r = desk
+        .post(
+            "/console/login",
+            &[
+                ("username", "sec-b"),
+                ("password", &temporary),
+                ("next", "/console/activities"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.location.as_deref(),
+        Some("/console/password?next=%2Fconsole%2Factivities")
+    );
+    let blocked = desk.get("/console/?x=1").await;
+    assert_eq!(blocked.location.as_deref(), Some("/console/password"));
+    let form = desk.get("/console/password").await;
+    assert!(form.text.contains("请先设置新密码"), "{}", form.text);
+
+    let mismatch = desk
+        .post(
+            "/console/password",
+            &[
+                ("current_password", &temporary),
+                ("new_password", "NewPassw0rd-2026"),
+                ("confirm_password", "other"),
+            ],
+        )
+        .await;
+    assert_eq!(mismatch.status, StatusCode::BAD_REQUEST);
+    assert!(mismatch.text.contains("两次输入的新密码不一致"));
+    let weak = desk
+        .post(
+            "/console/password",
+            &[
+                ("current_password", &temporary),
+                ("new_password", "short"),
+                ("confirm_password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(weak.status, StatusCode::BAD_REQUEST);
+    assert!(weak.text.contains("同时包含字母和数字"), "{}", weak.text);
+
+    let done = desk
+        .post(
+            "/console/password",
+            &[
+                ("current_password", &temporary),
+                ("new_password", "NewPassw0rd-2026"),
+                ("confirm_password", "NewPassw0rd-2026"),
+                ("next", "/console/activities"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+    assert_eq!(done.location.as_deref(), Some("/console/activities"));
+    let home = desk.get("/console/").await;
+    assert_eq!(
+        home.status,
+        StatusCode::OK,
+        "this login goes on after the change"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_console_session_returns_to_the_login_and_then_to_where_it_was() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let page = s.secretary.get("/console/").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    // The login session runs out (as after the console's working day).
+    {
+        use entity::auth_session::{Column, Entity};
+        use sea_orm::EntityTrait;
+        Entity::update_many()
+            .col_expr(
+                Column::ExpiresAt,
+                sea_orm::sea_query::Expr::value(chrono::Utc::now() - chrono::Duration::minutes(1)),
+            )
+            .exec(&app.state.db)
+            .await
+            .expect("expire sessions");
+    }
+    let away = s.secretary.get("/console/?tab=x").await;
+    assert_eq!(away.status, StatusCode::SEE_OTHER);
+    let to = away.location.expect("to the login");
+    assert_eq!(to, "/console/login?next=%2Fconsole%2F%3Ftab%3Dx");
+    let form = s.secretary.get(&to).await;
+    // (minijinja writes `/` as `&#x2f;` inside attributes)
+    assert!(
+        form.text
+            .contains("name=\"next\" value=\"&#x2f;console&#x2f;?tab=x\""),
+        "{}",
+        form.text
+    );
+    let back = s
+        .secretary
+        .post(
+            "/console/login",
+            &[
+                ("username", "sec-b"),
+                ("password", PASSWORD),
+                ("next", "/console/?tab=x"),
+            ],
+        )
+        .await;
+    assert_eq!(back.location.as_deref(), Some("/console/?tab=x"));
+    assert_eq!(s.secretary.get("/console/").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_cross_site_console_post_is_refused() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let r = s
+        .secretary
+        .post_from(Some("https://evil.example"), "/console/logout", &[])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.text.contains("跨站提交已被拒绝"));
+    // Still signed in: the forged logout changed nothing.
+    assert_eq!(s.secretary.get("/console/").await.status, StatusCode::OK);
+    let login = Desk::new(&app)
+        .post_from(
+            Some("https://evil.example"),
+            "/console/login",
+            &[("username", "sec-b"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(login.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn console_navigation_shows_what_the_role_may_do_and_nothing_else() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let sec = s.secretary.get("/console/").await;
+    assert_eq!(sec.status, StatusCode::OK);
+    for shown in ["今日", "活动", "党员"] {
+        assert!(
+            sec.text.contains(&format!(">{shown}</a>")),
+            "secretary: {shown}"
+        );
+    }
+    assert!(!sec.text.contains(">导入</a>"), "secretaries do not import");
+    let auditor_token = app.account(&s.admin_token, "aud", "auditor", None).await.1;
+    drop(auditor_token);
+    let aud = Desk::new(&app);
+    aud.login("aud", PASSWORD).await;
+    let page = aud.get("/console/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains(">人员</a>"));
+    assert!(!page.text.contains(">导入</a>"), "auditors change nothing");
+}
