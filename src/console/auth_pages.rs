@@ -230,12 +230,20 @@ async fn change_password(
     }
 }
 
-async fn home(req: HttpRequest, user: ConsoleUser) -> HttpResponse {
-    page(
-        &req,
-        &user,
-        StatusCode::OK,
-        "console/home.html",
-        minijinja::context! { title => "今日" },
-    )
+async fn home(state: web::Data<AppState>, req: HttpRequest, user: ConsoleUser) -> HttpResponse {
+    match super::secretary::today(&state, &user).await {
+        Ok(today) => page(
+            &req,
+            &user,
+            StatusCode::OK,
+            "console/home.html",
+            minijinja::context! {
+                title => "今日",
+                today => today,
+                activities => user.can(crate::auth::Perm::ActivityRead),
+                can_write => user.can(crate::auth::Perm::ActivityWrite),
+            },
+        ),
+        Err(e) => super::error(&req, &user, &e),
+    }
 }

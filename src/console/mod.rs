@@ -14,6 +14,7 @@
 //! [`crate::auth::Role::allows`], and a record outside the user's scope is a 404.
 
 pub mod auth_pages;
+pub mod secretary;
 pub mod session;
 
 use actix_web::http::StatusCode;
@@ -50,6 +51,30 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     (
         "console/message.html",
         include_str!("../../templates/console/message.html"),
+    ),
+    (
+        "console/activities.html",
+        include_str!("../../templates/console/activities.html"),
+    ),
+    (
+        "console/activity.html",
+        include_str!("../../templates/console/activity.html"),
+    ),
+    (
+        "console/live.html",
+        include_str!("../../templates/console/live.html"),
+    ),
+    (
+        "console/live_part.html",
+        include_str!("../../templates/console/live_part.html"),
+    ),
+    (
+        "console/attendance.html",
+        include_str!("../../templates/console/attendance.html"),
+    ),
+    (
+        "console/rule.html",
+        include_str!("../../templates/console/rule.html"),
     ),
 ];
 
@@ -277,6 +302,7 @@ pub fn parse_input_time(s: &str, tz: Tz) -> Option<DateTime<Utc>> {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(auth_pages::root));
     auth_pages::configure(cfg);
+    secretary::configure(cfg);
 }
 
 #[cfg(test)]
@@ -303,6 +329,10 @@ mod tests {
                     form => minijinja::context! { title => evil },
                     inbox => vec![row.clone()], items => vec![row.clone()], rows => vec![row.clone()],
                     activity => row.clone(), org => row.clone(), person => row.clone(),
+                    counts => row.clone(), session => row.clone(), proposal => row.clone(),
+                    rule => row.clone(), filters => vec![row.clone()], missing => vec![row.clone()],
+                    missing_n => 1, kinds => vec![row.clone()], hosts => vec![row.clone()],
+                    invitable => vec![row.clone()], today => vec![row.clone()], month => evil,
                 })
                 .unwrap();
             assert!(!html.contains(evil), "{name} does not escape");

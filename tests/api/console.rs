@@ -389,3 +389,357 @@ async fn console_navigation_shows_what_the_role_may_do_and_nothing_else() {
     assert!(page.text.contains(">人员</a>"));
     assert!(!page.text.contains(">导入</a>"), "auditors change nothing");
 }
+
+/// The id in a `/console/activities/{id}…` location.
+fn activity_id(location: &str) -> i64 {
+    location
+        .trim_start_matches("/console/activities/")
+        .split(['?', '/'])
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no activity id in {location}"))
+}
+
+fn local_input(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string()
+}
+
+/// Creates an activity through the console form as `desk`; its id.
+pub async fn create_activity(
+    desk: &Desk,
+    org: i64,
+    kind: &str,
+    title: &str,
+    start: chrono::DateTime<chrono::Utc>,
+) -> i64 {
+    let form_id = uuid::Uuid::new_v4().simple().to_string();
+    let r = desk
+        .post(
+            "/console/activities",
+            &[
+                ("form_id", &form_id),
+                ("org_id", &org.to_string()),
+                ("kind", kind),
+                ("title", title),
+                ("starts_at", &local_input(start)),
+                ("ends_at", &local_input(start + chrono::Duration::hours(1))),
+                ("place", "党员活动室"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    activity_id(r.location.as_deref().expect("to the activity"))
+}
+
+#[tokio::test]
+async fn a_secretary_creates_an_activity_opens_check_in_and_sees_scans_arrive() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let zhang = app
+        .person(&s.admin_token, "张三", "13800000001", s.branch, "member")
+        .await;
+    app.person(&s.admin_token, "李四", "13800000002", s.branch, "member")
+        .await;
+    app.bind(zhang, "o-zhang").await;
+    let start = chrono::Utc::now() + chrono::Duration::minutes(5);
+    let id = create_activity(&s.secretary, s.branch, "fixed_day", "十二月主题党日", start).await;
+
+    let home = s.secretary.get("/console/").await;
+    assert!(home.text.contains("十二月主题党日"), "today lists it");
+    assert!(home.text.contains("开始签到"));
+    let page = s.secretary.get(&format!("/console/activities/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text.contains("未开始签到"));
+
+    let opened = s
+        .secretary
+        .post(&format!("/console/activities/{id}/open"), &[])
+        .await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.text);
+    assert_eq!(
+        opened.location,
+        Some(format!("/console/activities/{id}/live"))
+    );
+    // A second click does not fail: it leads to the same scene.
+    let again = s
+        .secretary
+        .post(&format!("/console/activities/{id}/open"), &[])
+        .await;
+    assert_eq!(
+        again.location,
+        Some(format!("/console/activities/{id}/live"))
+    );
+
+    let live = s
+        .secretary
+        .get(&format!("/console/activities/{id}/live"))
+        .await;
+    assert_eq!(live.status, StatusCode::OK);
+    let session: i64 = live
+        .text
+        .split("/projector/")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .and_then(|t| t.parse().ok())
+        .expect("projector link");
+    assert!(
+        live.text
+            .contains(&format!("/console/sessions/{session}/qr.svg"))
+    );
+    let svg = s
+        .secretary
+        .get(&format!("/console/sessions/{session}/qr.svg"))
+        .await;
+    assert_eq!(svg.status, StatusCode::OK);
+    assert!(svg.text.starts_with("<?xml") || svg.text.contains("<svg"));
+
+    let part = s
+        .secretary
+        .get(&format!("/console/activities/{id}/live/part"))
+        .await;
+    assert!(
+        part.text.contains("<span id=\"arrived-n\">0</span>"),
+        "{}",
+        part.text
+    );
+    assert!(part.text.contains("张三") && part.text.contains("李四"));
+
+    use sea_orm::EntityTrait;
+    let secret = entity::checkin_session::Entity::find_by_id(session)
+        .one(&app.state.db)
+        .await
+        .expect("db")
+        .expect("session")
+        .secret;
+    let now = chrono::Utc::now();
+    let scene = vanguard::checkin::qr::payload(
+        &secret,
+        session,
+        vanguard::checkin::qr::slot_at(now.timestamp(), 60),
+    );
+    let reply = app.scan("o-zhang", &scene, now.timestamp()).await;
+    assert!(reply.unwrap_or_default().contains("签到成功"));
+    let part = s
+        .secretary
+        .get(&format!("/console/activities/{id}/live/part"))
+        .await;
+    assert!(
+        part.text.contains("<span id=\"arrived-n\">1</span>"),
+        "{}",
+        part.text
+    );
+    assert!(!part.text.contains("张三"), "no longer missing");
+
+    // 手工签到 needs a reason; the form keeps the choice and says what is missing.
+    let li = app
+        .get(
+            &format!("/api/v1/activities/{id}/attendance?status=missing"),
+            &s.admin_token,
+        )
+        .await
+        .body["items"][0]["person_id"]
+        .as_i64()
+        .expect("li si");
+    let no_reason = s
+        .secretary
+        .post(
+            &format!("/console/activities/{id}/checkins"),
+            &[
+                ("person_id", &li.to_string()),
+                ("method", "manual"),
+                ("reason", ""),
+            ],
+        )
+        .await;
+    assert_eq!(no_reason.status, StatusCode::BAD_REQUEST);
+    assert!(no_reason.text.contains("请填写原因"));
+    let done = s
+        .secretary
+        .post(
+            &format!("/console/activities/{id}/checkins"),
+            &[
+                ("person_id", &li.to_string()),
+                ("method", "manual"),
+                ("reason", "无智能手机"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        done.location,
+        Some(format!("/console/activities/{id}/live?entered=recorded"))
+    );
+    let sheet = s
+        .secretary
+        .get(&format!("/console/activities/{id}/attendance"))
+        .await;
+    assert!(sheet.text.contains("手工签到"), "{}", sheet.text);
+
+    let closed = s
+        .secretary
+        .post(&format!("/console/activities/{id}/close"), &[])
+        .await;
+    assert_eq!(closed.status, StatusCode::SEE_OTHER);
+    let svg = s
+        .secretary
+        .get(&format!("/console/sessions/{session}/qr.svg"))
+        .await;
+    assert_eq!(svg.status, StatusCode::CONFLICT, "no QR once closed");
+}
+
+#[tokio::test]
+async fn console_out_of_scope_activity_is_404_with_no_data() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let start = chrono::Utc::now() + chrono::Duration::hours(1);
+    let theirs = create_activity(&s.admin, s.other, "meeting", "别的支部的会议", start).await;
+    for path in [
+        format!("/console/activities/{theirs}"),
+        format!("/console/activities/{theirs}/live"),
+        format!("/console/activities/{theirs}/live/part"),
+        format!("/console/activities/{theirs}/attendance"),
+    ] {
+        let r = s.secretary.get(&path).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!r.text.contains("别的支部的会议"), "{path} leaks the title");
+    }
+    let r = s
+        .secretary
+        .post(&format!("/console/activities/{theirs}/open"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let list = s.secretary.get("/console/activities").await;
+    assert!(!list.text.contains("别的支部的会议"));
+    let r = s
+        .secretary
+        .get(&format!("/console/activities?org={}", s.other))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // Creating for another branch by a forged org id changes nothing.
+    let form_id = uuid::Uuid::new_v4().simple().to_string();
+    let r = s
+        .secretary
+        .post(
+            "/console/activities",
+            &[
+                ("form_id", &form_id),
+                ("org_id", &s.other.to_string()),
+                ("kind", "meeting"),
+                ("title", "越权"),
+                ("starts_at", &local_input(start)),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let all = app
+        .get(
+            &format!("/api/v1/activities?org_id={}", s.other),
+            &s.admin_token,
+        )
+        .await;
+    assert_eq!(all.body.as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn the_activity_form_shows_errors_by_the_field_keeps_what_was_typed_and_a_double_submit_creates_one()
+ {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let r = s
+        .secretary
+        .post(
+            "/console/activities",
+            &[
+                ("org_id", &s.branch.to_string()),
+                ("kind", "meeting"),
+                ("title", ""),
+                ("starts_at", "明天下午"),
+                ("place", "三楼会议室"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text.contains("请填写活动名称"));
+    assert!(r.text.contains("请填写开始时间"));
+    assert!(
+        r.text.contains("value=\"三楼会议室\""),
+        "keeps what was typed"
+    );
+
+    let start = local_input(chrono::Utc::now() + chrono::Duration::days(1));
+    let form = [
+        ("form_id", "f0000000000000000000000000000001"),
+        ("org_id", &s.branch.to_string()),
+        ("kind", "meeting"),
+        ("title", "支委会"),
+        ("starts_at", &start),
+    ];
+    let first = s.secretary.post("/console/activities", &form).await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER);
+    let second = s.secretary.post("/console/activities", &form).await;
+    assert_eq!(
+        second.location.as_deref(),
+        Some("/console/activities?dup=1")
+    );
+    let all = app
+        .get(
+            &format!("/api/v1/activities?org_id={}", s.branch),
+            &s.admin_token,
+        )
+        .await;
+    assert_eq!(all.body.as_array().map(Vec::len), Some(1), "{}", all.text);
+}
+
+#[tokio::test]
+async fn the_fixed_day_rule_proposes_the_months_day_moved_to_a_working_day() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let bad = s
+        .secretary
+        .post(
+            &format!("/console/orgs/{}/rule", s.branch),
+            &[("day_of_month", "32"), ("start_time", "14:00")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.text.contains("日期须为 1 至 31 的整数"));
+    let ok = s
+        .secretary
+        .post(
+            &format!("/console/orgs/{}/rule", s.branch),
+            &[
+                ("day_of_month", "15"),
+                ("start_time", "14:00"),
+                ("duration_minutes", "120"),
+                ("place", "党员活动室"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text);
+    // November 2026: the 15th is a Sunday, so Monday the 16th is proposed.
+    let page = s.secretary.get("/console/activities?month=2026-11").await;
+    assert!(page.text.contains("每月15日 14:00"), "{}", page.text);
+    assert!(page.text.contains("11月16日 14:00"), "{}", page.text);
+    assert!(page.text.contains("遇节假日已顺延"));
+    assert!(
+        page.text.contains("value=\"2026-11-16T14:00\""),
+        "the form is filled in"
+    );
+    let other = s
+        .secretary
+        .post(
+            &format!("/console/orgs/{}/rule", s.other),
+            &[("day_of_month", "1"), ("start_time", "09:00")],
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND, "another branch's rule");
+    let audit = app
+        .get(
+            "/api/v1/audit?action=set_fixed_day_rule",
+            &app.operator_account("aud-sec", vanguard::auth::Role::SecurityAdmin, None)
+                .await,
+        )
+        .await;
+    assert!(audit.text.contains("set_fixed_day_rule"), "{}", audit.text);
+}
