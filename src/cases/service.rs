@@ -28,8 +28,8 @@ use crate::uploads::{self, CleanImage, Owner};
 const DISPUTE: &str = "dispute";
 const MAX_REASON_CHARS: usize = 500;
 
-/// What accepting a dispute records. Secretaries may record a 补签; the other actions
-/// correct recorded facts and are for admins (a secretary proposes them).
+/// What accepting a dispute records. Secretaries may record a 补签 or an item; the other
+/// actions correct recorded facts and are for admins (a secretary proposes them).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "action")]
 pub enum Remedy {
@@ -39,13 +39,38 @@ pub enum Remedy {
     Add { at: DateTime<FixedOffset> },
     /// The check-in happened at another time: annul + add.
     Reclassify { at: DateTime<FixedOffset> },
-    /// The check-in does not count.
+    /// The check-in (or, for a disputed ledger line without an activity, the fact
+    /// behind the line) does not count.
     Annul,
+    /// An item of the member's policy (a bonus, a deduction, a record), as the items
+    /// endpoint records it; `at` defaults to the activity's start, else now.
+    Item {
+        item: String,
+        #[schema(value_type = Option<Object>)]
+        fields: Option<serde_json::Value>,
+        at: Option<DateTime<FixedOffset>>,
+    },
 }
 
 impl Remedy {
     fn secretary_may_record(&self) -> bool {
-        matches!(self, Self::Backfill)
+        matches!(self, Self::Backfill | Self::Item { .. })
+    }
+
+    /// Whether the remedy applies to the case at all (before anything is claimed).
+    fn check(&self, case: &entity::case::Model) -> AppResult<()> {
+        let needs_activity = match self {
+            Self::Backfill | Self::Add { .. } | Self::Reclassify { .. } => true,
+            Self::Annul => case.target_kind != "ledger_entry",
+            Self::Item { .. } => false,
+        };
+        if needs_activity && case.activity_id.is_none() {
+            return Err(AppError::field(
+                "remedy",
+                "该异议不涉及活动签到，无法以签到更正采纳；可记录事项，或写明理由后答复",
+            ));
+        }
+        Ok(())
     }
 
     pub fn label(&self) -> &'static str {
@@ -53,7 +78,8 @@ impl Remedy {
             Self::Backfill => "补签",
             Self::Add { .. } => "补录签到",
             Self::Reclassify { .. } => "更正签到时间",
-            Self::Annul => "作废签到",
+            Self::Annul => "作废记录",
+            Self::Item { .. } => "记录事项",
         }
     }
 }
@@ -778,21 +804,17 @@ pub async fn accept(
     };
     if !remedy.secretary_may_record() && !allowed.correct {
         return Err(AppError::forbidden(
-            "支部书记只能以补签采纳；作废、补录或更正签到请提交上级管理员审核",
+            "支部书记只能以补签或记录事项采纳；作废、补录或更正签到请提交上级管理员审核",
         ));
     }
     let person = match case.subject_person_id {
         Some(p) => crate::org::people::find(&state.db, crate::ids::PersonId(p)).await?,
         None => return Err(AppError::field("remedy", "该异议没有当事人")),
     };
+    remedy.check(&case)?;
     let activity = match case.activity_id {
-        Some(a) => crate::checkin::attendance::activity(&state.db, a).await?,
-        None => {
-            return Err(AppError::field(
-                "remedy",
-                "该异议不涉及活动签到，无法以签到更正采纳；请写明理由后答复",
-            ));
-        }
+        Some(a) => Some(crate::checkin::attendance::activity(&state.db, a).await?),
+        None => None,
     };
     let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     let now = state.clock.now();
@@ -837,7 +859,14 @@ pub async fn accept(
         .take(200)
         .collect::<String>();
     let applied = apply(
-        state, principal, &case, &filed, &person, &activity, &remedy, reason,
+        state,
+        principal,
+        &case,
+        &filed,
+        &person,
+        activity.as_ref(),
+        &remedy,
+        reason,
     )
     .await;
     let fact_id = match applied {
@@ -908,7 +937,8 @@ async fn allowed_after(
     allowed(&state.db, principal, case).await
 }
 
-/// Records the remedy through the check-in services; the new fact's id.
+/// Records the remedy through the existing services (check-in entries and corrections,
+/// items, annulments); the new fact's id.
 #[allow(clippy::too_many_arguments)]
 async fn apply(
     state: &AppState,
@@ -916,12 +946,58 @@ async fn apply(
     case: &entity::case::Model,
     filed: &entity::organization::Model,
     person: &entity::person::Model,
-    activity: &entity::activity::Model,
+    activity: Option<&entity::activity::Model>,
     remedy: &Remedy,
     reason: String,
 ) -> AppResult<Option<i64>> {
     let evidence = Some(format!("异议 #{}", case.id));
+    if let Remedy::Item { item, fields, at } = remedy {
+        let at = at.unwrap_or_else(|| {
+            activity
+                .map_or_else(|| state.clock.now(), |a| a.starts_at)
+                .fixed_offset()
+        });
+        let fields = match fields {
+            Some(v) => Some(
+                serde_json::value::RawValue::from_string(v.to_string())
+                    .map_err(AppError::internal)?,
+            ),
+            None => None,
+        };
+        let r = crate::ledger::routes::record_item_as(
+            state,
+            principal,
+            crate::ledger::routes::NewItem {
+                person_id: Some(crate::ids::PersonId(person.id)),
+                org_id: None,
+                item: item.clone(),
+                at,
+                fields,
+                reason: Some(reason),
+                evidence,
+            },
+        )
+        .await?;
+        return Ok(Some(r.fact_id));
+    }
+    let Some(activity) = activity else {
+        // A disputed ledger line without an activity: annul the fact behind it.
+        principal.require_in(Perm::Correct, &filed.path)?;
+        let line = entity::ledger_entry::Entity::find_by_id(case.target_id)
+            .one(&state.db)
+            .await?
+            .filter(|l| l.source_kind == "fact");
+        let fact = match line.and_then(|l| l.source_id) {
+            Some(f) => entity::fact::Entity::find_by_id(f).one(&state.db).await?,
+            None => None,
+        }
+        .ok_or_else(|| AppError::field("remedy", "这条积分记录不能作废，请写明理由后答复"))?;
+        let r =
+            crate::ledger::routes::annul(state, principal, &fact, filed, reason, evidence).await?;
+        return Ok(Some(r.fact_id));
+    };
     let action = match remedy {
+        Remedy::Item { .. } => return Err(AppError::field("remedy", "无法识别的处理方式")),
         Remedy::Backfill => {
             principal.require_in(Perm::ActivityWrite, &filed.path)?;
             let out = manual::enter(
@@ -983,12 +1059,7 @@ pub async fn propose(
             "管理员可直接采纳或驳回，无需提议",
         ));
     }
-    if case.activity_id.is_none() {
-        return Err(AppError::field(
-            "remedy",
-            "该异议不涉及活动签到，无法提议更正",
-        ));
-    }
+    remedy.check(&case)?;
     let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     let now = state.clock.now();
     let body = match &note {

@@ -72,7 +72,16 @@ pub async fn record_item(
     principal: Principal,
     body: web::Json<NewItem>,
 ) -> AppResult<HttpResponse> {
-    let body = body.into_inner();
+    let recorded = record_item_as(&state, &principal, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(recorded))
+}
+
+/// Records an item as `principal` (the endpoint, and disputes accepted with an item).
+pub async fn record_item_as(
+    state: &AppState,
+    principal: &Principal,
+    body: NewItem,
+) -> AppResult<RecordedFact> {
     principal.require(Perm::ScoresWrite)?;
     let (subject, org, item_subject) = match (body.person_id, body.org_id) {
         (Some(p), None) => {
@@ -156,7 +165,7 @@ pub async fn record_item(
     .await?;
     let score = queries::score_view(&txn, subject, year).await?;
     sea_orm::TransactionSession::commit(txn).await?;
-    Ok(HttpResponse::Created().json(RecordedFact {
+    Ok(RecordedFact {
         fact_id: recorded.fact.id,
         year,
         granted: queries::Points(recorded.granted()),
@@ -166,7 +175,7 @@ pub async fn record_item(
             .map(|p| p.note.clone())
             .collect(),
         score,
-    }))
+    })
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

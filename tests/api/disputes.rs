@@ -667,3 +667,119 @@ async fn refused_scan_disputed_then_admin_adds_checkin_scores_3_xh_8_1() {
         home.text
     );
 }
+
+/// A disputed ledger line without an activity: the secretary accepts with an item (as
+/// the items endpoint records it, with the dispute's reason); a dispute of that item's
+/// line is accepted by an admin with an annulment.
+#[tokio::test]
+async fn ledger_line_dispute_secretary_records_an_item_admin_annuls_a_fact() {
+    let app = spawn_app().await;
+    let b = branch(&app).await;
+    let person = app
+        .person(&b.admin, "周敏", "13800000051", b.branch, "member")
+        .await;
+    app.bind(person, "o-ledger").await;
+    let at = (Utc::now() - Duration::days(1)).to_rfc3339();
+    let r = app
+        .post(
+            "/api/v1/items",
+            &b.secretary,
+            json!({"person_id": person, "item": "study", "at": at, "fields": {"points": 2}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let score = app
+        .get(&format!("/api/v1/people/{person}/score"), &b.admin)
+        .await;
+    let line = score.body["lines"][0]["id"].as_i64().expect("a line");
+    let phone = Phone::new(&app);
+    phone.sign_in("o-ledger", "/m/disputes").await;
+    let filed = post_dispute(
+        &app,
+        &phone,
+        &format!("ledger_entry:{line}"),
+        "还有 2 学时未记",
+        None,
+        None,
+    )
+    .await;
+    let id = case_id(&filed);
+    // A 补签 needs an activity: refused before anything changes.
+    let r = app
+        .post(
+            &format!("/api/v1/cases/{id}/accept"),
+            &b.secretary,
+            json!({"remedy": {"action": "backfill"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let r = app
+        .post(
+            &format!("/api/v1/cases/{id}/accept"),
+            &b.secretary,
+            json!({"remedy": {"action": "item", "item": "study", "fields": {"points": 2}}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let score = app
+        .get(&format!("/api/v1/people/{person}/score"), &b.admin)
+        .await;
+    assert_eq!(
+        score.body["score"]["score"].to_string(),
+        "4",
+        "{}",
+        score.text
+    );
+    let fact = app
+        .get(
+            &format!("/api/v1/facts/{}", r.body["outcome_fact_id"]),
+            &b.admin,
+        )
+        .await;
+    assert_eq!(fact.body["item"], "study");
+    assert!(
+        fact.body["reason"]
+            .as_str()
+            .is_some_and(|x| x.contains("还有 2 学时未记")),
+        "{}",
+        fact.text
+    );
+
+    // The member disputes the first line again (a new case: the first is closed); the
+    // secretary may not annul, the admin may.
+    let filed = post_dispute(
+        &app,
+        &phone,
+        &format!("ledger_entry:{line}"),
+        "这次学习不是我本人",
+        None,
+        None,
+    )
+    .await;
+    let id = case_id(&filed);
+    let r = app
+        .post(
+            &format!("/api/v1/cases/{id}/accept"),
+            &b.secretary,
+            json!({"remedy": {"action": "annul"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = app
+        .post(
+            &format!("/api/v1/cases/{id}/accept"),
+            &b.admin,
+            json!({"remedy": {"action": "annul"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let score = app
+        .get(&format!("/api/v1/people/{person}/score"), &b.admin)
+        .await;
+    assert_eq!(
+        score.body["score"]["score"].to_string(),
+        "2",
+        "{}",
+        score.text
+    );
+}
