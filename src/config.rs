@@ -35,6 +35,41 @@ pub struct Settings {
     pub checkin: CheckinSettings,
     #[serde(default)]
     pub wechat: crate::wechat::WechatSettings,
+    #[serde(default)]
+    pub disputes: DisputeSettings,
+    #[serde(default)]
+    pub uploads: UploadSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DisputeSettings {
+    /// Days the answering organization has before the member may escalate.
+    pub answer_days: i64,
+}
+
+impl Default for DisputeSettings {
+    fn default() -> Self {
+        Self { answer_days: 7 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadSettings {
+    /// Largest file accepted, in bytes.
+    pub max_bytes: usize,
+    /// Images wider or taller than this are refused (before decoding).
+    pub max_pixels_side: u32,
+}
+
+impl Default for UploadSettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: 5 * 1024 * 1024,
+            max_pixels_side: 8000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -121,6 +121,7 @@ pub async fn run(state: &AppState, members: usize, force: bool) -> AppResult<Dem
         Some(account.id),
         open_before,
         state.settings.checkin.slot_seconds,
+        now,
     )
     .await?;
     Ok(DemoOutput {

@@ -23,6 +23,12 @@ pub enum ErrorCode {
     RateLimited,
     Unavailable,
     Internal,
+    /// The member already has an open dispute about this record.
+    DisputeOpen,
+    /// The year is closed (结转): its records no longer change.
+    YearClosed,
+    /// The case is not in a state that allows this step.
+    CaseState,
 }
 
 impl ErrorCode {
@@ -42,6 +48,9 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
+            Self::DisputeOpen => "dispute_open",
+            Self::YearClosed => "year_closed",
+            Self::CaseState => "case_state",
         }
     }
 
@@ -59,6 +68,7 @@ impl ErrorCode {
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::DisputeOpen | Self::YearClosed | Self::CaseState => StatusCode::CONFLICT,
         }
     }
 
@@ -79,6 +89,9 @@ impl ErrorCode {
             Self::RateLimited => "尝试过于频繁，请稍后再试",
             Self::Unavailable => "服务暂时不可用，请稍后再试",
             Self::Internal => "服务器内部错误",
+            Self::DisputeOpen => "该记录已有处理中的异议",
+            Self::YearClosed => "该年度已结转",
+            Self::CaseState => "当前状态不能进行此操作",
         }
     }
 }

@@ -110,6 +110,7 @@ pub async fn build_state_at(
     );
     Ok(AppState {
         checkins,
+        clock: crate::clock::Clock::system(),
         sheets: Default::default(),
         shutdown,
         shutdown_tx: Arc::new(shutdown_tx),

@@ -38,4 +38,6 @@ pub struct AppState {
     pub checkins: crate::checkin::writer::CheckinWriter,
     /// Attendance snapshots for paging (`checkin::attendance`).
     pub sheets: crate::checkin::attendance::SheetCache,
+    /// The domain's clock (`clock::Clock`): the system time, moved only by tests.
+    pub clock: crate::clock::Clock,
 }

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_foundation;
 mod m20261122_000002_activities_facts_ledger;
 mod m20261122_000003_ledger_subject_index;
+mod m20261204_000030_cases_uploads;
 mod m20261204_000040_fixed_day_rules;
 
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_foundation::Migration),
             Box::new(m20261122_000002_activities_facts_ledger::Migration),
             Box::new(m20261122_000003_ledger_subject_index::Migration),
+            Box::new(m20261204_000030_cases_uploads::Migration),
             Box::new(m20261204_000040_fixed_day_rules::Migration),
         ]
     }

@@ -84,7 +84,7 @@ pub async fn enter(
             "手工签到一次一人；多人请用批量签到",
         ));
     }
-    let now = Utc::now();
+    let now = state.clock.now();
     let window_end = activity.starts_at.max(activity.ends_at) + Duration::minutes(LATE_MINUTES);
     let at = match input.method {
         EntryMethod::Manual | EntryMethod::Batch => {
@@ -285,8 +285,8 @@ pub async fn correct(
                 &actor,
                 NewFact {
                     kind: NewFactKind::Annul { target: f.id },
-                    at: Utc::now(),
-                    received_at: Utc::now(),
+                    at: state.clock.now(),
+                    received_at: state.clock.now(),
                     session_id: None,
                     reason: Some(c.reason.trim().to_owned()),
                     evidence: c.evidence.clone(),
@@ -313,7 +313,7 @@ pub async fn correct(
                     method: Method::Manual,
                 },
                 at,
-                received_at: Utc::now(),
+                received_at: state.clock.now(),
                 session_id: None,
                 reason: Some(c.reason.trim().to_owned()),
                 evidence: c.evidence.clone(),
@@ -372,7 +372,7 @@ async fn notify(
         "correction-{}-{}-{}",
         activity.id,
         person.id,
-        Utc::now().timestamp()
+        state.clock.now().timestamp()
     );
     if let Err(e) = client
         .send_named_template(&openid, "correction", None, &data, &msg_id)

@@ -137,7 +137,7 @@ pub async fn resolve_pending(state: &AppState, person: &entity::person::Model) {
         else {
             continue;
         };
-        if Utc::now() > session.ends_at() {
+        if state.clock.now() > session.ends_at() {
             continue;
         }
         let fact = match scan::count(state, &session, person, p.at, p.received_at, None, None).await
@@ -152,7 +152,7 @@ pub async fn resolve_pending(state: &AppState, person: &entity::person::Model) {
             }
         };
         let mut row: entity::pending_scan::ActiveModel = p.into();
-        row.resolved_at = Set(Some(Utc::now()));
+        row.resolved_at = Set(Some(state.clock.now()));
         row.fact_id = Set(fact);
         if let Err(e) = row.update(&state.db).await {
             tracing::warn!(error = %e, "pending scan not marked");

@@ -178,7 +178,7 @@ pub async fn create_activity(
         starts_at: b.starts_at.with_timezone(&Utc),
         ends_at: b.ends_at.with_timezone(&Utc),
         points: b.points.map(|p| p.0),
-        registered_at: Utc::now(),
+        registered_at: state.clock.now(),
     };
     let invites: Vec<i64> = b.invite_org_ids.iter().map(|o| o.0).collect();
     let row = activities::create(&state, &principal.actor(), &org, &new, &invites).await?;
@@ -272,6 +272,7 @@ pub async fn open_audited(
         Some(principal.account_id.0),
         state.settings.checkin.open_before_minutes,
         state.settings.checkin.slot_seconds,
+        state.clock.now(),
     )
     .await?;
     crate::audit::record(

@@ -153,6 +153,7 @@ pub async fn create(
     opened_by: Option<i64>,
     open_before_minutes: i64,
     slot_seconds: i64,
+    now: DateTime<Utc>,
 ) -> AppResult<entity::checkin_session::Model> {
     if let Some(existing) = current_for_activity(db, activity.id).await? {
         return Err(AppError::conflict(format!(
@@ -161,7 +162,7 @@ pub async fn create(
         )));
     }
     let (opens, closes) = window(activity, open_before_minutes);
-    if Utc::now() > closes {
+    if now > closes {
         return Err(AppError::field(
             "activity_id",
             "活动签到时段已过；请使用补签",
@@ -175,7 +176,7 @@ pub async fn create(
         slot_seconds: Set(i32::try_from(slot_seconds).unwrap_or(60)),
         secret: Set(crate::db::random_secret(32)),
         opened_by: Set(opened_by),
-        opened_at: Set(Utc::now()),
+        opened_at: Set(now),
         closed_at: Set(None),
         closed_by: Set(None),
     }

@@ -130,7 +130,7 @@ pub async fn today(state: &AppState, user: &ConsoleUser) -> AppResult<Vec<Value>
     }
     let orgs = scope_orgs(state, &user.principal).await?;
     let tz_by: HashMap<i64, Tz> = orgs.iter().map(|o| (o.id, tz_of(o))).collect();
-    let now = Utc::now();
+    let now = state.clock.now();
     let tz = home_org(&user.principal, &orgs).map_or(chrono_tz::Asia::Shanghai, |o| tz_of(&o));
     let day_start = now
         .with_timezone(&tz)
@@ -196,7 +196,7 @@ async fn list_page(
         None => home_org(&user.principal, &orgs),
     };
     let tz = chosen.as_ref().map_or(chrono_tz::Asia::Shanghai, tz_of);
-    let now = Utc::now();
+    let now = state.clock.now();
     let local_now = now.with_timezone(&tz).date_naive();
     let month_start = q
         .month
@@ -453,7 +453,7 @@ async fn create(
         starts_at,
         ends_at,
         points,
-        registered_at: Utc::now(),
+        registered_at: state.clock.now(),
     };
     if let Err(e) = activities::validate(&new) {
         let field = e
@@ -516,7 +516,7 @@ async fn show(
     let run = async {
         let (a, org) = readable(&state, &user, *path).await?;
         let tz = tz_of(&org);
-        let now = Utc::now();
+        let now = state.clock.now();
         let row = activity_row(&state, &a, tz, now).await?;
         let counts = attendance::counts(&state, a.id).await?;
         let can_write = user
@@ -642,7 +642,7 @@ async fn live_page(
 ) -> AppResult<HttpResponse> {
     let (a, org) = readable(state, user, id).await?;
     let tz = tz_of(&org);
-    let now = Utc::now();
+    let now = state.clock.now();
     let row = activity_row(state, &a, tz, now).await?;
     let session = sessions::current_for_activity(&state.db, a.id).await?;
     let (counts, missing, missing_n) = live_data(state, &a).await?;

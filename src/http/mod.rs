@@ -34,7 +34,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
             .configure(crate::audit::routes::configure)
             .configure(crate::ledger::routes::configure)
             .configure(crate::checkin::routes::configure)
-            .configure(crate::checkin::makeup::configure),
+            .configure(crate::checkin::makeup::configure)
+            .configure(crate::cases::routes::configure)
+            .configure(crate::reports::routes::configure),
     )
     .configure(crate::web::configure)
     .configure(crate::console::configure);

@@ -7,7 +7,7 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{audit, auth, checkin, error, http, ledger, org};
+use crate::{audit, auth, cases, checkin, error, http, ledger, org, reports};
 
 struct Security;
 
@@ -91,6 +91,14 @@ impl Modify for Security {
         checkin::routes::correct,
         checkin::makeup::create_material,
         checkin::makeup::list_materials,
+        cases::routes::list_cases,
+        cases::routes::get_case,
+        cases::routes::accept_case,
+        cases::routes::propose_case,
+        cases::routes::reject_case,
+        cases::routes::get_upload,
+        reports::routes::export_attendance,
+        reports::routes::export_register,
     ),
     components(schemas(error::Problem, error::ErrorCode, error::FieldError)),
     modifiers(&Security)

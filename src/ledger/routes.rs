@@ -31,8 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/policies/{name}", web::get().to(get_policy));
 }
 
-fn current_year(org: &entity::organization::Model) -> i32 {
-    year_of(Utc::now(), tz_of(org))
+fn current_year(state: &AppState, org: &entity::organization::Model) -> i32 {
+    year_of(state.clock.now(), tz_of(org))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -72,7 +72,16 @@ pub async fn record_item(
     principal: Principal,
     body: web::Json<NewItem>,
 ) -> AppResult<HttpResponse> {
-    let body = body.into_inner();
+    let recorded = record_item_as(&state, &principal, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(recorded))
+}
+
+/// Records an item as `principal` (the endpoint, and disputes accepted with an item).
+pub async fn record_item_as(
+    state: &AppState,
+    principal: &Principal,
+    body: NewItem,
+) -> AppResult<RecordedFact> {
     principal.require(Perm::ScoresWrite)?;
     let (subject, org, item_subject) = match (body.person_id, body.org_id) {
         (Some(p), None) => {
@@ -93,7 +102,7 @@ pub async fn record_item(
             ));
         }
     };
-    if body.at.with_timezone(&Utc) > Utc::now() + chrono::Duration::minutes(5) {
+    if body.at.with_timezone(&Utc) > state.clock.now() + chrono::Duration::minutes(5) {
         return Err(AppError::field("at", "时间不能晚于现在"));
     }
     let year = year_of(body.at.with_timezone(&Utc), tz_of(&org));
@@ -135,7 +144,7 @@ pub async fn record_item(
                 fields,
             },
             at: body.at.with_timezone(&Utc),
-            received_at: Utc::now(),
+            received_at: state.clock.now(),
             session_id: None,
             reason: body.reason,
             evidence: body.evidence,
@@ -156,7 +165,7 @@ pub async fn record_item(
     .await?;
     let score = queries::score_view(&txn, subject, year).await?;
     sea_orm::TransactionSession::commit(txn).await?;
-    Ok(HttpResponse::Created().json(RecordedFact {
+    Ok(RecordedFact {
         fact_id: recorded.fact.id,
         year,
         granted: queries::Points(recorded.granted()),
@@ -166,7 +175,7 @@ pub async fn record_item(
             .map(|p| p.note.clone())
             .collect(),
         score,
-    }))
+    })
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -318,8 +327,8 @@ pub async fn annul(
         &actor,
         NewFact {
             kind: NewFactKind::Annul { target: target.id },
-            at: Utc::now(),
-            received_at: Utc::now(),
+            at: state.clock.now(),
+            received_at: state.clock.now(),
             session_id: None,
             reason: Some(reason.trim().to_owned()),
             evidence,
@@ -374,7 +383,7 @@ pub async fn person_score(
         crate::org::people::scoped(&state.db, &principal, Perm::ScoresRead, PersonId(*path))
             .await?;
     let org = crate::org::service::find(&state.db, OrgId(person.org_id)).await?;
-    let year = q.year.unwrap_or_else(|| current_year(&org));
+    let year = q.year.unwrap_or_else(|| current_year(&state, &org));
     Ok(HttpResponse::Ok()
         .json(queries::ledger(&state.db, SubjectRef::Person(person.id), year).await?))
 }
@@ -391,7 +400,7 @@ pub async fn org_score(
 ) -> AppResult<HttpResponse> {
     let org =
         crate::org::service::scoped(&state.db, &principal, Perm::ScoresRead, OrgId(*path)).await?;
-    let year = q.year.unwrap_or_else(|| current_year(&org));
+    let year = q.year.unwrap_or_else(|| current_year(&state, &org));
     Ok(HttpResponse::Ok().json(queries::ledger(&state.db, SubjectRef::Org(org.id), year).await?))
 }
 
@@ -420,7 +429,7 @@ pub async fn rankings(
     let org =
         crate::org::service::scoped(&state.db, &principal, Perm::ScoresRead, OrgId(*path)).await?;
     let q = q.into_inner();
-    let year = q.year.unwrap_or_else(|| current_year(&org));
+    let year = q.year.unwrap_or_else(|| current_year(&state, &org));
     let index = q.index.unwrap_or_else(|| "vanguard".to_owned());
     Ok(HttpResponse::Ok().json(
         queries::rankings(
@@ -457,7 +466,7 @@ pub async fn get_org_policy(
 ) -> AppResult<HttpResponse> {
     let org =
         crate::org::service::scoped(&state.db, &principal, Perm::OrgRead, OrgId(*path)).await?;
-    let year = q.year.unwrap_or_else(|| current_year(&org));
+    let year = q.year.unwrap_or_else(|| current_year(&state, &org));
     let (name, source) = inputs::policy_choice(&state.db, &org.path, year).await?;
     Ok(HttpResponse::Ok().json(OrgPolicy {
         org_id: org.id,
@@ -525,7 +534,7 @@ pub async fn set_org_policy(
         policy: sea_orm::ActiveValue::Set(body.policy.clone()),
         source: sea_orm::ActiveValue::Set(body.source.clone()),
         chosen_by: sea_orm::ActiveValue::Set(Some(principal.account_id.0)),
-        chosen_at: sea_orm::ActiveValue::Set(Utc::now()),
+        chosen_at: sea_orm::ActiveValue::Set(state.clock.now()),
     })
     .exec_without_returning(&txn)
     .await?;
@@ -562,7 +571,15 @@ pub async fn close(
     let (org_id, year) = path.into_inner();
     let org = crate::org::service::scoped(&state.db, &principal, Perm::PolicyWrite, OrgId(org_id))
         .await?;
-    let summary = close_year(&state.db, &state.scoring, &principal.actor(), &org, year).await?;
+    let summary = close_year(
+        &state.db,
+        &state.scoring,
+        &principal.actor(),
+        &org,
+        year,
+        state.clock.now(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(summary))
 }
 

@@ -295,9 +295,10 @@ pub async fn close_year(
     actor: &Actor,
     org: &entity::organization::Model,
     year: i32,
+    now: chrono::DateTime<Utc>,
 ) -> AppResult<ReplaySummary> {
     use sea_orm::TransactionSession;
-    let current = inputs::year_of(Utc::now(), tz_of(org));
+    let current = inputs::year_of(now, tz_of(org));
     if year >= current {
         return Err(AppError::field(
             "year",
@@ -314,7 +315,7 @@ pub async fn close_year(
         org_id: Set(org.id),
         year: Set(year),
         closed_by: Set(actor.id.filter(|_| actor.kind == "account")),
-        closed_at: Set(Utc::now()),
+        closed_at: Set(now),
     })
     .exec_without_returning(&txn)
     .await?;

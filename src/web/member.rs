@@ -50,7 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-fn see_other(to: &str) -> HttpResponse {
+pub(crate) fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, to.to_owned()))
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -63,7 +63,7 @@ async fn to_home() -> HttpResponse {
 
 /// The roster person behind the session, or the response to send instead
 /// (the binding page for an openid not bound yet).
-async fn person_of(
+pub(crate) async fn person_of(
     state: &AppState,
     session: &MemberSession,
     req: &HttpRequest,
@@ -168,7 +168,7 @@ async fn home_page(
     state: &AppState,
     person: &entity::person::Model,
 ) -> Result<HttpResponse, AppError> {
-    let now = Utc::now();
+    let now = state.clock.now();
     let org = crate::org::service::find(&state.db, OrgId(person.org_id)).await?;
     let branch = branch_of(state, &org).await?;
     let tz = tz_of(&org);
@@ -183,12 +183,29 @@ async fn home_page(
     } else {
         own_rank(state, &branch, person.id, year, &score.index).await?
     };
+    // Staff entries and corrections carry their reason (a dispute's among them).
+    let reasons = crate::cases::service::fact_reasons(
+        &state.db,
+        ledger
+            .lines
+            .iter()
+            .filter(|l| l.source_kind == "fact")
+            .filter_map(|l| l.source_id)
+            .chain(ledger.lines.iter().filter_map(|l| l.cause_fact_id)),
+    )
+    .await?;
     let lines: Vec<Value> = ledger
         .lines
         .iter()
         .rev()
         .map(|l| {
             minijinja::context! {
+                reason => l
+                    .source_id
+                    .filter(|_| l.source_kind == "fact")
+                    .and_then(|f| reasons.get(&f))
+                    .or_else(|| l.cause_fact_id.and_then(|f| reasons.get(&f)))
+                    .cloned(),
                 date => l
                     .at
                     .map(|t| t.with_timezone(&tz).format("%m月%d日").to_string())
@@ -285,7 +302,7 @@ async fn makeup_list_page(
     state: &AppState,
     person: &entity::person::Model,
 ) -> Result<HttpResponse, AppError> {
-    let now = Utc::now();
+    let now = state.clock.now();
     let org = crate::org::service::find(&state.db, OrgId(person.org_id)).await?;
     let makeup_days = state.settings.checkin.makeup_days;
     let days = expected_activities(
@@ -395,7 +412,7 @@ async fn study(
     status: StatusCode,
     flash: Flash,
 ) -> Result<HttpResponse, AppError> {
-    let now = Utc::now();
+    let now = state.clock.now();
     let ctx = makeup::context(state, person, activity_id, now).await?;
     let makeup_days = state.settings.checkin.makeup_days;
     let materials = makeup::materials_of(&state.db, activity_id).await?;
@@ -572,7 +589,7 @@ async fn start(
         )
         .await;
     };
-    match makeup::start(&state, &person, activity_id, material, Utc::now()).await {
+    match makeup::start(&state, &person, activity_id, material, state.clock.now()).await {
         Ok(_) => see_other(&format!("/m/makeup/{activity_id}#m{material}")),
         Err(e) => {
             render_study(
@@ -624,7 +641,7 @@ async fn complete(
         activity_id,
         material,
         &answers(&pairs),
-        Utc::now(),
+        state.clock.now(),
     )
     .await;
     match result {

@@ -7,6 +7,7 @@
 //! Content-Security-Policy. Member pages need no script at all; the projector's
 //! script is served from `/assets/`.
 
+pub mod disputes;
 pub mod member;
 pub mod projector;
 
@@ -56,7 +57,11 @@ pub(crate) fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
-        for &(name, source) in TEMPLATES.iter().chain(crate::console::TEMPLATES) {
+        for (name, source) in TEMPLATES
+            .into_iter()
+            .chain(disputes::TEMPLATES)
+            .chain(crate::console::TEMPLATES.iter().copied())
+        {
             // Compile-time constants, each rendered by a test.
             if let Err(e) = env.add_template(name, source) {
                 tracing::error!(template = name, error = %e, "embedded template does not parse");
@@ -157,6 +162,7 @@ pub fn same_origin(req: &HttpRequest) -> bool {
 /// Registers the pages and assets (needs `web::Data<AppState>` and `web::Data<MemberSignIn>`).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     member::configure(cfg);
+    disputes::configure(cfg);
     projector::configure(cfg);
     cfg.route("/assets/{name}", web::get().to(asset));
 }
@@ -169,7 +175,7 @@ mod tests {
     #[test]
     fn every_template_renders_and_escapes() {
         let evil = "<script>x</script>";
-        for (name, _) in TEMPLATES {
+        for (name, _) in TEMPLATES.into_iter().chain(disputes::TEMPLATES) {
             let html = env()
                 .get_template(name)
                 .unwrap()

@@ -5,6 +5,8 @@ mod auth;
 mod checkin;
 mod cli;
 mod console;
+mod disputes;
+mod exports;
 mod health;
 mod helpers;
 mod import;

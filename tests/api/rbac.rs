@@ -710,6 +710,68 @@ fn cases(f: &Fixture) -> BTreeMap<String, Case> {
             Some(Security),
         ),
     );
+    // Cases out of a secretary's scope are 404 (tests/api/disputes.rs), like unknown ids.
+    add(
+        "GET /api/v1/cases",
+        case(
+            Method::GET,
+            "/api/v1/cases".into(),
+            None,
+            vec![Security],
+            Some(SecretaryA),
+        ),
+    );
+    for (key, path, body) in [
+        ("GET /api/v1/cases/{case_id}", "/api/v1/cases/1", None),
+        ("GET /api/v1/uploads/{upload_id}", "/api/v1/uploads/1", None),
+        (
+            "POST /api/v1/cases/{case_id}/accept",
+            "/api/v1/cases/1/accept",
+            Some(json!({"remedy": {"action": "backfill"}})),
+        ),
+        (
+            "POST /api/v1/cases/{case_id}/propose",
+            "/api/v1/cases/1/propose",
+            Some(json!({"remedy": {"action": "annul"}})),
+        ),
+        (
+            "POST /api/v1/cases/{case_id}/reject",
+            "/api/v1/cases/1/reject",
+            Some(json!({"reason": "无记录"})),
+        ),
+    ] {
+        let method = if key.starts_with("POST") {
+            Method::POST
+        } else {
+            Method::GET
+        };
+        let refused = if method == Method::POST {
+            vec![Security, Auditor]
+        } else {
+            vec![Security]
+        };
+        add(key, case(method, path.into(), body, refused, Some(Admin)));
+    }
+    add(
+        "GET /api/v1/activities/{activity_id}/attendance/export",
+        case(
+            Method::GET,
+            format!("/api/v1/activities/{act}/attendance/export?format=csv"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "GET /api/v1/orgs/{org_id}/register/export",
+        case(
+            Method::GET,
+            format!("/api/v1/orgs/{b}/register/export"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
     m
 }
 

@@ -1,0 +1,289 @@
+//! One table writer for XLSX and CSV. Chinese headers in a bold frozen first row,
+//! numbers as numbers, dates as dates, column widths computed (a CJK character counts
+//! about two units; rust_xlsxwriter's autofit counts one), and text that a spreadsheet
+//! would run as a formula (`=`, `+`, `-`, `@`, tab, CR) neutralized with a leading `'`.
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use rust_xlsxwriter::{ExcelDateTime, Format, Workbook};
+
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Text(String),
+    /// Exact in the CSV; the XLSX stores what a spreadsheet stores, a double.
+    Number(Decimal),
+    Date(NaiveDate),
+    /// Local time of the organization.
+    DateTime(NaiveDateTime),
+    Empty,
+}
+
+impl Cell {
+    pub fn text(s: impl Into<String>) -> Self {
+        Self::Text(s.into())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub sheet: String,
+    pub headers: Vec<&'static str>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    Xlsx,
+    Csv,
+}
+
+impl ExportFormat {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Self::Csv => "text/csv; charset=utf-8",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Xlsx => "xlsx",
+            Self::Csv => "csv",
+        }
+    }
+}
+
+/// Text a spreadsheet would evaluate gets a leading apostrophe.
+pub fn neutralize(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// Display width in column units: wide (CJK, full-width) characters count two.
+pub fn display_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| {
+            let u = u32::from(c);
+            if (0x1100..=0x115F).contains(&u)
+                || (0x2E80..=0xA4CF).contains(&u)
+                || (0xAC00..=0xD7A3).contains(&u)
+                || (0xF900..=0xFAFF).contains(&u)
+                || (0xFE30..=0xFE4F).contains(&u)
+                || (0xFF00..=0xFF60).contains(&u)
+                || (0xFFE0..=0xFFE6).contains(&u)
+                || (0x20000..=0x3FFFD).contains(&u)
+            {
+                2
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+const DATE_FORMAT: &str = "yyyy-mm-dd";
+const DATETIME_FORMAT: &str = "yyyy-mm-dd hh:mm:ss";
+
+fn cell_text(c: &Cell) -> String {
+    match c {
+        Cell::Text(s) => neutralize(s).into_owned(),
+        Cell::Number(d) => d.normalize().to_string(),
+        Cell::Date(d) => d.format("%Y-%m-%d").to_string(),
+        Cell::DateTime(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        Cell::Empty => String::new(),
+    }
+}
+
+/// Column widths: the widest cell (as shown) plus padding, within bounds.
+fn widths(t: &Table) -> Vec<f64> {
+    let mut w: Vec<usize> = t.headers.iter().map(|h| display_width(h)).collect();
+    for row in &t.rows {
+        for (i, c) in row.iter().enumerate().take(w.len()) {
+            let n = match c {
+                Cell::Date(_) => DATE_FORMAT.len(),
+                Cell::DateTime(_) => DATETIME_FORMAT.len(),
+                other => display_width(&cell_text(other)),
+            };
+            w[i] = w[i].max(n);
+        }
+    }
+    w.into_iter()
+        .map(|n| (n as f64 + 2.0).clamp(6.0, 80.0))
+        .collect()
+}
+
+fn xlsx_err(e: rust_xlsxwriter::XlsxError) -> AppError {
+    AppError::internal(anyhow::anyhow!("xlsx: {e}"))
+}
+
+fn excel_datetime(t: &NaiveDateTime) -> Result<ExcelDateTime, rust_xlsxwriter::XlsxError> {
+    ExcelDateTime::from_ymd(
+        u16::try_from(t.year()).unwrap_or(1900),
+        t.month() as u8,
+        t.day() as u8,
+    )?
+    .and_hms(t.hour() as u16, t.minute() as u8, t.second())
+}
+
+pub fn to_xlsx(t: &Table) -> AppResult<Vec<u8>> {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name(&t.sheet).map_err(xlsx_err)?;
+    let header = Format::new().set_bold().set_background_color("F2DCDB");
+    let date = Format::new().set_num_format(DATE_FORMAT);
+    let datetime = Format::new().set_num_format(DATETIME_FORMAT);
+    for (c, h) in t.headers.iter().enumerate() {
+        let col = u16::try_from(c).map_err(AppError::internal)?;
+        sheet
+            .write_string_with_format(0, col, *h, &header)
+            .map_err(xlsx_err)?;
+    }
+    for (r, row) in t.rows.iter().enumerate() {
+        let r = u32::try_from(r + 1).map_err(AppError::internal)?;
+        for (c, cell) in row.iter().enumerate() {
+            let col = u16::try_from(c).map_err(AppError::internal)?;
+            match cell {
+                Cell::Text(s) => {
+                    sheet
+                        .write_string(r, col, neutralize(s))
+                        .map_err(xlsx_err)?;
+                }
+                Cell::Number(d) => {
+                    sheet
+                        .write_number(r, col, d.to_f64().unwrap_or_default())
+                        .map_err(xlsx_err)?;
+                }
+                Cell::Date(d) => {
+                    let v = ExcelDateTime::from_ymd(
+                        u16::try_from(d.year()).unwrap_or(1900),
+                        d.month() as u8,
+                        d.day() as u8,
+                    )
+                    .map_err(xlsx_err)?;
+                    sheet
+                        .write_datetime_with_format(r, col, v, &date)
+                        .map_err(xlsx_err)?;
+                }
+                Cell::DateTime(t) => {
+                    let v = excel_datetime(t).map_err(xlsx_err)?;
+                    sheet
+                        .write_datetime_with_format(r, col, v, &datetime)
+                        .map_err(xlsx_err)?;
+                }
+                Cell::Empty => {}
+            }
+        }
+    }
+    sheet.set_freeze_panes(1, 0).map_err(xlsx_err)?;
+    for (c, w) in widths(t).into_iter().enumerate() {
+        let col = u16::try_from(c).map_err(AppError::internal)?;
+        sheet.set_column_width(col, w).map_err(xlsx_err)?;
+    }
+    book.save_to_buffer().map_err(xlsx_err)
+}
+
+/// UTF-8 with a byte-order mark, so spreadsheet programs read the Chinese right.
+pub fn to_csv(t: &Table) -> AppResult<Vec<u8>> {
+    let mut out = "\u{feff}".as_bytes().to_vec();
+    {
+        let mut w = csv::Writer::from_writer(&mut out);
+        w.write_record(&t.headers).map_err(AppError::internal)?;
+        for row in &t.rows {
+            w.write_record(row.iter().map(cell_text))
+                .map_err(AppError::internal)?;
+        }
+        w.flush().map_err(AppError::internal)?;
+    }
+    Ok(out)
+}
+
+pub fn write(t: &Table, format: ExportFormat) -> AppResult<Vec<u8>> {
+    match format {
+        ExportFormat::Xlsx => to_xlsx(t),
+        ExportFormat::Csv => to_csv(t),
+    }
+}
+
+/// The file as a download, its Chinese name encoded for every browser (RFC 6266).
+pub fn download(bytes: Vec<u8>, format: ExportFormat, name: &str) -> actix_web::HttpResponse {
+    use actix_web::http::header;
+    let file = format!("{name}.{}", format.extension());
+    let encoded: String = url::form_urlencoded::byte_serialize(file.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
+    actix_web::HttpResponse::Ok()
+        .content_type(format.content_type())
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!(
+                "attachment; filename=\"export.{}\"; filename*=UTF-8''{encoded}",
+                format.extension()
+            ),
+        ))
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .body(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use calamine::{Data, Reader, Xlsx};
+    use std::str::FromStr;
+
+    fn table() -> Table {
+        Table {
+            sheet: "测试".into(),
+            headers: vec!["姓名", "分值", "日期", "备注"],
+            rows: vec![vec![
+                Cell::text("张三"),
+                Cell::Number(Decimal::from_str("2.5").unwrap()),
+                Cell::Date(NaiveDate::from_ymd_opt(2026, 12, 4).unwrap()),
+                Cell::text("=HYPERLINK(\"http://x\")"),
+            ]],
+        }
+    }
+
+    #[test]
+    fn formulas_are_neutralized_and_widths_count_cjk_double() {
+        assert_eq!(neutralize("=1+1"), "'=1+1");
+        assert_eq!(neutralize("-3"), "'-3");
+        assert_eq!(neutralize("@SUM"), "'@SUM");
+        assert_eq!(neutralize("+86"), "'+86");
+        assert_eq!(neutralize("张三"), "张三");
+        assert_eq!(display_width("党员积分"), 8);
+        assert_eq!(display_width("ab"), 2);
+    }
+
+    #[test]
+    fn xlsx_reads_back_with_numbers_dates_and_neutralized_text() {
+        let bytes = to_xlsx(&table()).unwrap();
+        let mut book: Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        let range = book.worksheet_range("测试").unwrap();
+        assert_eq!(range.get((0, 0)), Some(&Data::String("姓名".into())));
+        assert_eq!(range.get((1, 1)), Some(&Data::Float(2.5)));
+        assert!(matches!(range.get((1, 2)), Some(Data::DateTime(_))));
+        assert_eq!(
+            range.get((1, 3)),
+            Some(&Data::String("'=HYPERLINK(\"http://x\")".into()))
+        );
+    }
+
+    #[test]
+    fn csv_has_a_bom_exact_numbers_and_neutralized_text() {
+        let text = String::from_utf8(to_csv(&table()).unwrap()).unwrap();
+        assert!(text.starts_with('\u{feff}'));
+        assert!(
+            text.contains("张三,2.5,2026-12-04,\"'=HYPERLINK(\"\"http://x\"\")\""),
+            "{text}"
+        );
+    }
+}
