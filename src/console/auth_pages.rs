@@ -230,9 +230,47 @@ async fn change_password(
     }
 }
 
+/// What waits for the user: disputes their role answers in their scope.
+async fn inbox(
+    state: &AppState,
+    user: &ConsoleUser,
+) -> crate::error::AppResult<Vec<minijinja::Value>> {
+    if !user.can(crate::auth::Perm::ScoresRead) {
+        return Ok(Vec::new());
+    }
+    let waiting = crate::cases::service::list_inbox(
+        state,
+        &user.principal,
+        crate::cases::service::InboxQuery {
+            view: Some("waiting".to_owned()),
+            state: None,
+            before: None,
+            limit: Some(10),
+        },
+    )
+    .await?;
+    Ok(waiting
+        .items
+        .iter()
+        .map(|c| {
+            minijinja::context! {
+                href => format!("/console/disputes/{}", c.id),
+                text => format!("{} 的异议：{}", c.person_name, c.reason.chars().take(40).collect::<String>()),
+                state => c.state_label,
+            }
+        })
+        .collect())
+}
+
 async fn home(state: web::Data<AppState>, req: HttpRequest, user: ConsoleUser) -> HttpResponse {
-    match super::secretary::today(&state, &user).await {
-        Ok(today) => page(
+    let both = async {
+        Ok::<_, crate::error::AppError>((
+            super::secretary::today(&state, &user).await?,
+            inbox(&state, &user).await?,
+        ))
+    };
+    match both.await {
+        Ok((today, inbox)) => page(
             &req,
             &user,
             StatusCode::OK,
@@ -240,6 +278,7 @@ async fn home(state: web::Data<AppState>, req: HttpRequest, user: ConsoleUser) -
             minijinja::context! {
                 title => "今日",
                 today => today,
+                inbox => inbox,
                 activities => user.can(crate::auth::Perm::ActivityRead),
                 can_write => user.can(crate::auth::Perm::ActivityWrite),
             },

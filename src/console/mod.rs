@@ -13,6 +13,7 @@
 //! with [`crate::web::same_origin`]; navigation and buttons follow
 //! [`crate::auth::Role::allows`], and a record outside the user's scope is a 404.
 
+pub mod admin;
 pub mod auth_pages;
 pub mod secretary;
 pub mod session;
@@ -76,6 +77,18 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "console/rule.html",
         include_str!("../../templates/console/rule.html"),
     ),
+    (
+        "console/import.html",
+        include_str!("../../templates/console/import.html"),
+    ),
+    (
+        "console/disputes.html",
+        include_str!("../../templates/console/disputes.html"),
+    ),
+    (
+        "console/dispute.html",
+        include_str!("../../templates/console/dispute.html"),
+    ),
 ];
 
 pub const SCRIPT: &str = include_str!("../web/assets/console.js");
@@ -85,8 +98,17 @@ pub const SCRIPT: &str = include_str!("../web/assets/console.js");
 fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
     let role = user.principal.role;
     let secretary = role == Role::Secretary;
-    let items: [(&str, &str, Option<Perm>); 7] = [
+    let items: [(&str, &str, Option<Perm>); 8] = [
         ("/console/", "今日", None),
+        (
+            "/console/disputes",
+            if secretary {
+                "待办"
+            } else {
+                "争议与更正"
+            },
+            Some(Perm::ScoresRead),
+        ),
         (
             "/console/activities",
             if secretary {
@@ -115,7 +137,10 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
         .filter(|(href, _, perm)| {
             perm.is_none_or(|p| role.allows(p))
                 // Pages not built yet stay out of the navigation.
-                && !matches!(*href, "/console/accounts" | "/console/audit")
+                && !matches!(
+                    *href,
+                    "/console/accounts" | "/console/audit" | "/console/people" | "/console/orgs"
+                )
         })
         .map(|(href, label, _)| {
             let active = if href == "/console/" {
@@ -303,6 +328,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(auth_pages::root));
     auth_pages::configure(cfg);
     secretary::configure(cfg);
+    admin::configure(cfg);
 }
 
 #[cfg(test)]
@@ -333,6 +359,8 @@ mod tests {
                     rule => row.clone(), filters => vec![row.clone()], missing => vec![row.clone()],
                     missing_n => 1, kinds => vec![row.clone()], hosts => vec![row.clone()],
                     invitable => vec![row.clone()], today => vec![row.clone()], month => evil,
+                    report => minijinja::context! { errors => vec![row.clone()], rows => 1 },
+                    case => row.clone(), allowed => minijinja::context! { accept => true, correct => true, reject => true },
                 })
                 .unwrap();
             assert!(!html.contains(evil), "{name} does not escape");

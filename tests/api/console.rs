@@ -373,7 +373,7 @@ async fn console_navigation_shows_what_the_role_may_do_and_nothing_else() {
     let s = staff(&app).await;
     let sec = s.secretary.get("/console/").await;
     assert_eq!(sec.status, StatusCode::OK);
-    for shown in ["今日", "活动", "党员"] {
+    for shown in ["今日", "活动", "待办"] {
         assert!(
             sec.text.contains(&format!(">{shown}</a>")),
             "secretary: {shown}"
@@ -386,7 +386,8 @@ async fn console_navigation_shows_what_the_role_may_do_and_nothing_else() {
     aud.login("aud", PASSWORD).await;
     let page = aud.get("/console/").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.text.contains(">人员</a>"));
+    assert!(page.text.contains(">争议与更正</a>"));
+    assert!(page.text.contains(">活动与考勤</a>"));
     assert!(!page.text.contains(">导入</a>"), "auditors change nothing");
 }
 
