@@ -86,13 +86,13 @@ pub async fn record_item_as(
     let (subject, org, item_subject) = match (body.person_id, body.org_id) {
         (Some(p), None) => {
             let person =
-                crate::org::people::scoped(&state.db, &principal, Perm::ScoresWrite, p).await?;
+                crate::org::people::scoped(&state.db, principal, Perm::ScoresWrite, p).await?;
             let org = crate::org::service::find(&state.db, OrgId(person.org_id)).await?;
             (SubjectRef::Person(p.0), org, ItemSubject::Person)
         }
         (None, Some(o)) => {
             let org =
-                crate::org::service::scoped(&state.db, &principal, Perm::ScoresWrite, o).await?;
+                crate::org::service::scoped(&state.db, principal, Perm::ScoresWrite, o).await?;
             (SubjectRef::Org(o.0), org, ItemSubject::Org)
         }
         _ => {
