@@ -17,8 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/login", web::post().to(login))
         .route("/console/logout", web::post().to(logout))
         .route("/console/password", web::get().to(password_form))
-        .route("/console/password", web::post().to(change_password))
-        .route("/assets/console.js", web::get().to(script));
+        .route("/console/password", web::post().to(change_password));
 }
 
 /// `/`: members inside WeChat go to their pages, everyone else to the console.
@@ -33,13 +32,6 @@ pub async fn root(req: HttpRequest) -> HttpResponse {
 
 async fn to_home() -> HttpResponse {
     see_other("/console/")
-}
-
-async fn script() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/javascript; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .body(super::SCRIPT)
 }
 
 #[derive(Deserialize)]

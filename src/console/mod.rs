@@ -91,8 +91,6 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
-pub const SCRIPT: &str = include_str!("../web/assets/console.js");
-
 /// What the navigation offers: each entry needs the permission its API needs, so a
 /// role sees exactly what it may use.
 fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
@@ -219,9 +217,15 @@ pub fn hide(e: AppError) -> AppError {
     }
 }
 
-/// A cross-site form post is refused before anything is read.
+/// A cross-site form post is refused before anything is read. Stricter than the member
+/// pages: an opaque `Origin: null` (a data: URL, a sandboxed frame) is refused too, since
+/// every browser a secretary uses sends its real origin on a form post.
 pub fn refuse_cross_site(req: &HttpRequest) -> Option<HttpResponse> {
-    (!crate::web::same_origin(req)).then(|| {
+    let opaque = req
+        .headers()
+        .get(actix_web::http::header::ORIGIN)
+        .is_some_and(|o| o.as_bytes() == b"null");
+    (opaque || !crate::web::same_origin(req)).then(|| {
         tracing::warn!(path = req.path(), "cross-site console post refused");
         HttpResponse::Forbidden()
             .content_type("text/plain; charset=utf-8")

@@ -41,11 +41,18 @@ const TEMPLATES: [(&str, &str); 6] = [
 ];
 
 /// Embedded static files: (name, content type, body).
-const ASSETS: [(&str, &str, &str); 1] = [(
-    "projector.js",
-    "text/javascript; charset=utf-8",
-    include_str!("assets/projector.js"),
-)];
+const ASSETS: [(&str, &str, &str); 2] = [
+    (
+        "projector.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/projector.js"),
+    ),
+    (
+        "console.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/console.js"),
+    ),
+];
 
 /// Member pages: no script, forms post to this origin only.
 pub const MEMBER_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
