@@ -204,7 +204,7 @@ impl Page<'_> {
     /// At the current width nothing scrolls sideways.
     async fn assert_no_sideways_scroll(&self, what: &str) {
         let v = self
-            .js("return [document.documentElement.scrollWidth, window.innerWidth]")
+            .js("return [Math.max(document.documentElement.scrollWidth, document.body.scrollWidth), window.innerWidth]")
             .await;
         let (sw, iw) = (v[0].as_i64().unwrap_or(0), v[1].as_i64().unwrap_or(0));
         assert!(sw <= iw, "{what} scrolls sideways: scrollWidth {sw} > {iw}");
@@ -654,11 +654,74 @@ async fn console_story_import_activities_check_in_projector_and_scans() {
         json!(true),
         "the projector shows a QR"
     );
+    // Opened after people arrived, "最新签到" already lists them (names masked), and
+    // times are the branch's (Asia/Shanghai), not the browser's (UTC here).
+    let recent = p
+        .js("return document.getElementById('recent').innerText")
+        .await;
+    assert!(
+        recent.as_str().unwrap_or_default().contains("赵*"),
+        "{recent}"
+    );
+    let start_local = (now + chrono::Duration::minutes(5))
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%H:%M")
+        .to_string();
+    let meta = p
+        .js("return document.getElementById('meta').innerText")
+        .await;
+    assert!(
+        meta.as_str().unwrap_or_default().contains(&start_local),
+        "{meta} vs {start_local}"
+    );
     p.shot("projector-1366").await;
+    let footer_in_view = p
+        .js("return document.querySelector('footer').getBoundingClientRect().bottom <= window.innerHeight")
+        .await;
+    assert_eq!(
+        footer_in_view,
+        json!(true),
+        "a long title keeps the footer on a 900 px screen"
+    );
     p.size(390, 844).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     p.shot("projector-390").await;
     p.assert_no_sideways_scroll("projector").await;
+    let count_in_view = p
+        .js("const r = document.querySelector('.count').getBoundingClientRect(); return r.right <= window.innerWidth && r.width > 0")
+        .await;
+    assert_eq!(
+        count_in_view,
+        json!(true),
+        "the count is not cut off at phone width"
+    );
+    // Closing from the phone takes the QR down within seconds.
+    let closed = app
+        .post(
+            &format!("/api/v1/sessions/{s_on_time}/close"),
+            &token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(closed.status, reqwest::StatusCode::OK, "{}", closed.text);
+    let t0 = std::time::Instant::now();
+    for _ in 0..80 {
+        if p.js("return document.getElementById('qr').hidden && !document.getElementById('qr-closed').hidden").await == json!(true) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        p.js("return document.getElementById('qr').hidden && !document.getElementById('qr-closed').hidden").await,
+        json!(true),
+        "QR still up after the close"
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(6),
+        "QR down in {:?}",
+        t0.elapsed()
+    );
+    p.shot("projector-closed-390").await;
 
     // The secretary's pages at desktop width too.
     p.size(1366, 900).await;

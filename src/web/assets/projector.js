@@ -83,10 +83,32 @@
 
   // ---------------------------------------------------------------- display helpers
 
+  // Times are shown in the branch's time zone (the organization's), not the browser's.
+  var tz = 'Asia/Shanghai';
+  function parts(t) {
+    var out = {};
+    try {
+      new Intl.DateTimeFormat('en-GB', {
+        timeZone: tz, year: 'numeric', month: 'numeric', day: 'numeric',
+        hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23'
+      }).formatToParts(new Date(t)).forEach(function (p) { out[p.type] = p.value; });
+    } catch (e) {
+      var d = new Date(t);
+      out = { month: d.getMonth() + 1, day: d.getDate(), hour: two(d.getHours()), minute: two(d.getMinutes()), second: two(d.getSeconds()) };
+    }
+    return out;
+  }
   function two(n) { return (n < 10 ? '0' : '') + n; }
-  function hm(t) { var d = new Date(t); return two(d.getHours()) + ':' + two(d.getMinutes()); }
-  function hms(t) { var d = new Date(t); return hm(t) + ':' + two(d.getSeconds()); }
-  function md(t) { var d = new Date(t); return (d.getMonth() + 1) + '月' + d.getDate() + '日'; }
+  function hm(t) { var p = parts(t); return p.hour + ':' + p.minute; }
+  function hms(t) { var p = parts(t); return p.hour + ':' + p.minute + ':' + p.second; }
+  function md(t) { var p = parts(t); return Number(p.month) + '月' + Number(p.day) + '日'; }
+  // As the live stream writes names on a public display: 张*, 欧*修.
+  function mask(name) {
+    var c = Array.from(name || '');
+    if (c.length <= 1) { return c.join(''); }
+    if (c.length === 2) { return c[0] + '*'; }
+    return c[0] + '*'.repeat(c.length - 2) + c[c.length - 1];
+  }
 
   function setConn(ok, text) {
     var el = $('conn');
@@ -113,6 +135,7 @@
 
   function showClosed() {
     clearTimeout(st.qrTimer);
+    $('qr-box').className = 'closed';
     $('qr').hidden = true;
     $('qr-hint').hidden = true;
     $('qr-note').hidden = true;
@@ -138,19 +161,39 @@
     $('missing').textContent = String(missing);
   }
 
-  function addRecent(ev) {
+  function addRecent(ev, at, fresh) {
     var list = $('recent');
     var li = document.createElement('li');
     var who = document.createElement('b');
     who.textContent = ev.name || '';
     var what = document.createElement('span');
-    what.textContent = (CLASS[ev.class] || '已签到') + ' ' + hms(serverNow());
+    what.textContent = (CLASS[ev.class] || '已签到') + ' ' + hms(at || serverNow());
     li.appendChild(who);
     li.appendChild(what);
-    li.className = 'fresh';
+    if (fresh !== false) {
+      li.className = 'fresh';
+      setTimeout(function () { li.className = ''; }, 3000);
+    }
     list.insertBefore(li, list.firstChild);
-    setTimeout(function () { li.className = ''; }, 3000);
     while (list.children.length > RECENT) { list.removeChild(list.lastChild); }
+  }
+
+  // After a reload the list starts from who already arrived (newest first).
+  async function loadRecent() {
+    try {
+      var r = await api('/api/v1/sessions/' + sid + '/attendance?limit=1000');
+      if (!r.ok) { return; }
+      var page = await r.json();
+      var came = (page.items || []).filter(function (i) {
+        return i.at && (i.status === 'on_time' || i.status === 'late' || i.status === 'present');
+      }).sort(function (a, b) { return Date.parse(a.at) - Date.parse(b.at); }).slice(-RECENT);
+      $('recent').textContent = '';
+      came.forEach(function (i) {
+        addRecent({ name: mask(i.name), class: i.status }, Date.parse(i.at), false);
+      });
+    } catch (e) {
+      if (e instanceof AuthError) { throw e; }
+    }
   }
 
   function dispatch(block) {
@@ -310,6 +353,8 @@
     if (!r.ok) { throw new Error('活动信息读取失败（' + r.status + '）'); }
     st.activity = await r.json();
     var a = st.activity;
+    var o = await api('/api/v1/orgs/' + a.org_id);
+    if (o.ok) { tz = (await o.json()).timezone || tz; }
     $('title').textContent = a.title;
     document.title = (compact ? '签到情况：' : '签到：') + a.title;
     var meta = (a.kind_label || '') + ' · ' + md(Date.parse(a.starts_at)) + ' ' + hm(Date.parse(a.starts_at)) + ' 开始';
@@ -333,7 +378,17 @@
     renderCounts();
     if (!compact) { loadQr(); }
     if (compact) { loadMissing(true); }
+    try { await loadRecent(); } catch (e) { showLogin(); return; }
     live();
+  }
+
+  // A close from the secretary's phone takes the QR down within seconds.
+  async function watchClose() {
+    if (st.stopped || compact || !st.session || isClosed()) { return; }
+    try {
+      await loadSession();
+      if (isClosed()) { showClosed(); }
+    } catch (e) { /* the stream's reconnects report trouble */ }
   }
 
   function stop() {
@@ -377,6 +432,7 @@
     if (!st.stopped && st.session && !compact && isClosed() && $('qr-closed').hidden) { showClosed(); }
   }, 1000);
   setInterval(watchdog, 5000);
+  setInterval(watchClose, 3000);
 
   if (tokens()) { start(); } else { showLogin(); }
 })();
