@@ -89,6 +89,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "console/dispute.html",
         include_str!("../../templates/console/dispute.html"),
     ),
+    (
+        "console/audit.html",
+        include_str!("../../templates/console/audit.html"),
+    ),
 ];
 
 /// What the navigation offers: each entry needs the permission its API needs, so a
@@ -137,7 +141,7 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
                 // Pages not built yet stay out of the navigation.
                 && !matches!(
                     *href,
-                    "/console/accounts" | "/console/audit" | "/console/people" | "/console/orgs"
+                    "/console/accounts" | "/console/people" | "/console/orgs"
                 )
         })
         .map(|(href, label, _)| {

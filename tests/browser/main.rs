@@ -745,6 +745,176 @@ async fn console_story_import_activities_check_in_projector_and_scans() {
         p.assert_no_sideways_scroll(&path).await;
         p.assert_labelled(&path).await;
     }
+    p.logout().await;
+
+    // The refused member files a dispute with a photo from their phone (/m/, signed in
+    // through the sandbox's WeChat OAuth).
+    p.size(390, 844).await;
+    p.go("/wechat/oauth/start?next=/m/disputes/new").await;
+    p.fill("#openid", "o-sun").await;
+    p.click("button[type=submit]").await;
+    let text = p.wait_text("提出异议").await;
+    assert!(
+        text.contains("支委会"),
+        "the refused activity is offered: {text}"
+    );
+    let target = p
+        .js("const r = Array.from(document.querySelectorAll('input[name=target]')).find(i => i.closest('label').innerText.includes('支委会')); r.click(); return r.value")
+        .await;
+    assert!(target.as_str().is_some_and(|t| !t.is_empty()), "{target}");
+    p.fill("#reason", "14:40 已扫码，手机显示签到已结束，我在会场")
+        .await;
+    let photo = dir.path().join("现场.png");
+    std::fs::write(&photo, tiny_png()).expect("photo");
+    p.c.find(Locator::Css("#photo"))
+        .await
+        .expect("photo input")
+        .send_keys(&photo.display().to_string())
+        .await
+        .expect("choose photo");
+    p.click("form[action='/m/disputes'] button[type=submit]")
+        .await;
+    p.wait_text("待处理").await;
+    let member_case = p.path().await;
+    p.shot("member-dispute-390").await;
+    p.assert_no_sideways_scroll("member dispute").await;
+    p.size(1366, 900).await;
+    p.shot("member-dispute-1366").await;
+
+    // The admin finds it in the queue and accepts by adding the check-in at start + 10 min.
+    p.login("chief", PASSWORD).await;
+    p.wait_text("今日").await;
+    assert!(p.text().await.contains("孙三 的异议"), "the inbox lists it");
+    p.go("/console/disputes").await;
+    let text = p.wait_text("孙三").await;
+    assert!(text.contains("14:40 已扫码"), "{text}");
+    p.assert_labelled("dispute queue").await;
+    p.shot("admin-disputes-1366").await;
+    p.size(390, 844).await;
+    p.assert_no_sideways_scroll("dispute queue").await;
+    p.shot("admin-disputes-390").await;
+    p.size(1366, 900).await;
+    p.click("#dispute-queue a").await;
+    let text = p.wait_text("党员的理由").await;
+    assert!(text.contains("查看照片"), "the photo is attached: {text}");
+    let suggested = (now - chrono::Duration::minutes(10))
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    assert_eq!(
+        p.js("return document.getElementById('at').value").await,
+        json!(suggested),
+        "start + 10 min is offered"
+    );
+    p.assert_labelled("dispute").await;
+    p.click("#remedy-add").await;
+    p.click("#accept-dispute").await;
+    p.wait_text("已采纳").await;
+    p.logout().await;
+
+    // The member's /m/ shows +3 分 with the dispute's reason, and the dispute 已采纳.
+    p.size(390, 844).await;
+    p.go("/m/").await;
+    let text = p.wait_text("我的积分").await;
+    assert!(text.contains("+3"), "{text}");
+    assert!(
+        text.contains("14:40 已扫码"),
+        "the ledger line carries the dispute's reason: {text}"
+    );
+    p.go(&member_case).await;
+    let text = p.wait_text("已采纳").await;
+    assert!(!text.contains("待处理"), "{text}");
+    p.shot("member-dispute-accepted-390").await;
+
+    // The auditor finds every step in the audit log.
+    p.size(1366, 900).await;
+    p.login("aud", PASSWORD).await;
+    p.wait_text("今日").await;
+    p.go("/console/audit").await;
+    let text = p.wait_text("审计日志").await;
+    for step in [
+        "import_create",
+        "create",
+        "open_session",
+        "file_dispute",
+        "accept_dispute",
+        "login",
+    ] {
+        assert!(text.contains(step), "audit log lacks {step}:\n{text}");
+    }
+    p.go("/console/audit?entity=case").await;
+    let text = p.wait_text("审计日志").await;
+    assert!(
+        text.contains("file_dispute") && text.contains("accept_dispute"),
+        "{text}"
+    );
+    assert!(!text.contains("open_session"), "the subject filter applies");
+    p.assert_labelled("audit").await;
+
+    // The attendance sheet downloads as XLSX and reads back with calamine.
+    let bytes =
+        p.c.execute_async(
+            r#"const done = arguments[arguments.length - 1];
+               fetch(arguments[0], {credentials: 'same-origin'})
+                 .then(r => r.arrayBuffer())
+                 .then(b => done(Array.from(new Uint8Array(b))))
+                 .catch(e => done(String(e)));"#,
+            vec![json!(format!(
+                "/console/activities/{a_too_late}/attendance.xlsx"
+            ))],
+        )
+        .await
+        .expect("download");
+    let bytes: Vec<u8> = serde_json::from_value(bytes).expect("bytes");
+    let sheet = read_xlsx(&bytes);
+    let header = sheet.first().expect("header row");
+    assert!(header.iter().any(|h| h == "姓名"), "{header:?}");
+    let sun = sheet
+        .iter()
+        .find(|r| r.iter().any(|c| c == "孙三"))
+        .unwrap_or_else(|| panic!("孙三 in {sheet:?}"));
+    assert!(sun.iter().any(|c| c.contains("迟到")), "{sun:?}");
+    assert!(sun.iter().any(|c| c == "3"), "points as a number: {sun:?}");
     c.close().await.ok();
-    eprintln!("browser story took {:?}", started.elapsed());
+    let took = started.elapsed();
+    eprintln!("browser story took {took:?}");
+    assert!(
+        took < Duration::from_secs(600),
+        "the browser story must stay under 10 minutes"
+    );
+}
+
+/// A 2×2 PNG (a phone photo stand-in).
+fn tiny_png() -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, 2, 2);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    let mut w = enc.write_header().expect("png header");
+    w.write_image_data(&[200, 30, 30, 255, 255, 255, 255, 255, 255, 200, 30, 30])
+        .expect("png data");
+    w.finish().expect("png");
+    out
+}
+
+/// The first sheet of an XLSX as text cells (numbers written plainly).
+fn read_xlsx(bytes: &[u8]) -> Vec<Vec<String>> {
+    use calamine::{Data, Reader, Xlsx};
+    let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).expect("an XLSX");
+    let range = book
+        .worksheet_range_at(0)
+        .expect("a sheet")
+        .expect("readable sheet");
+    range
+        .rows()
+        .map(|r| {
+            r.iter()
+                .map(|c| match c {
+                    Data::Float(f) => format!("{f}"),
+                    Data::Int(i) => i.to_string(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect()
 }
