@@ -744,3 +744,51 @@ async fn the_fixed_day_rule_proposes_the_months_day_moved_to_a_working_day() {
         .await;
     assert!(audit.text.contains("set_fixed_day_rule"), "{}", audit.text);
 }
+
+#[tokio::test]
+async fn vanguard_demo_prints_a_console_login_the_walkthrough_can_use() {
+    let app = spawn_app().await;
+    let demo = vanguard::demo::run(&app.state, 3, false)
+        .await
+        .expect("demo seeds");
+    let json = serde_json::to_value(&demo).expect("json");
+    for key in [
+        "session_id",
+        "admin_token",
+        "console_url",
+        "console_username",
+        "console_password",
+    ] {
+        assert!(!json[key].is_null(), "{key} in {json}");
+    }
+    assert!(demo.console_url.ends_with("/console/login"));
+    // The token other tools read still works after the password was set.
+    let me = app.get("/api/v1/auth/me", &demo.admin_token).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    let desk = Desk::new(&app);
+    let r = desk
+        .post(
+            "/console/login",
+            &[
+                ("username", demo.console_username.as_str()),
+                ("password", demo.console_password.as_str()),
+                ("next", "/console/activities"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let changed = desk
+        .post(
+            "/console/password",
+            &[
+                ("current_password", demo.console_password.as_str()),
+                ("new_password", "Demo-walkthrough-2026"),
+                ("confirm_password", "Demo-walkthrough-2026"),
+                ("next", "/console/activities"),
+            ],
+        )
+        .await;
+    assert_eq!(changed.location.as_deref(), Some("/console/activities"));
+    let list = desk.get("/console/activities").await;
+    assert!(list.text.contains("演示主题党日"), "{}", list.text);
+}
