@@ -528,6 +528,15 @@ async fn console_story_import_activities_check_in_projector_and_scans() {
         reply.contains("签到成功") && reply.contains("按时"),
         "{reply}"
     );
+    // The simulator keeps the chosen member: the next QR's URL opens as them.
+    let qr = app
+        .get(&format!("/api/v1/sessions/{s_late}/qr"), &token)
+        .await;
+    p.go(qr.body["url"].as_str().expect("url")).await;
+    assert_eq!(
+        p.js("return document.getElementById('openid').value").await,
+        json!("o-zhao")
+    );
     let reply = scan(&p, &app, &token, s_late, "o-qian").await;
     assert!(
         reply.contains("签到成功") && reply.contains("迟到"),
@@ -540,6 +549,14 @@ async fn console_story_import_activities_check_in_projector_and_scans() {
         "{reply}"
     );
     p.shot("simulator-reply-390").await;
+    let reply_in_view = p
+        .js("const b = document.querySelector('.bubble'); return !!b && b.getBoundingClientRect().bottom <= window.innerHeight")
+        .await;
+    assert_eq!(
+        reply_in_view,
+        json!(true),
+        "the reply shows without scrolling on a phone"
+    );
     p.assert_no_sideways_scroll("simulator").await;
 
     // The secretary's live count and missing list update by themselves (polling).
@@ -751,6 +768,12 @@ async fn console_story_import_activities_check_in_projector_and_scans() {
     // through the sandbox's WeChat OAuth).
     p.size(390, 844).await;
     p.go("/wechat/oauth/start?next=/m/disputes/new").await;
+    p.wait_text("模拟微信网页授权").await;
+    assert_eq!(
+        p.js("return document.getElementById('openid').value").await,
+        json!("o-sun"),
+        "the simulator's member signs in"
+    );
     p.fill("#openid", "o-sun").await;
     p.click("button[type=submit]").await;
     let text = p.wait_text("提出异议").await;
