@@ -15,6 +15,7 @@
 
 pub mod admin;
 pub mod auth_pages;
+pub mod people;
 pub mod secretary;
 pub mod session;
 
@@ -93,6 +94,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "console/audit.html",
         include_str!("../../templates/console/audit.html"),
     ),
+    (
+        "console/people.html",
+        include_str!("../../templates/console/people.html"),
+    ),
+    (
+        "console/person.html",
+        include_str!("../../templates/console/person.html"),
+    ),
 ];
 
 /// What the navigation offers: each entry needs the permission its API needs, so a
@@ -141,7 +150,7 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
                 // Pages not built yet stay out of the navigation.
                 && !matches!(
                     *href,
-                    "/console/accounts" | "/console/people" | "/console/orgs"
+                    "/console/accounts" | "/console/orgs"
                 )
         })
         .map(|(href, label, _)| {
@@ -337,6 +346,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     auth_pages::configure(cfg);
     secretary::configure(cfg);
     admin::configure(cfg);
+    people::configure(cfg);
 }
 
 #[cfg(test)]
@@ -368,7 +378,7 @@ mod tests {
                     missing_n => 1, kinds => vec![row.clone()], hosts => vec![row.clone()],
                     invitable => vec![row.clone()], today => vec![row.clone()], month => evil,
                     report => minijinja::context! { errors => vec![row.clone()], rows => 1 },
-                    case => row.clone(), allowed => minijinja::context! { accept => true, correct => true, reject => true },
+                    case => row.clone(), history => vec![row.clone()], full_phone => evil, orgs => vec![row.clone(), row.clone()], allowed => minijinja::context! { accept => true, correct => true, reject => true },
                 })
                 .unwrap();
             assert!(!html.contains(evil), "{name} does not escape");

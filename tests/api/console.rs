@@ -792,3 +792,66 @@ async fn vanguard_demo_prints_a_console_login_the_walkthrough_can_use() {
     let list = desk.get("/console/activities").await;
     assert!(list.text.contains("演示主题党日"), "{}", list.text);
 }
+
+#[tokio::test]
+async fn people_search_by_name_or_number_masks_phones_and_the_contact_read_is_audited() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let zhang = app
+        .person(&s.admin_token, "张三", "13800001234", s.branch, "member")
+        .await;
+    app.person(
+        &s.admin_token,
+        "别支部的人",
+        "13800005678",
+        s.other,
+        "member",
+    )
+    .await;
+    let list = s.secretary.get("/console/people?q=张").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    assert!(list.text.contains("张三") && list.text.contains("138****1234"));
+    assert!(!list.text.contains("13800001234"), "phones masked in lists");
+    assert!(
+        !list.text.contains("别支部的人"),
+        "only the secretary's branch"
+    );
+    let other = s
+        .secretary
+        .get(&format!("/console/people?org={}", s.other))
+        .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+
+    let page = s.secretary.get(&format!("/console/people/{zhang}")).await;
+    assert!(page.text.contains("查看联系方式") && !page.text.contains("13800001234"));
+    let read = s
+        .secretary
+        .post(&format!("/console/people/{zhang}/contact"), &[])
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.text);
+    assert!(read.text.contains("13800001234"));
+    let security = app
+        .operator_account("sec-admin", vanguard::auth::Role::SecurityAdmin, None)
+        .await;
+    let audit = app
+        .get(
+            &format!("/api/v1/audit?action=read_personal&entity_id={zhang}"),
+            &security,
+        )
+        .await;
+    assert_eq!(
+        audit.body.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        audit.text
+    );
+    let forged = s
+        .secretary
+        .post_from(
+            Some("https://evil.example"),
+            &format!("/console/people/{zhang}/contact"),
+            &[],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+}

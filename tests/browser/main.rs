@@ -756,6 +756,7 @@ async fn console_story_import_activities_check_in_projector_and_scans() {
         format!("/console/activities/{a_on_time}/live"),
         format!("/console/activities/{a_on_time}/attendance"),
         "/console/disputes".to_owned(),
+        "/console/people".to_owned(),
         "/console/password".to_owned(),
     ] {
         p.go(&path).await;
