@@ -20,6 +20,7 @@ pub mod organization;
 pub mod pending_scan;
 pub mod person;
 pub mod person_history;
+pub mod projector_token;
 pub mod study_material;
 pub mod subject_score;
 pub mod system_setting;

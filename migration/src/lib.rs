@@ -7,6 +7,7 @@ mod m20261122_000001_foundation;
 mod m20261122_000002_activities_facts_ledger;
 mod m20261122_000003_ledger_subject_index;
 mod m20261204_000030_cases_uploads;
+mod m20261204_000031_projector_tokens;
 mod m20261204_000040_fixed_day_rules;
 
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_activities_facts_ledger::Migration),
             Box::new(m20261122_000003_ledger_subject_index::Migration),
             Box::new(m20261204_000030_cases_uploads::Migration),
+            Box::new(m20261204_000031_projector_tokens::Migration),
             Box::new(m20261204_000040_fixed_day_rules::Migration),
         ]
     }

@@ -13,6 +13,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/auth/login", web::post().to(login))
         .route("/auth/refresh", web::post().to(refresh))
         .route("/auth/logout", web::post().to(logout))
+        .route("/auth/end", web::post().to(end_login))
         .route("/auth/me", web::get().to(me))
         .route("/auth/password", web::post().to(change_password))
         .route("/accounts", web::get().to(list_accounts))
@@ -74,6 +75,21 @@ pub async fn refresh(
     body: web::Json<RefreshRequest>,
 ) -> AppResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(service::refresh(&state, &body.refresh_token).await?))
+}
+
+/// End a login by its refresh token, without an access token: logging out on a shared
+/// PC works even after the access token expired. Its tokens stop working at once.
+#[utoipa::path(post, path = "/api/v1/auth/end", tag = "auth", request_body = RefreshRequest,
+    security(()),
+    responses((status = 204), (status = 401, body = Problem)))]
+pub async fn end_login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<RefreshRequest>,
+) -> AppResult<HttpResponse> {
+    let ip = crate::http::client_ip(&req, &state.trusted_proxies);
+    service::end_login(&state, &body.refresh_token, ip).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// End this login: its access and refresh tokens stop working at once.

@@ -258,6 +258,38 @@ pub async fn logout(state: &AppState, principal: &Principal) -> AppResult<()> {
     Ok(())
 }
 
+/// Ends the login a refresh token names, with no access token needed (the shared PC
+/// whose access token expired). Only the current refresh token does: a session id
+/// with a wrong secret changes nothing.
+pub async fn end_login(state: &AppState, refresh_token: &str, ip: Option<String>) -> AppResult<()> {
+    let invalid = || AppError::unauthorized("刷新令牌无效或已过期");
+    let (sid, secret) = token::parse_refresh(refresh_token).ok_or_else(invalid)?;
+    let txn = crate::db::begin(&state.db).await?;
+    let session = entity::auth_session::Entity::find_by_id(sid.to_owned())
+        .one(&txn)
+        .await?
+        .ok_or_else(invalid)?;
+    if session.refresh_hash != token::hash_secret(secret) {
+        return Err(invalid());
+    }
+    if session.revoked_at.is_some() {
+        return Ok(());
+    }
+    let account = entity::account::Entity::find_by_id(session.account_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(invalid)?;
+    revoke_sessions(&txn, AccountId(account.id), Some(sid)).await?;
+    audit::record(
+        &txn,
+        &Actor::account(AccountId(account.id), &account.username, ip),
+        Entry::new("logout", "account", account.id),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
 /// Revokes one session, or every session of the account when `only` is None.
 async fn revoke_sessions(
     db: &impl ConnectionTrait,

@@ -47,6 +47,27 @@ pub async fn counted(
 }
 
 /// `text/event-stream`: a `counts` event at once and every 5 s, and a `checkin` event per scan.
+/// The last arrivals as the projector shows them: masked names, class, time.
+async fn recent_json(state: &AppState, activity: i64) -> String {
+    let items = match super::attendance::activity(&state.db, activity).await {
+        Ok(a) => super::attendance::recent(state, &a, 10)
+            .await
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    let list: Vec<serde_json::Value> = items
+        .iter()
+        .map(|i| {
+            serde_json::json!({
+                "name": crate::org::mask_name(&i.name),
+                "class": i.status,
+                "at": i.at,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(list).to_string()
+}
+
 pub async fn stream(state: web::Data<AppState>, session: i64, activity: i64) -> HttpResponse {
     let live = match state.live.subscribe(&channel(session)).await {
         Ok(s) => s,
@@ -70,12 +91,15 @@ pub async fn stream(state: web::Data<AppState>, session: i64, activity: i64) -> 
             }
             let counts = super::attendance::counts(&st, activity).await.ok();
             let data = serde_json::to_string(&counts).unwrap_or_else(|_| "null".to_owned());
-            Some((
-                Ok::<_, actix_web::Error>(web::Bytes::from(format!(
-                    "event: counts\ndata: {data}\n\n"
-                ))),
-                false,
-            ))
+            let mut out = format!("event: counts\ndata: {data}\n\n");
+            if first {
+                // A projector opened (or reloaded) late lists who already arrived.
+                out.push_str(&format!(
+                    "event: recent\ndata: {}\n\n",
+                    recent_json(&st, activity).await
+                ));
+            }
+            Some((Ok::<_, actix_web::Error>(web::Bytes::from(out)), false))
         }
     });
     let mut shutdown = state.shutdown.clone();

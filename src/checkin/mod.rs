@@ -8,6 +8,7 @@ pub mod live;
 pub mod makeup;
 pub mod manual;
 pub mod members;
+pub mod projector;
 pub mod qr;
 pub mod routes;
 pub mod scan;

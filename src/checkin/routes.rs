@@ -344,10 +344,10 @@ pub async fn close_session(
     responses((status = 200, body = SessionView), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_session(
     state: web::Data<AppState>,
-    principal: Principal,
+    reader: super::projector::SessionReader,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let (s, _) = scoped_session(&state, &principal, Perm::ActivityRead, *path).await?;
+    let (s, _) = reader.session(&state, *path).await?;
     Ok(HttpResponse::Ok().json(session_view(&state, &s)))
 }
 
@@ -434,10 +434,10 @@ async fn wechat_qr_url(state: &AppState, scene: &str, slot_seconds: i64) -> AppR
     responses((status = 200, body = QrView), (status = 403, body = Problem), (status = 409, body = Problem)))]
 pub async fn session_qr(
     state: web::Data<AppState>,
-    principal: Principal,
+    reader: super::projector::SessionReader,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let (s, _) = scoped_session(&state, &principal, Perm::ActivityRead, *path).await?;
+    let (s, _) = reader.session(&state, *path).await?;
     if s.closed_at.is_some() {
         return Err(AppError::conflict("签到已关闭"));
     }
@@ -457,10 +457,10 @@ pub(crate) fn qr_code(text: &str) -> AppResult<qrcode::QrCode> {
     responses((status = 200, content_type = "image/svg+xml"), (status = 403, body = Problem)))]
 pub async fn session_qr_svg(
     state: web::Data<AppState>,
-    principal: Principal,
+    reader: super::projector::SessionReader,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let (s, _) = scoped_session(&state, &principal, Perm::ActivityRead, *path).await?;
+    let (s, _) = reader.session(&state, *path).await?;
     let q = current_qr(&state, &s).await?;
     let svg = qr_code(&q.url)?
         .render::<qrcode::render::svg::Color<'_>>()
@@ -478,10 +478,10 @@ pub async fn session_qr_svg(
     responses((status = 200, content_type = "image/png"), (status = 403, body = Problem)))]
 pub async fn session_qr_png(
     state: web::Data<AppState>,
-    principal: Principal,
+    reader: super::projector::SessionReader,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let (s, _) = scoped_session(&state, &principal, Perm::ActivityRead, *path).await?;
+    let (s, _) = reader.session(&state, *path).await?;
     let q = current_qr(&state, &s).await?;
     let png = render_png(&qr_code(&q.url)?, 8)?;
     Ok(HttpResponse::Ok()
@@ -553,10 +553,10 @@ pub async fn activity_attendance(
     responses((status = 200, content_type = "text/event-stream"), (status = 403, body = Problem)))]
 pub async fn session_live(
     state: web::Data<AppState>,
-    principal: Principal,
+    reader: super::projector::SessionReader,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let (s, a) = scoped_session(&state, &principal, Perm::ActivityRead, *path).await?;
+    let (s, a) = reader.session(&state, *path).await?;
     Ok(super::live::stream(state, s.id, a.id).await)
 }
 

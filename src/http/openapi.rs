@@ -37,6 +37,7 @@ impl Modify for Security {
         auth::routes::login,
         auth::routes::refresh,
         auth::routes::logout,
+        auth::routes::end_login,
         auth::routes::me,
         auth::routes::change_password,
         auth::routes::list_accounts,
@@ -99,6 +100,8 @@ impl Modify for Security {
         cases::routes::get_upload,
         reports::routes::export_attendance,
         reports::routes::export_register,
+        checkin::projector::issue_token,
+        checkin::projector::end_token,
     ),
     components(schemas(error::Problem, error::ErrorCode, error::FieldError)),
     modifiers(&Security)

@@ -3,8 +3,10 @@
 //! still missing).
 //!
 //! The page itself holds no data: the secretary signs in on it
-//! (`/api/v1/auth/login`, tokens kept in `sessionStorage`, refreshed with the refresh
-//! token), and the script (`/assets/projector.js`) reads everything through the API
+//! (`/api/v1/auth/login`); on the projector the login is exchanged at once for a
+//! projector credential (`checkin::projector`: this session's QR and live count only)
+//! and the secretary's own login is ended; the compact phone view keeps the login's
+//! tokens in `sessionStorage`, refreshed with the refresh token. The script (`/assets/projector.js`) reads everything through the API
 //! with the bearer token: the session and its activity, the rotating QR code
 //! (`/qr` for the slot's expiry, `/qr.svg` for the image, fetched again as each slot
 //! turns over), and the live count over server-sent events (`/live`, read with

@@ -783,3 +783,61 @@ async fn ledger_line_dispute_secretary_records_an_item_admin_annuls_a_fact() {
         score.text
     );
 }
+
+/// Two admins accepting at once record one correction; a correction the check-in
+/// service refuses leaves the case open, with nothing recorded.
+#[tokio::test]
+async fn two_admins_accepting_at_once_record_one_correction_and_a_refused_correction_reopens() {
+    let app = spawn_app().await;
+    let s = story(&app, "o-dispute-6").await;
+    let filed = post_dispute(
+        &app,
+        &s.phone,
+        &format!("missing:{}", s.activity),
+        "我扫了但没记上",
+        None,
+        None,
+    )
+    .await;
+    let id = case_id(&filed);
+    // A time on another day: refused by the correction service, the case stays open.
+    let wrong = (s.start + Duration::days(2)).to_rfc3339();
+    let r = app
+        .post(
+            &format!("/api/v1/cases/{id}/accept"),
+            &s.b.admin,
+            json!({"remedy": {"action": "add", "at": wrong}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let case = app.get(&format!("/api/v1/cases/{id}"), &s.b.admin).await;
+    assert_eq!(case.body["state"], "open", "{}", case.text);
+    assert!(case.body["outcome_fact_id"].is_null());
+    let admin2 = app
+        .operator_account("admin-2", vanguard::auth::Role::Admin, Some(s.b.committee))
+        .await;
+    let at = (s.start + Duration::minutes(3)).to_rfc3339();
+    let body = json!({"remedy": {"action": "add", "at": at}});
+    let path = format!("/api/v1/cases/{id}/accept");
+    let (a, b) = tokio::join!(
+        app.post(&path, &s.b.admin, body.clone()),
+        app.post(&path, &admin2, body.clone())
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::OK, StatusCode::CONFLICT],
+        "{} / {}",
+        a.text,
+        b.text
+    );
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let checkins = entity::fact::Entity::find()
+        .filter(entity::fact::Column::PersonId.eq(s.person))
+        .filter(entity::fact::Column::Kind.eq("checkin"))
+        .all(&app.state.db)
+        .await
+        .expect("facts");
+    assert_eq!(checkins.len(), 1, "one correction recorded");
+}

@@ -11,6 +11,7 @@ mod health;
 mod helpers;
 mod import;
 mod ledger;
+mod logout;
 mod makeup;
 mod orgs;
 mod pages;

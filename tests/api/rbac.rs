@@ -753,6 +753,16 @@ fn cases(f: &Fixture) -> BTreeMap<String, Case> {
         add(key, case(method, path.into(), body, refused, Some(Admin)));
     }
     add(
+        "POST /api/v1/sessions/{session_id}/projector",
+        case(
+            Method::POST,
+            format!("/api/v1/sessions/{ses}/projector"),
+            None,
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
         "GET /api/v1/activities/{activity_id}/attendance/export",
         case(
             Method::GET,
@@ -786,6 +796,14 @@ const PUBLIC: &[(&str, &str)] = &[
     ("GET /api/openapi.json", "the API description"),
     ("POST /api/v1/auth/login", "how one gets a token"),
     ("POST /api/v1/auth/refresh", "carries its own refresh token"),
+    (
+        "POST /api/v1/projector/end",
+        "carries its own projector token (ends it on a shared PC)",
+    ),
+    (
+        "POST /api/v1/auth/end",
+        "carries its own refresh token (logout after the access token expired)",
+    ),
 ];
 
 fn operations(doc: &Value) -> Vec<(String, Value)> {

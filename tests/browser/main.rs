@@ -673,9 +673,16 @@ async fn console_story_import_activities_check_in_projector_and_scans() {
     );
     // Opened after people arrived, "最新签到" already lists them (names masked), and
     // times are the branch's (Asia/Shanghai), not the browser's (UTC here).
-    let recent = p
-        .js("return document.getElementById('recent').innerText")
-        .await;
+    let mut recent = json!("");
+    for _ in 0..100 {
+        recent = p
+            .js("return document.getElementById('recent').innerText")
+            .await;
+        if recent.as_str().unwrap_or_default().contains("赵*") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert!(
         recent.as_str().unwrap_or_default().contains("赵*"),
         "{recent}"

@@ -102,13 +102,6 @@
   function hm(t) { var p = parts(t); return p.hour + ':' + p.minute; }
   function hms(t) { var p = parts(t); return p.hour + ':' + p.minute + ':' + p.second; }
   function md(t) { var p = parts(t); return Number(p.month) + '月' + Number(p.day) + '日'; }
-  // As the live stream writes names on a public display: 张*, 欧*修.
-  function mask(name) {
-    var c = Array.from(name || '');
-    if (c.length <= 1) { return c.join(''); }
-    if (c.length === 2) { return c[0] + '*'; }
-    return c[0] + '*'.repeat(c.length - 2) + c[c.length - 1];
-  }
 
   function setConn(ok, text) {
     var el = $('conn');
@@ -178,24 +171,6 @@
     while (list.children.length > RECENT) { list.removeChild(list.lastChild); }
   }
 
-  // After a reload the list starts from who already arrived (newest first).
-  async function loadRecent() {
-    try {
-      var r = await api('/api/v1/sessions/' + sid + '/attendance?limit=1000');
-      if (!r.ok) { return; }
-      var page = await r.json();
-      var came = (page.items || []).filter(function (i) {
-        return i.at && (i.status === 'on_time' || i.status === 'late' || i.status === 'present');
-      }).sort(function (a, b) { return Date.parse(a.at) - Date.parse(b.at); }).slice(-RECENT);
-      $('recent').textContent = '';
-      came.forEach(function (i) {
-        addRecent({ name: mask(i.name), class: i.status }, Date.parse(i.at), false);
-      });
-    } catch (e) {
-      if (e instanceof AuthError) { throw e; }
-    }
-  }
-
   function dispatch(block) {
     var ev = 'message';
     var data = [];
@@ -207,7 +182,11 @@
     var obj;
     try { obj = JSON.parse(data.join('\n')); } catch (e) { return; }
     if (!obj) { return; }
-    if (ev === 'counts') {
+    if (ev === 'recent') {
+      // The stream's first word: who already arrived (after a reload), oldest first.
+      $('recent').textContent = '';
+      obj.forEach(function (i) { addRecent({ name: i.name, class: i.class }, Date.parse(i.at), false); });
+    } else if (ev === 'counts') {
       st.base = obj;
       st.extra = {};
       renderCounts();
@@ -349,12 +328,22 @@
   }
 
   async function loadActivity() {
-    var r = await api('/api/v1/activities/' + st.session.activity_id);
-    if (!r.ok) { throw new Error('活动信息读取失败（' + r.status + '）'); }
-    st.activity = await r.json();
+    var t = tokens();
+    if (t && t.projector) {
+      // A projector credential reads no activity: what it shows came with the credential.
+      st.activity = { title: t.projector.activity_title, starts_at: t.projector.activity_starts_at, place: t.projector.activity_place, kind_label: '签到' };
+    } else {
+      var r = await api('/api/v1/activities/' + st.session.activity_id);
+      if (!r.ok) { throw new Error('活动信息读取失败（' + r.status + '）'); }
+      st.activity = await r.json();
+    }
     var a = st.activity;
-    var o = await api('/api/v1/orgs/' + a.org_id);
-    if (o.ok) { tz = (await o.json()).timezone || tz; }
+    if (t && t.projector) {
+      tz = t.projector.timezone || tz;
+    } else {
+      var o = await api('/api/v1/orgs/' + a.org_id);
+      if (o.ok) { tz = (await o.json()).timezone || tz; }
+    }
     $('title').textContent = a.title;
     document.title = (compact ? '签到情况：' : '签到：') + a.title;
     var meta = (a.kind_label || '') + ' · ' + md(Date.parse(a.starts_at)) + ' ' + hm(Date.parse(a.starts_at)) + ' 开始';
@@ -378,7 +367,6 @@
     renderCounts();
     if (!compact) { loadQr(); }
     if (compact) { loadMissing(true); }
-    try { await loadRecent(); } catch (e) { showLogin(); return; }
     live();
   }
 
@@ -412,7 +400,20 @@
         return;
       }
       $('password').value = '';
-      saveTokens(p);
+      if (!compact) {
+        // The projector keeps only a credential for this session's QR and live count;
+        // the secretary's own login ends on the server at once.
+        var x = await fetch('/api/v1/sessions/' + sid + '/projector', { method: 'POST', headers: { Authorization: 'Bearer ' + p.access_token } });
+        var pt = await x.json().catch(function () { return {}; });
+        fetch('/api/v1/auth/end', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ refresh_token: p.refresh_token }) }).catch(function () {});
+        if (!x.ok) {
+          $('login-error').textContent = pt.detail || pt.title || '无法打开投屏';
+          return;
+        }
+        sessionStorage.setItem(KEY, JSON.stringify({ access: pt.token, refresh: null, projector: pt }));
+      } else {
+        saveTokens(p);
+      }
       start();
     } catch (e) {
       $('login-error').textContent = '无法连接服务器，请检查网络后重试。';
@@ -421,8 +422,11 @@
 
   $('logout').addEventListener('click', function () {
     var t = tokens();
-    if (t) {
-      fetch('/api/v1/auth/logout', { method: 'POST', headers: { Authorization: 'Bearer ' + t.access } }).catch(function () {});
+    if (t && t.projector) {
+      fetch('/api/v1/projector/end', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token: t.access }) }).catch(function () {});
+    } else if (t) {
+      // By the refresh token: ends the login on the server even if the access token expired.
+      fetch('/api/v1/auth/end', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ refresh_token: t.refresh }) }).catch(function () {});
     }
     showLogin();
   });
