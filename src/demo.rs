@@ -34,6 +34,11 @@ pub struct DemoOutput {
     pub session_id: i64,
     pub activity_id: i64,
     pub admin_token: String,
+    /// The staff console, with a login for it (a fresh password each run; the console
+    /// asks for a new one at first sign-in, as after any reset).
+    pub console_url: String,
+    pub console_username: String,
+    pub console_password: String,
     pub projector_url: String,
     pub simulator_url: String,
 }
@@ -97,6 +102,12 @@ pub async fn run(state: &AppState, members: usize, force: bool) -> AppResult<Dem
     if account.disabled {
         return Err(AppError::conflict("the demo-admin account is disabled"));
     }
+    let console_password = crate::auth::service::regenerate_first_password(
+        state,
+        &actor,
+        crate::ids::AccountId(account.id),
+    )
+    .await?;
     let tokens = crate::auth::service::issue_session(state, &account, None).await?;
 
     // Starts in 10 minutes; the session opens early enough to take scans at once.
@@ -129,6 +140,9 @@ pub async fn run(state: &AppState, members: usize, force: bool) -> AppResult<Dem
         session_id: session.id,
         activity_id: activity.id,
         admin_token: tokens.access_token,
+        console_url: format!("{}/console/login", state.public_url),
+        console_username: DEMO_ADMIN.to_owned(),
+        console_password,
         projector_url: format!("{}/projector/{}", state.public_url, session.id),
         simulator_url: format!("{}/sandbox/phone?openid={}", state.public_url, openid(1)),
     })

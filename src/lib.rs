@@ -5,6 +5,7 @@ pub mod checkin;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod demo;
 pub mod error;

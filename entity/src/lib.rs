@@ -12,6 +12,7 @@ pub mod checkin_refusal;
 pub mod checkin_session;
 pub mod exemption;
 pub mod fact;
+pub mod fixed_day_rule;
 pub mod ledger_entry;
 pub mod makeup_attempt;
 pub mod org_policy;

@@ -9,6 +9,7 @@ mod m20261122_000003_ledger_subject_index;
 mod m20261204_000020_account_reset_and_refresh_previous;
 mod m20261204_000030_cases_uploads;
 mod m20261204_000031_projector_tokens;
+mod m20261204_000040_fixed_day_rules;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000020_account_reset_and_refresh_previous::Migration),
             Box::new(m20261204_000030_cases_uploads::Migration),
             Box::new(m20261204_000031_projector_tokens::Migration),
+            Box::new(m20261204_000040_fixed_day_rules::Migration),
         ]
     }
 }

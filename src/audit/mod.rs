@@ -172,10 +172,28 @@ pub async fn list(
     scope_path: Option<&str>,
     filter: Filter,
 ) -> AppResult<Vec<AuditEntry>> {
+    list_between(db, scope_path, filter, None, None).await
+}
+
+/// [`list`], limited to entries at or after `from` and before `until` (the console's
+/// "when" filter).
+pub async fn list_between(
+    db: &impl ConnectionTrait,
+    scope_path: Option<&str>,
+    filter: Filter,
+    from: Option<chrono::DateTime<Utc>>,
+    until: Option<chrono::DateTime<Utc>>,
+) -> AppResult<Vec<AuditEntry>> {
     use entity::audit_log::{Column, Entity};
     let mut q = Entity::find()
         .order_by_desc(Column::Id)
         .limit(filter.limit.clamp(1, 500));
+    if let Some(t) = from {
+        q = q.filter(Column::At.gte(t));
+    }
+    if let Some(t) = until {
+        q = q.filter(Column::At.lt(t));
+    }
     if let Some(scope) = scope_path {
         let orgs = Query::select()
             .column(entity::organization::Column::Id)

@@ -42,6 +42,36 @@ pub(crate) async fn principal_for_session(
                 && s.expires_at > Utc::now()
         })
         .ok_or_else(|| AppError::unauthorized("登录会话已失效，请重新登录"))?;
+    principal_of(db, session, reset_exempt).await
+}
+
+/// The principal of a login session named by its refresh token `<session>.<secret>`
+/// (the staff console keeps it in an HttpOnly cookie): the secret must match the
+/// stored hash, the session be neither revoked nor expired.
+pub async fn principal_for_refresh_token(
+    db: &impl ConnectionTrait,
+    refresh_token: &str,
+) -> AppResult<Principal> {
+    let invalid = || AppError::unauthorized("登录会话已失效，请重新登录");
+    let (sid, secret) = token::parse_refresh(refresh_token).ok_or_else(invalid)?;
+    let session = entity::auth_session::Entity::find_by_id(sid.to_owned())
+        .one(db)
+        .await?
+        .filter(|s| {
+            s.revoked_at.is_none()
+                && s.expires_at > Utc::now()
+                && s.refresh_hash == token::hash_secret(secret)
+        })
+        .ok_or_else(invalid)?;
+    // The console sends an account that must change its password to that page itself.
+    principal_of(db, session, true).await
+}
+
+async fn principal_of(
+    db: &impl ConnectionTrait,
+    session: entity::auth_session::Model,
+    reset_exempt: bool,
+) -> AppResult<Principal> {
     let account = entity::account::Entity::find_by_id(session.account_id)
         .one(db)
         .await?
@@ -718,6 +748,30 @@ pub async fn reset_password(
         }
         None => find(&state.db, id).await?,
     };
+    store_generated(state, actor, account, true).await
+}
+
+/// A fresh generated password, as at an account's creation: the console asks for a new
+/// one at the first sign-in, but it is no reset, so the account's API logins go on
+/// (`vanguard demo` prints it for the README walkthrough).
+pub async fn regenerate_first_password(
+    state: &AppState,
+    actor: &Actor,
+    id: AccountId,
+) -> AppResult<String> {
+    let account = find(&state.db, id).await?;
+    store_generated(state, actor, account, false).await
+}
+
+/// Stores a generated password; a reset also ends the account's logins and refuses
+/// every other call until the password is changed.
+async fn store_generated(
+    state: &AppState,
+    actor: &Actor,
+    account: entity::account::Model,
+    reset: bool,
+) -> AppResult<String> {
+    let id = AccountId(account.id);
     let new = password::generate();
     let hash = state.passwords.hash(new.clone()).await?;
     let txn = crate::db::begin(&state.db).await?;
@@ -725,12 +779,22 @@ pub async fn reset_password(
     let mut active: entity::account::ActiveModel = account.into();
     active.password_hash = Set(hash);
     active.must_change_password = Set(true);
-    active.reset_pending = Set(true);
+    active.reset_pending = Set(reset);
     active.password_changed_at = Set(Utc::now());
     active.updated_at = Set(Utc::now());
     active.update(&txn).await?;
-    revoke_sessions(&txn, id, None).await?;
-    let mut entry = Entry::new("reset_password", "account", id);
+    if reset {
+        revoke_sessions(&txn, id, None).await?;
+    }
+    let mut entry = Entry::new(
+        if reset {
+            "reset_password"
+        } else {
+            "generate_password"
+        },
+        "account",
+        id,
+    );
     if let Some(org) = org {
         entry = entry.org(OrgId(org));
     }

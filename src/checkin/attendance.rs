@@ -280,6 +280,44 @@ pub async fn activity(db: &impl ConnectionTrait, id: i64) -> AppResult<entity::a
         .ok_or_else(|| AppError::not_found(format!("活动 {id} 不存在")))
 }
 
+/// The last `n` arrivals (attended, by their time), oldest first: what the projector's
+/// "最新签到" shows after a reload.
+pub async fn recent(
+    state: &AppState,
+    activity: &entity::activity::Model,
+    n: usize,
+) -> AppResult<Vec<Item>> {
+    let (terms, tz) = host_terms(state, activity).await?;
+    let sheet = sheet(&state.db, activity, terms, tz).await?;
+    let people: HashMap<i64, (&String, i64)> = sheet
+        .people
+        .iter()
+        .map(|(id, name, org)| (*id, (name, *org)))
+        .collect();
+    let mut arrived: Vec<Item> = sheet
+        .status
+        .iter()
+        .filter(|(_, (s, at, _, _))| {
+            at.is_some() && matches!(s, Status::OnTime | Status::Late | Status::Present)
+        })
+        .filter_map(|(id, (status, at, method, fact))| {
+            let (name, org) = people.get(id)?;
+            Some(Item {
+                person_id: *id,
+                name: (*name).clone(),
+                org_id: *org,
+                status: *status,
+                at: *at,
+                method: method.clone(),
+                fact_id: *fact,
+            })
+        })
+        .collect();
+    arrived.sort_by_key(|i| (i.at, i.person_id));
+    let skip = arrived.len().saturating_sub(n);
+    Ok(arrived.split_off(skip))
+}
+
 pub async fn counts(state: &AppState, activity_id: i64) -> AppResult<Counts> {
     let a = activity(&state.db, activity_id).await?;
     let (terms, tz) = host_terms(state, &a).await?;

@@ -60,6 +60,27 @@ pub async fn counted(
     }
 }
 
+/// The last arrivals as the projector shows them: masked names, class, time.
+async fn recent_json(state: &AppState, activity: i64) -> String {
+    let items = match super::attendance::activity(&state.db, activity).await {
+        Ok(a) => super::attendance::recent(state, &a, 10)
+            .await
+            .unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    let list: Vec<serde_json::Value> = items
+        .iter()
+        .map(|i| {
+            serde_json::json!({
+                "name": crate::org::mask_name(&i.name),
+                "class": i.status,
+                "at": i.at,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(list).to_string()
+}
+
 /// The running feeds and open streams of this instance.
 #[derive(Clone, Default)]
 pub struct Hub {
@@ -260,6 +281,8 @@ enum Next {
 pub type Authorize = Arc<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>;
 
 struct Viewer {
+    /// Taken by the first poll: a projector opened (or reloaded) late lists who arrived.
+    opening: Option<(AppState, i64)>,
     first: bool,
     counts: watch::Receiver<Option<web::Bytes>>,
     events: broadcast::Receiver<web::Bytes>,
@@ -285,6 +308,7 @@ pub fn stream(
     let (counts, events) = state.live_streams.join(state, session, activity);
     let period = Duration::from_secs(cfg.live_recheck_seconds.max(1));
     let viewer = Viewer {
+        opening: Some((state.clone(), activity)),
         first: true,
         counts,
         events,
@@ -294,6 +318,13 @@ pub fn stream(
         _slot: slot,
     };
     let body = futures_util::stream::unfold(viewer, |mut v| async move {
+        if let Some((st, activity)) = v.opening.take() {
+            let recent = format!(
+                "event: recent\ndata: {}\n\n",
+                recent_json(&st, activity).await
+            );
+            return Some((Ok::<_, actix_web::Error>(web::Bytes::from(recent)), v));
+        }
         if v.first {
             v.first = false;
             let ready = v.counts.borrow_and_update().clone();

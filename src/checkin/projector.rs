@@ -35,6 +35,8 @@ pub struct ProjectorToken {
     pub activity_title: String,
     pub activity_starts_at: DateTime<Utc>,
     pub activity_place: Option<String>,
+    /// The organization's time zone: times on the projector are the branch's.
+    pub timezone: String,
 }
 
 /// Splits `pj.<id>.<secret>`.
@@ -86,6 +88,9 @@ pub async fn issue(
         activity_title: activity.title.clone(),
         activity_starts_at: activity.starts_at,
         activity_place: activity.place.clone(),
+        timezone: crate::org::service::find(&state.db, OrgId(activity.org_id))
+            .await?
+            .timezone,
     })
 }
 

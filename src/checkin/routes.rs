@@ -262,22 +262,17 @@ fn session_view(state: &AppState, s: &entity::checkin_session::Model) -> Session
     }
 }
 
-/// Open check-in for an activity (a fixed day takes scans from `checkin.open_before_minutes`
-/// before the start until 15 minutes after it).
-#[utoipa::path(post, path = "/api/v1/activities/{activity_id}/sessions", tag = "checkin", params(("activity_id" = i64, Path)),
-    security(("bearer" = ["activity.write"])),
-    responses((status = 201, body = SessionView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
-pub async fn open_session(
-    state: web::Data<AppState>,
-    principal: Principal,
-    path: web::Path<i64>,
-) -> AppResult<HttpResponse> {
-    let a = scoped_activity(&state, &principal, Perm::ActivityWrite, *path).await?;
+/// Opens check-in for an activity with its audit entry (the API and the console).
+pub async fn open_audited(
+    state: &AppState,
+    principal: &Principal,
+    a: &entity::activity::Model,
+) -> AppResult<entity::checkin_session::Model> {
     let txn = crate::db::begin(&state.db).await?;
     let s = sessions::create(
         &txn,
         &state.scoring,
-        &a,
+        a,
         Some(principal.account_id.0),
         state.settings.checkin.open_before_minutes,
         state.settings.checkin.slot_seconds,
@@ -293,6 +288,43 @@ pub async fn open_session(
     )
     .await?;
     txn.commit().await?;
+    Ok(s)
+}
+
+/// Closes a session with its audit entry (the API and the console).
+pub async fn close_audited(
+    state: &AppState,
+    principal: &Principal,
+    s: entity::checkin_session::Model,
+    a: &entity::activity::Model,
+) -> AppResult<entity::checkin_session::Model> {
+    let txn = crate::db::begin(&state.db).await?;
+    let s = sessions::close(&txn, s, Some(principal.account_id.0)).await?;
+    crate::audit::record(
+        &txn,
+        &principal.actor(),
+        crate::audit::Entry::new("close_session", "activity", a.id)
+            .org(OrgId(a.org_id))
+            .after(serde_json::json!({"session": s.id})),
+    )
+    .await?;
+    txn.commit().await?;
+    sessions::forget(state.live.as_ref(), s.id).await;
+    Ok(s)
+}
+
+/// Open check-in for an activity (a fixed day takes scans from `checkin.open_before_minutes`
+/// before the start until 15 minutes after it).
+#[utoipa::path(post, path = "/api/v1/activities/{activity_id}/sessions", tag = "checkin", params(("activity_id" = i64, Path)),
+    security(("bearer" = ["activity.write"])),
+    responses((status = 201, body = SessionView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem)))]
+pub async fn open_session(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<i64>,
+) -> AppResult<HttpResponse> {
+    let a = scoped_activity(&state, &principal, Perm::ActivityWrite, *path).await?;
+    let s = open_audited(&state, &principal, &a).await?;
     Ok(HttpResponse::Created().json(session_view(&state, &s)))
 }
 
@@ -306,18 +338,7 @@ pub async fn close_session(
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
     let (s, a) = scoped_session(&state, &principal, Perm::ActivityWrite, *path).await?;
-    let txn = crate::db::begin(&state.db).await?;
-    let s = sessions::close(&txn, s, Some(principal.account_id.0)).await?;
-    crate::audit::record(
-        &txn,
-        &principal.actor(),
-        crate::audit::Entry::new("close_session", "activity", a.id)
-            .org(OrgId(a.org_id))
-            .after(serde_json::json!({"session": s.id})),
-    )
-    .await?;
-    txn.commit().await?;
-    sessions::forget(state.live.as_ref(), s.id).await;
+    let s = close_audited(&state, &principal, s, &a).await?;
     Ok(HttpResponse::Ok().json(session_view(&state, &s)))
 }
 
@@ -429,7 +450,7 @@ pub async fn session_qr(
         .json(current_qr(&state, &s).await?))
 }
 
-fn qr_code(text: &str) -> AppResult<qrcode::QrCode> {
+pub(crate) fn qr_code(text: &str) -> AppResult<qrcode::QrCode> {
     qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M)
         .map_err(|e| AppError::internal(anyhow::anyhow!("qr: {e}")))
 }

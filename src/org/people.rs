@@ -231,7 +231,7 @@ pub struct PeopleQuery {
     pub org_id: Option<i64>,
     pub role: Option<PersonRole>,
     pub status: Option<PersonStatus>,
-    /// Part of a name.
+    /// Part of a name, or a whole 编号.
     pub q: Option<String>,
     /// Cursor: the last id of the previous page.
     pub after: Option<i64>,
@@ -281,7 +281,11 @@ pub async fn list(
         query = query.filter(Column::Status.eq(status.as_str()));
     }
     if let Some(text) = q.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        query = query.filter(Column::Name.contains(text));
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(Column::Name.contains(text))
+                .add(Column::ExternalId.eq(text)),
+        );
     }
     if let Some(after) = q.after {
         query = query.filter(Column::Id.gt(after));

@@ -44,8 +44,23 @@ pub async fn export_attendance(
 ) -> AppResult<HttpResponse> {
     let a = crate::checkin::routes::scoped_activity(&state, &principal, Perm::ActivityRead, *path)
         .await?;
-    let format = q.format.unwrap_or(ExportFormat::Xlsx);
-    let table = registers::attendance_sheet(&state, &a).await?;
+    attendance_download(
+        &state,
+        &principal,
+        &a,
+        q.format.unwrap_or(ExportFormat::Xlsx),
+    )
+    .await
+}
+
+/// The attendance sheet as a download, audited (the API and the console).
+pub async fn attendance_download(
+    state: &AppState,
+    principal: &Principal,
+    a: &entity::activity::Model,
+    format: ExportFormat,
+) -> AppResult<HttpResponse> {
+    let table = registers::attendance_sheet(state, a).await?;
     let bytes = export::write(&table, format)?;
     crate::audit::record(
         &state.db,

@@ -116,6 +116,38 @@ pub async fn own_rank(
         .map(|i| (i.place, ranking.items.len())))
 }
 
+/// A rule ID such as `XH-8.1` or `SD-6`: capitals, a hyphen, digits and dots.
+fn is_rule_id(word: &str) -> bool {
+    let Some((head, tail)) = word.split_once('-') else {
+        return false;
+    };
+    (2..=4).contains(&head.len())
+        && head.chars().all(|c| c.is_ascii_uppercase())
+        && tail.starts_with(|c: char| c.is_ascii_digit())
+        && tail.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
+/// An engine note in members' words: rule IDs are staff jargon and left out
+/// ("XH-8.1 主题党日按时签到 +5" → "主题党日按时签到 +5").
+fn plain_note(note: &str) -> String {
+    note.split(' ')
+        .filter_map(|w| {
+            // The ID may follow an opening parenthesis inside the word: "分（XH-8.2".
+            let cut = w
+                .rfind(['(', '（'])
+                .map_or(0, |i| i + w[i..].chars().next().map_or(1, char::len_utf8));
+            match (is_rule_id(&w[cut..]), cut) {
+                (false, _) => Some(w),
+                (true, 0) => None,
+                (true, n) => Some(&w[..n]),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("( ", "(")
+        .replace("（ ", "（")
+}
+
 fn signed(d: rust_decimal::Decimal) -> String {
     if d.is_sign_negative() && !d.is_zero() {
         fmt_dec(d)
@@ -214,7 +246,8 @@ async fn home_page(
                     .at
                     .map(|t| t.with_timezone(&tz).format("%m月%d日").to_string())
                     .unwrap_or_else(|| "年度".to_owned()),
-                note => l.note.clone(),
+                note => plain_note(&l.note),
+                rule => l.note.split_whitespace().next().filter(|w| is_rule_id(w)).map(str::to_owned),
                 points => signed(l.points.0),
                 negative => l.points.0.is_sign_negative() && !l.points.0.is_zero(),
             }
@@ -687,6 +720,27 @@ async fn complete(
             )
             .await
         }
+    }
+}
+
+#[cfg(test)]
+mod plain_note_tests {
+    use super::*;
+
+    #[test]
+    fn members_see_rule_names_not_rule_ids() {
+        assert_eq!(
+            plain_note("XH-8.1 主题党日按时签到 +5"),
+            "主题党日按时签到 +5"
+        );
+        assert_eq!(
+            plain_note("签到，+0 分（XH-8.2 参加党内活动 +0）"),
+            "签到，+0 分（参加党内活动 +0）"
+        );
+        assert_eq!(plain_note("SD-6 先锋岗 +2"), "先锋岗 +2");
+        assert_eq!(plain_note("年度 XH-15.1 结余"), "年度 结余");
+        assert_eq!(plain_note("A-B 不是规则"), "A-B 不是规则");
+        assert!(is_rule_id("XH-8.1") && !is_rule_id("X-1") && !is_rule_id("XH-a"));
     }
 }
 

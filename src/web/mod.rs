@@ -41,11 +41,18 @@ const TEMPLATES: [(&str, &str); 6] = [
 ];
 
 /// Embedded static files: (name, content type, body).
-const ASSETS: [(&str, &str, &str); 1] = [(
-    "projector.js",
-    "text/javascript; charset=utf-8",
-    include_str!("assets/projector.js"),
-)];
+const ASSETS: [(&str, &str, &str); 2] = [
+    (
+        "projector.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/projector.js"),
+    ),
+    (
+        "console.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/console.js"),
+    ),
+];
 
 /// Member pages: no script, forms post to this origin only.
 pub const MEMBER_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
@@ -53,11 +60,15 @@ pub const MEMBER_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img
 /// The projector: its own script, API calls to this origin, QR images as blobs.
 pub const PROJECTOR_CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self' blob: data:; style-src 'unsafe-inline'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-fn env() -> &'static Environment<'static> {
+pub(crate) fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
-        for (name, source) in TEMPLATES.into_iter().chain(disputes::TEMPLATES) {
+        for (name, source) in TEMPLATES
+            .into_iter()
+            .chain(disputes::TEMPLATES)
+            .chain(crate::console::TEMPLATES.iter().copied())
+        {
             // Compile-time constants, each rendered by a test.
             if let Err(e) = env.add_template(name, source) {
                 tracing::error!(template = name, error = %e, "embedded template does not parse");
@@ -79,7 +90,7 @@ pub fn render(status: StatusCode, name: &str, csp: &str, ctx: minijinja::Value) 
             // sends `Origin: null` on a form post); other sites still get no referrer.
             .insert_header((
                 header::REFERRER_POLICY,
-                if csp == MEMBER_CSP {
+                if csp == MEMBER_CSP || csp == crate::console::CONSOLE_CSP {
                     "same-origin"
                 } else {
                     "no-referrer"

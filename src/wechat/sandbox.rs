@@ -119,16 +119,35 @@ fn later_messages(mock: &MockWechat, openid: &str) -> Vec<String> {
         .collect()
 }
 
+/// The simulated member last chosen on this browser: the QR's URL (which names no
+/// member) and the OAuth page keep acting as them.
+const CHOSEN_COOKIE: &str = "sandbox_openid";
+
+fn chosen(req: &actix_web::HttpRequest, given: Option<&str>) -> String {
+    given
+        .map(str::to_owned)
+        .or_else(|| req.cookie(CHOSEN_COOKIE).map(|c| c.value().to_owned()))
+        .filter(|o| OpenId::parse(o).is_ok())
+        .unwrap_or_else(|| "sandbox-member-1".into())
+}
+
+fn remember(resp: &mut HttpResponse, openid: &str) {
+    let cookie = actix_web::cookie::Cookie::build(CHOSEN_COOKIE, openid.to_owned())
+        .path("/sandbox")
+        .http_only(true)
+        .same_site(actix_web::cookie::SameSite::Lax)
+        .finish();
+    let _ = resp.add_cookie(&cookie);
+}
+
 async fn phone_page(
+    req: actix_web::HttpRequest,
     q: web::Query<PhoneQuery>,
     gw: web::Data<WechatGateway>,
     mock: web::Data<MockWechat>,
 ) -> HttpResponse {
-    let openid = q
-        .openid
-        .clone()
-        .unwrap_or_else(|| "sandbox-member-1".into());
-    render_page(
+    let openid = chosen(&req, q.openid.as_deref());
+    let mut resp = render_page(
         StatusCode::OK,
         "phone.html",
         minijinja::context! {
@@ -138,7 +157,11 @@ async fn phone_page(
             scene => q.scene.clone().unwrap_or_default(),
             encrypted => gw.settings().keys.is_some(),
         },
-    )
+    );
+    if q.openid.is_some() {
+        remember(&mut resp, &chosen(&req, q.openid.as_deref()));
+    }
+    resp
 }
 
 #[derive(Deserialize)]
@@ -254,10 +277,12 @@ async fn phone_submit(
     if status != 200 {
         return page(&sent, None, Some(format!("回调返回 HTTP {status}：{text}")));
     }
-    match read_reply(cfg, &text) {
+    let mut resp = match read_reply(cfg, &text) {
         Ok(reply) => page(&sent, reply, None),
         Err(e) => page(&sent, None, Some(format!("无法解析回复：{e}"))),
-    }
+    };
+    remember(&mut resp, openid.as_str());
+    resp
 }
 
 #[derive(Deserialize)]
@@ -266,14 +291,14 @@ struct OauthQuery {
     openid: Option<String>,
 }
 
-async fn oauth_page(q: web::Query<OauthQuery>) -> HttpResponse {
+async fn oauth_page(req: actix_web::HttpRequest, q: web::Query<OauthQuery>) -> HttpResponse {
     render_page(
         StatusCode::OK,
         "sandbox_oauth.html",
         minijinja::context! {
             title => "模拟网页授权",
             state => q.state.clone().unwrap_or_default(),
-            openid => q.openid.clone().unwrap_or_else(|| "sandbox-member-1".into()),
+            openid => chosen(&req, q.openid.as_deref()),
             recent => vec!["sandbox-member-1", "sandbox-member-2", "sandbox-member-3"],
         },
     )

@@ -4,6 +4,7 @@ mod audit;
 mod auth;
 mod checkin;
 mod cli;
+mod console;
 mod disputes;
 mod exports;
 mod health;

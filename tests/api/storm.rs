@@ -304,6 +304,9 @@ async fn demo_seeds_a_branch_beside_a_running_server() {
         [
             "activity_id",
             "admin_token",
+            "console_password",
+            "console_url",
+            "console_username",
             "projector_url",
             "session_id",
             "simulator_url"

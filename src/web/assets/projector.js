@@ -83,10 +83,25 @@
 
   // ---------------------------------------------------------------- display helpers
 
+  // Times are shown in the branch's time zone (the organization's), not the browser's.
+  var tz = 'Asia/Shanghai';
+  function parts(t) {
+    var out = {};
+    try {
+      new Intl.DateTimeFormat('en-GB', {
+        timeZone: tz, year: 'numeric', month: 'numeric', day: 'numeric',
+        hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23'
+      }).formatToParts(new Date(t)).forEach(function (p) { out[p.type] = p.value; });
+    } catch (e) {
+      var d = new Date(t);
+      out = { month: d.getMonth() + 1, day: d.getDate(), hour: two(d.getHours()), minute: two(d.getMinutes()), second: two(d.getSeconds()) };
+    }
+    return out;
+  }
   function two(n) { return (n < 10 ? '0' : '') + n; }
-  function hm(t) { var d = new Date(t); return two(d.getHours()) + ':' + two(d.getMinutes()); }
-  function hms(t) { var d = new Date(t); return hm(t) + ':' + two(d.getSeconds()); }
-  function md(t) { var d = new Date(t); return (d.getMonth() + 1) + '月' + d.getDate() + '日'; }
+  function hm(t) { var p = parts(t); return p.hour + ':' + p.minute; }
+  function hms(t) { var p = parts(t); return p.hour + ':' + p.minute + ':' + p.second; }
+  function md(t) { var p = parts(t); return Number(p.month) + '月' + Number(p.day) + '日'; }
 
   function setConn(ok, text) {
     var el = $('conn');
@@ -113,6 +128,7 @@
 
   function showClosed() {
     clearTimeout(st.qrTimer);
+    $('qr-box').className = 'closed';
     $('qr').hidden = true;
     $('qr-hint').hidden = true;
     $('qr-note').hidden = true;
@@ -138,18 +154,20 @@
     $('missing').textContent = String(missing);
   }
 
-  function addRecent(ev) {
+  function addRecent(ev, at, fresh) {
     var list = $('recent');
     var li = document.createElement('li');
     var who = document.createElement('b');
     who.textContent = ev.name || '';
     var what = document.createElement('span');
-    what.textContent = (CLASS[ev.class] || '已签到') + ' ' + hms(serverNow());
+    what.textContent = (CLASS[ev.class] || '已签到') + ' ' + hms(at || serverNow());
     li.appendChild(who);
     li.appendChild(what);
-    li.className = 'fresh';
+    if (fresh !== false) {
+      li.className = 'fresh';
+      setTimeout(function () { li.className = ''; }, 3000);
+    }
     list.insertBefore(li, list.firstChild);
-    setTimeout(function () { li.className = ''; }, 3000);
     while (list.children.length > RECENT) { list.removeChild(list.lastChild); }
   }
 
@@ -164,7 +182,11 @@
     var obj;
     try { obj = JSON.parse(data.join('\n')); } catch (e) { return; }
     if (!obj) { return; }
-    if (ev === 'counts') {
+    if (ev === 'recent') {
+      // The stream's first word: who already arrived (after a reload), oldest first.
+      $('recent').textContent = '';
+      obj.forEach(function (i) { addRecent({ name: i.name, class: i.class }, Date.parse(i.at), false); });
+    } else if (ev === 'counts') {
       st.base = obj;
       st.extra = {};
       renderCounts();
@@ -316,6 +338,12 @@
       st.activity = await r.json();
     }
     var a = st.activity;
+    if (t && t.projector) {
+      tz = t.projector.timezone || tz;
+    } else {
+      var o = await api('/api/v1/orgs/' + a.org_id);
+      if (o.ok) { tz = (await o.json()).timezone || tz; }
+    }
     $('title').textContent = a.title;
     document.title = (compact ? '签到情况：' : '签到：') + a.title;
     var meta = (a.kind_label || '') + ' · ' + md(Date.parse(a.starts_at)) + ' ' + hm(Date.parse(a.starts_at)) + ' 开始';
@@ -340,6 +368,15 @@
     if (!compact) { loadQr(); }
     if (compact) { loadMissing(true); }
     live();
+  }
+
+  // A close from the secretary's phone takes the QR down within seconds.
+  async function watchClose() {
+    if (st.stopped || compact || !st.session || isClosed()) { return; }
+    try {
+      await loadSession();
+      if (isClosed()) { showClosed(); }
+    } catch (e) { /* the stream's reconnects report trouble */ }
   }
 
   function stop() {
@@ -399,6 +436,7 @@
     if (!st.stopped && st.session && !compact && isClosed() && $('qr-closed').hidden) { showClosed(); }
   }, 1000);
   setInterval(watchdog, 5000);
+  setInterval(watchClose, 3000);
 
   if (tokens()) { start(); } else { showLogin(); }
 })();
