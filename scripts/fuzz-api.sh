@@ -87,13 +87,14 @@ for role in "${roles[@]}"; do
   fi
 
   echo "== schemathesis: $role on $backend, $examples examples per operation"
-  if ! "$venv/bin/schemathesis" run "$base/api/openapi.json" \
+  # Run from the scratch directory: schemathesis keeps a cache where it runs.
+  if ! (cd "$work" && "$venv/bin/schemathesis" run "$base/api/openapi.json" \
       -H "Authorization: Bearer $token" \
       --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
       --exclude-path-regex '/auth/(logout|password)$|/accounts/\{account_id\}(/reset-password)?$|/years/\{year\}/close$|/live$' \
       --max-examples "$examples" --seed 20261204 --workers 1 \
       --suppress-health-check all --request-timeout 10 --no-color \
-      --report junit --report-junit-path "$work/junit-$role.xml"; then
+      --report junit --report-junit-path "$work/junit-$role.xml"); then
     failed=1
     echo "== $role: server log tail"; tail -n 20 "$work/server-$role.log"
   fi
