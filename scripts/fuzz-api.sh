@@ -51,7 +51,7 @@ for role in "${roles[@]}"; do
       export VANGUARD__LIVE__BACKEND=memory
       ;;
     postgres)
-      db="vg_fuzz_$role"
+      db="vg_fuzz_${role}_$$"
       psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS $db" >/dev/null
       psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $db" >/dev/null
       export VANGUARD__DATABASE__URL="postgres://postgres@127.0.0.1:5432/$db?sslmode=disable"
@@ -101,7 +101,7 @@ for role in "${roles[@]}"; do
   kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null || true
   server_pid=""
   if [ "$backend" = postgres ]; then
-    psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS vg_fuzz_$role WITH (FORCE)" >/dev/null || true
+    psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS vg_fuzz_${role}_$$ WITH (FORCE)" >/dev/null || true
   fi
 done
 exit $failed
