@@ -207,6 +207,13 @@ impl From<sea_orm::DbErr> for AppError {
             err.source = Some(e.into());
             return err;
         }
+        // PostgreSQL refuses NUL in text (SQLSTATE 22021); that is the input's fault.
+        let text = e.to_string();
+        if text.contains("22021") || text.contains("invalid byte sequence for encoding") {
+            let mut err = Self::validation("文本中含有不允许的字符（如空字符 \\u0000）");
+            err.source = Some(e.into());
+            return err;
+        }
         match e {
             sea_orm::DbErr::ConnectionAcquire(_) | sea_orm::DbErr::Conn(_) => Self::unavailable(e),
             other => Self::internal(other),
