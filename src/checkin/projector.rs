@@ -94,36 +94,13 @@ pub async fn issue(
     })
 }
 
-/// The live token row behind `token`, or 401.
-async fn live_row(state: &AppState, token: &str) -> AppResult<entity::projector_token::Model> {
-    let invalid = || AppError::unauthorized("投屏凭证无效或已失效，请重新登录");
-    let (id, secret) = parse(token).ok_or_else(invalid)?;
-    let row = entity::projector_token::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(invalid)?;
-    let matches: bool = row
-        .secret_hash
-        .as_bytes()
-        .ct_eq(hash_secret(secret).as_bytes())
-        .into();
-    if !matches || row.revoked_at.is_some() || row.expires_at <= Utc::now() {
-        return Err(invalid());
-    }
-    Ok(row)
-}
-
-/// A live stream's recheck: the token is neither ended nor expired.
-pub async fn token_still_valid(state: &AppState, token_id: i64) -> bool {
-    matches!(
-        entity::projector_token::Entity::find_by_id(token_id).one(&state.db).await,
-        Ok(Some(row)) if row.revoked_at.is_none() && row.expires_at > Utc::now()
-    )
-}
-
-/// Ends the token on the server (idempotent for a token already ended).
-pub async fn end(state: &AppState, token: &str) -> AppResult<()> {
-    let invalid = || AppError::unauthorized("投屏凭证无效或已失效");
+/// The token row whose secret `token` carries, ended or not; 401 with `message` otherwise.
+async fn matching_row(
+    state: &AppState,
+    token: &str,
+    message: &'static str,
+) -> AppResult<entity::projector_token::Model> {
+    let invalid = || AppError::unauthorized(message);
     let (id, secret) = parse(token).ok_or_else(invalid)?;
     let row = entity::projector_token::Entity::find_by_id(id)
         .one(&state.db)
@@ -137,10 +114,38 @@ pub async fn end(state: &AppState, token: &str) -> AppResult<()> {
     if !matches {
         return Err(invalid());
     }
+    Ok(row)
+}
+
+fn is_live(row: &entity::projector_token::Model) -> bool {
+    row.revoked_at.is_none() && row.expires_at > Utc::now()
+}
+
+/// The live token row behind `token`, or 401.
+async fn live_row(state: &AppState, token: &str) -> AppResult<entity::projector_token::Model> {
+    const MESSAGE: &str = "投屏凭证无效或已失效，请重新登录";
+    let row = matching_row(state, token, MESSAGE).await?;
+    if !is_live(&row) {
+        return Err(AppError::unauthorized(MESSAGE));
+    }
+    Ok(row)
+}
+
+/// A live stream's recheck: the token is neither ended nor expired.
+pub async fn token_still_valid(state: &AppState, token_id: i64) -> bool {
+    matches!(
+        entity::projector_token::Entity::find_by_id(token_id).one(&state.db).await,
+        Ok(Some(row)) if is_live(&row)
+    )
+}
+
+/// Ends the token on the server (idempotent for a token already ended).
+pub async fn end(state: &AppState, token: &str) -> AppResult<()> {
+    let row = matching_row(state, token, "投屏凭证无效或已失效").await?;
     if row.revoked_at.is_some() {
         return Ok(());
     }
-    let session = row.session_id;
+    let (id, session) = (row.id, row.session_id);
     let txn = crate::db::begin(&state.db).await?;
     let mut active: entity::projector_token::ActiveModel = row.into();
     active.revoked_at = Set(Some(Utc::now()));
