@@ -793,4 +793,18 @@ async fn a_nul_character_in_text_is_a_validation_error_not_a_server_error() {
         assert_eq!(r.body["code"], "validation_failed", "{}", r.text);
         assert!(r.text.contains("空字符"), "{}", r.text);
     }
+    // The same in a query filter (found on the audit log's).
+    let auditor = app
+        .operator_account("aud-nul", vanguard::auth::Role::Auditor, None)
+        .await;
+    let q = app.get("/api/v1/audit?entity_id=%00a", &auditor).await;
+    assert!(
+        q.status == StatusCode::OK || q.status == StatusCode::BAD_REQUEST,
+        "{} {}",
+        q.status,
+        q.text
+    );
+    if std::env::var("VANGUARD_TEST_DATABASE_URL").is_ok() {
+        assert_eq!(q.status, StatusCode::BAD_REQUEST, "PostgreSQL: {}", q.text);
+    }
 }
