@@ -47,6 +47,12 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<Db> {
         // while a table was still small stays on a sequential scan as it grows. Custom
         // plans see the actual values and pick the index every time.
         .map_sqlx_postgres_opts(|o| o.options([("plan_cache_mode", "force_custom_plan")]));
+    // Turning a new file to WAL needs an exclusive lock that SQLite does not wait for:
+    // processes opening one fresh database at once take turns.
+    let _guard = match settings.sqlite_path() {
+        Some(path) => Some(lock_beside(&path, "open.lock").await?),
+        None => None,
+    };
     let db = Database::connect(opts).await.map_err(|e| {
         anyhow::anyhow!(
             "cannot connect to the database: {}",
@@ -89,23 +95,25 @@ pub async fn migrate(db: &Db, settings: &Settings) -> anyhow::Result<()> {
         _ => {
             // SQLite: an exclusive lock on a file beside the database serializes processes.
             let _guard = match settings.sqlite_path() {
-                Some(path) => {
-                    let lock_path = path.with_extension("migrate.lock");
-                    let file = std::fs::OpenOptions::new()
-                        .create(true)
-                        .truncate(false)
-                        .write(true)
-                        .open(&lock_path)?;
-                    let file =
-                        tokio::task::spawn_blocking(move || file.lock().map(|()| file)).await??;
-                    Some(file)
-                }
+                Some(path) => Some(lock_beside(&path, "migrate.lock").await?),
                 None => None,
             };
             Migrator::up(db, None).await?;
         }
     }
     Ok(())
+}
+
+/// Takes an exclusive lock on a file beside the SQLite database; released on drop.
+async fn lock_beside(database: &std::path::Path, extension: &str) -> anyhow::Result<std::fs::File> {
+    let lock_path = database.with_extension(extension);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| anyhow::anyhow!("cannot open lock file {}: {e}", lock_path.display()))?;
+    Ok(tokio::task::spawn_blocking(move || file.lock().map(|()| file)).await??)
 }
 
 /// Returns the shared value for `key`, creating it with `generate()` if no process has yet.
