@@ -648,3 +648,32 @@ async fn the_year_of_a_fact_is_judged_in_the_organizations_time_zone() {
         .await;
     assert_eq!(r.body["year"], 2025, "{}", r.text);
 }
+
+/// The readings RULES.md marks AMBIGUOUS (XH-8.1 make-up across the year's end, XH-11,
+/// EQ-4, TW-7, SD-6 "一般不超过") are choices of their presets, visible to staff.
+#[tokio::test]
+async fn xh_8_1_xh_11_eq_4_tw_7_sd_6_ambiguous_readings_are_choices_in_their_presets() {
+    let app = spawn_app().await;
+    let admin = app.admin_token().await;
+    let wanted = [
+        ("xihu-2017", "XH-8.1", "完成补学的年度"),
+        ("xihu-2017", "XH-11", "1 + (n − 2)"),
+        ("erqi-2021", "EQ-4", "1 月 1 日"),
+        ("town-2019", "TW-7", "恰为 60 分为合格"),
+        ("sdtbu-2018", "SD-6", "须记录理由"),
+    ];
+    for (policy, rule, reading) in wanted {
+        let r = app.get(&format!("/api/v1/policies/{policy}"), &admin).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let found = r.body["choices"]
+            .as_array()
+            .expect("choices")
+            .iter()
+            .any(|c| {
+                c["rule_id"] == rule
+                    && c["choice"].as_str().unwrap_or_default().contains(reading)
+                    && !c["question"].as_str().unwrap_or_default().is_empty()
+            });
+        assert!(found, "{policy} states its reading of {rule}: {}", r.text);
+    }
+}
