@@ -32,6 +32,9 @@ pub fn kind_label(kind: ActivityKind) -> &'static str {
         ActivityKind::Training => "培训",
         ActivityKind::Volunteer => "志愿服务",
         ActivityKind::Cultural => "文体活动",
+        ActivityKind::GeneralMeeting => "党员大会",
+        ActivityKind::Lecture => "党课",
+        ActivityKind::LifeMeeting => "组织生活会",
     }
 }
 

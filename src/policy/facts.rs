@@ -114,6 +114,9 @@ name_enum!(
         Training = "training",
         Volunteer = "volunteer",
         Cultural = "cultural",
+        GeneralMeeting = "general_meeting",
+        Lecture = "lecture",
+        LifeMeeting = "life_meeting",
     }
 );
 

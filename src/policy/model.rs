@@ -483,9 +483,9 @@ impl ItemSpec {
 /// Rule sources by fact kind, for one index: (rule, source) pairs.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Dispatch {
-    pub checkin: [Vec<(usize, usize)>; 5],
-    pub makeup: [Vec<(usize, usize)>; 5],
-    pub held: [Vec<(usize, usize)>; 5],
+    pub checkin: [Vec<(usize, usize)>; ActivityKind::ALL.len()],
+    pub makeup: [Vec<(usize, usize)>; ActivityKind::ALL.len()],
+    pub held: [Vec<(usize, usize)>; ActivityKind::ALL.len()],
     pub items: FastMap<String, Vec<(usize, usize)>>,
     pub openings: Vec<usize>,
 }

@@ -366,3 +366,17 @@ fn every_scenario_scores_to_its_expected_output() {
         );
     }
 }
+
+/// Activity kinds beyond FORMAT.md's five (#11): a 党课 check-in scores TW-2's lecture
+/// line under town-2019; files with only the original kinds read as before.
+#[test]
+fn tw_2_a_lecture_activity_in_a_scenario_scores_its_line() {
+    let mut v = base();
+    v["policy"] = json!("town-2019");
+    v["activities"][0]["kind"] = json!("lecture");
+    let out: Value = serde_json::from_str(&score(&v).unwrap().to_json()).unwrap();
+    assert_eq!(out["subjects"]["m1"]["score"], json!(3), "{out}");
+    v["activities"][0]["kind"] = json!("party_lecture");
+    let e = refused(&v);
+    assert!(e.contains("party_lecture"), "{e}");
+}

@@ -488,6 +488,12 @@ async fn xh_19_admin_corrections_annul_add_and_reclassify() {
 /// A fixed day on 2026-03-10 at 09:00 (Shanghai) in a branch under `policy`, its session
 /// opened at 08:55 by the clock.
 async fn fixed_day_under(app: &TestApp, policy: &str) -> Day {
+    activity_under(app, policy, "fixed_day", "3月主题党日").await
+}
+
+/// An activity of `kind` on 2026-03-10 at 09:00 (Shanghai), two hours long, in a branch
+/// under `policy`, its session opened at 08:55 by the clock.
+async fn activity_under(app: &TestApp, policy: &str, kind: &str, title: &str) -> Day {
     use chrono::TimeZone;
     let admin = app.admin_token().await;
     let c = app.org(&admin, "C", "committee", None).await;
@@ -514,7 +520,7 @@ async fn fixed_day_under(app: &TestApp, policy: &str) -> Day {
         .post(
             "/api/v1/activities",
             &secretary,
-            json!({"org_id": branch, "kind": "fixed_day", "title": "3月主题党日", "starts_at": start.to_rfc3339(), "ends_at": (start + Duration::hours(2)).to_rfc3339()}),
+            json!({"org_id": branch, "kind": kind, "title": title, "starts_at": start.to_rfc3339(), "ends_at": (start + Duration::hours(2)).to_rfc3339()}),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -565,6 +571,33 @@ async fn tw_2_a_scan_forty_minutes_late_counts_and_scores_under_town() {
     }
     let erqi = app.get("/api/v1/policies/erqi-2021", &day.admin).await;
     assert!(erqi.text.contains("党员活动日签到的时限"), "{}", erqi.text);
+}
+
+/// TW-2, EQ-1: a 党课 and a 党员大会 are activity kinds a scan scores: under town-2019 the
+/// quarter's lecture line (+3), under erqi-2021 the month's general-meeting line (+1),
+/// through the WeChat callback, 30 minutes after the start (neither sets a time limit).
+#[tokio::test]
+async fn tw_2_eq_1_scans_at_a_party_lecture_and_a_general_meeting_score_their_lines() {
+    for (policy, kind, title, points) in [
+        ("town-2019", "lecture", "一季度党课", 3),
+        ("erqi-2021", "general_meeting", "3月支部党员大会", 1),
+    ] {
+        let app = spawn_app().await;
+        let day = activity_under(&app, policy, kind, title).await;
+        let p = member(&app, &day, "党员甲", "13800000082", "o-meeting").await;
+        let t = day.start + Duration::minutes(30);
+        app.state.clock.set(t);
+        let reply = app
+            .scan("o-meeting", &scene_at(&day, t), t.timestamp())
+            .await
+            .expect("reply");
+        assert!(
+            reply.contains(&format!("签到成功：{title}"))
+                && reply.contains(&format!("+{points} 分")),
+            "{policy}: {reply}"
+        );
+        assert_eq!(score(&app, &day, p).await, json!(points), "{policy}");
+    }
 }
 
 /// XH-8.1: under xihu-2017 the same scan is too late: refused, with the make-up offer

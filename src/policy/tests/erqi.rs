@@ -16,6 +16,26 @@ fn result_of(y: &YearEvaluation, p: PersonId) -> IndexResult {
 
 // EQ-1
 #[test]
+fn eq_1_checkins_at_a_general_meeting_a_lecture_and_a_life_meeting_score_like_their_items() {
+    let mut k = erqi();
+    let m = k.member();
+    let meeting = k.activity(ActivityKind::GeneralMeeting, "2026-04-08 14:00", None);
+    let lecture = k.activity(ActivityKind::Lecture, "2026-04-15 14:00", None);
+    let life = k.activity(ActivityKind::LifeMeeting, "2026-06-20 09:00", None);
+    k.qr(m, meeting, "2026-04-08 14:20");
+    k.qr(m, lecture, "2026-04-15 13:55");
+    k.qr(m, life, "2026-06-20 09:00");
+    // A second general meeting in April: the line counts once a month.
+    let second = k.activity(ActivityKind::GeneralMeeting, "2026-04-28 14:00", None);
+    let again = k.qr(m, second, "2026-04-28 14:00");
+    let e = k.eval(m);
+    // general meeting 1 + lecture 1 + life meeting 3
+    assert_eq!(e.result().unwrap().score, Some(dec("5")));
+    assert_eq!(granted(&e, again), dec("0"));
+}
+
+// EQ-1
+#[test]
 fn eq_1_base_lines_monthly_each_time_and_capped() {
     let mut k = erqi();
     let m = k.member();

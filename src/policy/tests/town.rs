@@ -85,6 +85,25 @@ fn tw_2_a_fixed_day_checkin_is_the_months_activity_day() {
     assert_eq!(granted(&e, item), dec("0"));
 }
 
+// TW-2
+#[test]
+fn tw_2_checkins_at_a_lecture_general_meeting_and_life_meeting_score_their_base_lines() {
+    let mut k = town();
+    let m = k.member();
+    let lecture = k.activity(ActivityKind::Lecture, "2026-02-10 14:00", None);
+    let meeting = k.activity(ActivityKind::GeneralMeeting, "2026-02-20 14:00", None);
+    let life = k.activity(ActivityKind::LifeMeeting, "2026-03-05 09:00", None);
+    // Forty minutes after the start still counts: TW-2 sets no time limit.
+    k.qr(m, lecture, "2026-02-10 14:40");
+    k.qr(m, meeting, "2026-02-20 14:00");
+    k.qr(m, life, "2026-03-05 09:10");
+    // The lecture line counts once a quarter, however it was recorded.
+    let again = k.item(m, "lecture", "2026-03-20 10:00");
+    let e = k.eval(m);
+    assert_eq!(e.result().unwrap().score, Some(dec("9")));
+    assert_eq!(granted(&e, again), dec("0"));
+}
+
 // TW-3
 #[test]
 fn tw_3_each_incentive_item_is_graded_and_at_most_4() {

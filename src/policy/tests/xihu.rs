@@ -393,6 +393,25 @@ fn xh_10_online_study_at_most_10_a_year() {
     assert_eq!(granted(&e, fourth), dec("0"));
 }
 
+// XH-8.2, XH-12
+#[test]
+fn xh_8_2_and_xh_12_a_general_meeting_lecture_and_life_meeting_are_party_activities() {
+    let mut k = xihu();
+    let m = k.member();
+    let a = k.person(Role::Applicant);
+    let meeting = k.activity(ActivityKind::GeneralMeeting, "2026-05-08 14:00", Some("2"));
+    let lecture = k.activity(ActivityKind::Lecture, "2026-05-15 14:00", Some("1"));
+    let life = k.activity(ActivityKind::LifeMeeting, "2026-05-20 14:00", Some("3"));
+    k.qr(m, meeting, "2026-05-08 14:00");
+    k.qr(m, lecture, "2026-05-15 14:10");
+    k.qr(m, life, "2026-05-20 13:50");
+    k.qr(a, meeting, "2026-05-08 14:00");
+    k.qr(a, lecture, "2026-05-15 14:00");
+    // Branch-set points for members (XH-8.2); a meeting 1 and a lecture (training) 2 for applicants (XH-12).
+    assert_eq!(k.running(m).result().unwrap().score, Some(dec("6")));
+    assert_eq!(k.score(a), dec("3"));
+}
+
 // XH-11
 #[test]
 fn xh_11_community_service_from_the_second_time_at_most_10() {
