@@ -42,16 +42,43 @@ pub async fn replay_year(
 ) -> AppResult<ReplaySummary> {
     let t = std::time::Instant::now();
     let orgs = org_map(db).await?;
-    let in_scope =
-        |o: &entity::organization::Model| root.is_none_or(|r| o.path.starts_with(&r.path));
-    let scope_orgs: Vec<&entity::organization::Model> =
-        orgs.values().filter(|o| in_scope(o)).collect();
+    // At year end a ranking across "the whole committee" (EQ-6 全委) needs everyone in
+    // it, whichever organization closes first: evaluate the committee, write `root`.
+    let population = match (root, close) {
+        (Some(r), true) => Some(committee_of(&orgs, r)),
+        _ => root,
+    };
+    let scope_orgs: Vec<&entity::organization::Model> = orgs
+        .values()
+        .filter(|o| population.is_none_or(|r| o.path.starts_with(&r.path)))
+        .collect();
     let org_ids: Vec<i64> = scope_orgs.iter().map(|o| o.id).collect();
+    // Results of an organization that closed the year on its own are frozen: closing a
+    // parent later never rewrites them.
+    let frozen: Vec<String> = entity::year_closing::Entity::find()
+        .filter(entity::year_closing::Column::Year.eq(year))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|c| root.is_none_or(|r| c.org_id != r.id))
+        .filter_map(|c| orgs.get(&c.org_id).map(|o| o.path.clone()))
+        .collect();
+    let written = |org_id: i64| {
+        orgs.get(&org_id).is_some_and(|o| {
+            root.is_none_or(|r| o.path.starts_with(&r.path))
+                && !frozen.iter().any(|f| o.path.starts_with(f.as_str()))
+        })
+    };
 
     // Group subjects by the policy their organization uses that year.
     let mut policy_of: HashMap<i64, (String, Option<String>)> = HashMap::new();
+    let mut same_as_last_year: std::collections::HashSet<i64> = Default::default();
     for o in &scope_orgs {
-        policy_of.insert(o.id, inputs::policy_choice(db, &o.path, year).await?);
+        let choice = inputs::policy_choice(db, &o.path, year).await?;
+        if close && inputs::policy_choice(db, &o.path, year - 1).await? == choice {
+            same_as_last_year.insert(o.id);
+        }
+        policy_of.insert(o.id, choice);
     }
 
     let people: Vec<entity::person::Model> = chunked_people(db, &org_ids).await?;
@@ -69,6 +96,11 @@ pub async fn replay_year(
     )
     .await?;
     let (hist_by, ex_by) = inputs::group_by_person(history, exemptions);
+    let carried = if close {
+        carried_from(db, year - 1, &people, &same_as_last_year).await?
+    } else {
+        Default::default()
+    };
 
     let fact_rows = entity::fact::Entity::find()
         .filter(entity::fact::Column::Year.eq(year))
@@ -162,6 +194,7 @@ pub async fn replay_year(
                 .collect(),
             activities: activities.clone(),
             facts: facts.clone(),
+            carried: carried.clone(),
         };
         let ctx = Context {
             policy: &policy,
@@ -193,7 +226,13 @@ pub async fn replay_year(
                     .zip(org_list.iter())
                     .map(|(e, id)| (SubjectRef::Org(*id), *id, e)),
             );
-        write_all(db, year, close, subjects.collect()).await?;
+        write_all(
+            db,
+            year,
+            close,
+            subjects.filter(|(_, org, _)| written(*org)).collect(),
+        )
+        .await?;
         tracing::debug!(elapsed = ?t.elapsed(), "year written");
         summary.persons += person_ix.len();
         summary.orgs += org_list.len();
@@ -252,6 +291,64 @@ async fn write_all(
             .await?;
     }
     Ok(())
+}
+
+/// The nearest committee at or above `org` (the top of its tree when there is none).
+fn committee_of<'a>(
+    orgs: &'a HashMap<i64, entity::organization::Model>,
+    org: &'a entity::organization::Model,
+) -> &'a entity::organization::Model {
+    let path: Vec<&entity::organization::Model> = org
+        .path
+        .split('/')
+        .filter_map(|s| s.parse().ok())
+        .filter_map(|id: i64| orgs.get(&id))
+        .collect();
+    path.iter()
+        .rev()
+        .find(|o| o.kind == "committee")
+        .or(path.first())
+        .copied()
+        .unwrap_or(org)
+}
+
+/// EQ-5's runs of last places the previous year ended on, from its frozen results, for
+/// people whose organization keeps the same policy (no look-back across a change).
+async fn carried_from(
+    db: &impl ConnectionTrait,
+    previous: i32,
+    people: &[entity::person::Model],
+    same_policy: &std::collections::HashSet<i64>,
+) -> AppResult<crate::policy::Carried> {
+    let ids: Vec<i64> = people
+        .iter()
+        .filter(|p| same_policy.contains(&p.org_id))
+        .map(|p| p.id)
+        .collect();
+    let mut out = crate::policy::Carried::new();
+    for chunk in ids.chunks(500) {
+        let rows = entity::subject_score::Entity::find()
+            .filter(entity::subject_score::Column::Year.eq(previous))
+            .filter(entity::subject_score::Column::SubjectKind.eq("person"))
+            .filter(entity::subject_score::Column::SubjectId.is_in(chunk.to_vec()))
+            .filter(entity::subject_score::Column::Closed.eq(true))
+            .all(db)
+            .await?;
+        for row in rows {
+            let Some(detail) = row.detail.as_deref() else {
+                continue;
+            };
+            let results: Vec<serde_json::Value> = serde_json::from_str(detail).unwrap_or_default();
+            // The stretch that ends the year carries the run.
+            let Some(last) = results.last() else { continue };
+            let runs: Vec<(String, u32)> =
+                serde_json::from_value(last["trailing_last"].clone()).unwrap_or_default();
+            for (rule, run) in runs {
+                out.insert((crate::policy::PersonId(row.subject_id), rule.into()), run);
+            }
+        }
+    }
+    Ok(out)
 }
 
 async fn chunked_people(

@@ -121,6 +121,10 @@ pub struct IndexResult {
     /// Flags from marks and group rules (`no_awards`, `not_confirmable_on_time` …).
     #[serde(serialize_with = "ser_arcs")]
     pub flags: Vec<Arc<str>>,
+    /// Per group rule with a consecutive ranking: the run of last places the year ends
+    /// on (frozen with the result at year close, carried into the next year).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub trailing_last: Vec<(String, u32)>,
     #[serde(skip)]
     pub(crate) index_pos: Option<usize>,
 }
@@ -357,6 +361,7 @@ pub fn evaluate_subject<'f>(
             composite: None,
             reward_max: None,
             flags: Vec::new(),
+            trailing_last: Vec::new(),
             index_pos: part.index,
         };
         let Some(ix) = part.index else {
@@ -753,6 +758,7 @@ impl<'p> PartEval<'_, 'p> {
                 .filter(|m| total < m.below)
                 .map(|m| m.flag.clone())
                 .collect(),
+            trailing_last: Vec::new(),
             index_pos: Some(self.ix),
         }
     }

@@ -5,6 +5,7 @@
 //! running it twice gives what running it once gives.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate};
 use rust_decimal::prelude::ToPrimitive;
@@ -13,10 +14,12 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use super::engine::{Context, Source, Status, SubjectEvaluation, local_midnight, year_bounds};
 use super::facts::{OrgId, SubjectId};
 use super::model::{GroupKind, LastPlace, Period, Quota, Rounding, Scope, Ties, band};
+use super::year::Carried;
 
 /// Applies the policy's group rules to evaluations made with the same context.
 /// Call it with every subject that shares a ranking (a branch, a committee).
-pub fn evaluate_group(ctx: &Context<'_>, evals: &mut [SubjectEvaluation]) {
+/// `carried` continues consecutive rankings from the previous year (see [`Carried`]).
+pub fn evaluate_group(ctx: &Context<'_>, evals: &mut [SubjectEvaluation], carried: &Carried) {
     for g in &ctx.policy.groups {
         let members: Vec<(usize, usize)> = evals
             .iter()
@@ -31,7 +34,7 @@ pub fn evaluate_group(ctx: &Context<'_>, evals: &mut [SubjectEvaluation]) {
             .collect();
         match &g.kind {
             GroupKind::Quota(q) => quota(ctx, g.index, q, evals, &members),
-            GroupKind::LastPlace(l) => last_place(ctx, l, evals, &members),
+            GroupKind::LastPlace(l) => last_place(ctx, &g.id, l, evals, &members, carried),
         }
     }
 }
@@ -164,11 +167,14 @@ fn period_bounds(
 
 fn last_place(
     ctx: &Context<'_>,
+    rule: &Arc<str>,
     l: &LastPlace,
     evals: &mut [SubjectEvaluation],
     members: &[(usize, usize)],
+    carried: &Carried,
 ) {
     let mut met = vec![false; members.len()];
+    let mut trailing_runs: Vec<(usize, u32)> = Vec::new();
     for ranking in &l.any {
         let n = periods(ranking.period);
         let months = 12 / n.clamp(1, 12);
@@ -226,18 +232,43 @@ fn last_place(
         }
         for (m, row) in last.iter().enumerate() {
             let count = if ranking.consecutive {
-                row.iter()
-                    .fold((0u32, 0u32), |(best, run), &x| {
-                        let run = if x { run + 1 } else { 0 };
-                        (best.max(run), run)
-                    })
-                    .0
+                let (ei, pi) = members[m];
+                let e = &evals[ei];
+                let (y0, y1) = year_bounds(e.tz, ctx.year);
+                let r = &e.results[pi];
+                // The run goes on from last year only for the stretch that opens the year.
+                let start = match (e.subject, r.from <= y0) {
+                    (SubjectId::Person(p), true) => {
+                        carried.get(&(p, rule.clone())).copied().unwrap_or(0)
+                    }
+                    _ => 0,
+                };
+                // Only runs that reach into this year count here: a run that ended last
+                // year was judged last year.
+                let (best, trailing) = row.iter().fold((0, start), |(best, run), &x| {
+                    if x {
+                        (best.max(run + 1), run + 1)
+                    } else {
+                        (best, 0)
+                    }
+                });
+                if r.until >= y1 && trailing > 0 {
+                    trailing_runs.push((m, trailing));
+                }
+                best
             } else {
                 u32::try_from(row.iter().filter(|x| **x).count()).unwrap_or(u32::MAX)
             };
             if count >= ranking.times {
                 met[m] = true;
             }
+        }
+    }
+    for (m, run) in trailing_runs {
+        let (ei, pi) = members[m];
+        let r = &mut evals[ei].results[pi];
+        if !r.trailing_last.iter().any(|(id, _)| **id == **rule) {
+            r.trailing_last.push((rule.to_string(), run));
         }
     }
     for (m, &(ei, pi)) in members.iter().enumerate() {

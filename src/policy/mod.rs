@@ -171,7 +171,7 @@ pub use facts::{
 pub use group::evaluate_group;
 pub use model::*;
 pub use presets::{PRESETS, PolicySet, load_policy_file, parse_policy};
-pub use year::{YearData, YearEvaluation, evaluate_year};
+pub use year::{Carried, YearData, YearEvaluation, evaluate_year};
 
 /// `(file name, text)` of every `*.toml` in `dir`, sorted by name; a missing
 /// directory has none.

@@ -1,5 +1,8 @@
 //! A whole year for everyone: route facts to subjects, evaluate each, then the group stage.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use super::engine::{Context, FastMap, FastSet, SubjectEvaluation, evaluate_subject};
 use super::facts::{
     Activities, Fact, FactId, FactKind, Org, OrgId, Person, PersonId, Subject, SubjectId,
@@ -13,7 +16,14 @@ pub struct YearData {
     pub persons: Vec<Person>,
     pub activities: Activities,
     pub facts: Vec<Fact>,
+    /// Carried in from the previous year's frozen results (EQ-5's consecutive quarters).
+    pub carried: Carried,
 }
+
+/// Per person and group rule: how many consecutive periods the person was last in at
+/// the end of the previous year, under the same policy. A consecutive ranking continues
+/// that run (EQ-5: Q3 and Q4 of one year and Q1 and Q2 of the next are four in a row).
+pub type Carried = BTreeMap<(PersonId, Arc<str>), u32>;
 
 /// Evaluations in the order of `YearData::persons` and `YearData::orgs`.
 #[derive(Debug, Clone, PartialEq)]
@@ -126,8 +136,8 @@ pub fn evaluate_year(ctx: &Context<'_>, data: &YearData) -> YearEvaluation {
         })
         .collect();
     if ctx.year_end {
-        evaluate_group(ctx, &mut persons);
-        evaluate_group(ctx, &mut orgs);
+        evaluate_group(ctx, &mut persons, &data.carried);
+        evaluate_group(ctx, &mut orgs, &data.carried);
     }
     YearEvaluation {
         persons,

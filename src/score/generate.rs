@@ -257,6 +257,7 @@ pub fn generate_year(members: usize, facts: usize, seed: u64) -> YearData {
         persons,
         activities: Activities::new(activities),
         facts: out,
+        carried: Default::default(),
     }
 }
 

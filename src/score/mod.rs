@@ -543,6 +543,7 @@ impl Scenario {
             persons,
             activities,
             facts,
+            carried: Default::default(),
         }
     }
 

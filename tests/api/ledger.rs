@@ -677,3 +677,148 @@ async fn xh_8_1_xh_11_eq_4_tw_7_sd_6_ambiguous_readings_are_choices_in_their_pre
         assert!(found, "{policy} states its reading of {rule}: {}", r.text);
     }
 }
+
+async fn policy(app: &TestApp, admin: &str, org: i64, year: i32, name: &str) {
+    let r = app
+        .request(
+            reqwest::Method::PUT,
+            &format!("/api/v1/orgs/{org}/policy"),
+            Some(admin),
+            Some(json!({"year": year, "policy": name})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+}
+
+/// Records `item` for `person` on each date (2025 or 2026, Shanghai, 10:00).
+async fn items(app: &TestApp, admin: &str, person: i64, item: &str, dates: &[&str]) {
+    for d in dates {
+        let r = app
+            .post(
+                "/api/v1/items",
+                admin,
+                json!({"person_id": person, "item": item, "at": format!("{d}T10:00:00+08:00")}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{item} {d}: {}", r.text);
+    }
+}
+
+async fn close(app: &TestApp, admin: &str, org: i64, year: i32) {
+    let r = app
+        .post(
+            &format!("/api/v1/orgs/{org}/years/{year}/close"),
+            admin,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+}
+
+async fn result(app: &TestApp, admin: &str, person: i64, year: i32) -> Value {
+    let r = app
+        .get(&format!("/api/v1/people/{person}/score?year={year}"), admin)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    r.body["score"].clone()
+}
+
+/// EQ-6: "last once in the committee-wide ranking" ranks the whole committee even when a
+/// branch closes the year first; closing the committee later never rewrites the branch's
+/// frozen results.
+#[tokio::test]
+async fn eq_6_a_branch_closing_first_is_ranked_across_the_committee_and_stays_frozen() {
+    let app = spawn_app().await;
+    let (admin, c, b1) = setup(&app).await;
+    let b2 = app.org(&admin, "B2", "branch", Some(c)).await;
+    policy(&app, &admin, c, 2025, "erqi-2021").await;
+    let p = app
+        .person(&admin, "预备甲", "13800138101", b1, "probationary")
+        .await;
+    let m1 = app
+        .person(&admin, "党员乙", "13800138102", b1, "member")
+        .await;
+    let m2 = app
+        .person(&admin, "党员丙", "13800138103", b2, "member")
+        .await;
+    // First half: p 3, m1 4 (p last in its branch), m2 1 (last in the committee).
+    items(
+        &app,
+        &admin,
+        p,
+        "dues",
+        &["2025-01-05", "2025-02-05", "2025-03-05"],
+    )
+    .await;
+    items(
+        &app,
+        &admin,
+        m1,
+        "dues",
+        &["2025-04-05", "2025-05-05", "2025-06-05"],
+    )
+    .await;
+    items(&app, &admin, m1, "lecture", &["2025-04-06"]).await;
+    items(&app, &admin, m2, "dues", &["2025-01-05"]).await;
+    close(&app, &admin, b1, 2025).await;
+    let frozen = result(&app, &admin, p, 2025).await;
+    assert_eq!(frozen["closed"], true, "{frozen}");
+    assert!(
+        !frozen.to_string().contains("not_confirmable_on_time"),
+        "m2 in the other branch is the committee's last: {frozen}"
+    );
+    // The other branch's year is still open: m2 climbs above p.
+    items(
+        &app,
+        &admin,
+        m2,
+        "dues",
+        &["2025-02-05", "2025-03-05", "2025-04-05"],
+    )
+    .await;
+    items(&app, &admin, m2, "lecture", &["2025-02-06"]).await;
+    close(&app, &admin, c, 2025).await;
+    assert_eq!(
+        result(&app, &admin, p, 2025).await,
+        frozen,
+        "the branch's frozen result is not rewritten"
+    );
+    let m2_result = result(&app, &admin, m2, 2025).await;
+    assert_eq!(m2_result["closed"], true, "{m2_result}");
+    assert_eq!(m2_result["score"], json!(5), "{m2_result}");
+}
+
+/// EQ-5: "last in the branch in 4 consecutive quarters" looks back into the previous
+/// year's frozen quarters under the same policy: last in Q3 and Q4 of 2025 and in Q1 and
+/// Q2 of 2026 is four running.
+#[tokio::test]
+async fn eq_5_last_in_q3_q4_of_a_closed_year_and_q1_q2_of_the_next_is_unqualified() {
+    let app = spawn_app().await;
+    let (admin, c, b) = setup(&app).await;
+    policy(&app, &admin, c, 2025, "erqi-2021").await;
+    policy(&app, &admin, c, 2026, "erqi-2021").await;
+    let a = app
+        .person(&admin, "党员甲", "13800138111", b, "member")
+        .await;
+    let z = app
+        .person(&admin, "党员乙", "13800138112", b, "member")
+        .await;
+    // 2025: z last in Q1 and Q2, a last in Q3 and Q4.
+    items(&app, &admin, a, "dues", &["2025-01-05", "2025-04-05"]).await;
+    items(&app, &admin, z, "dues", &["2025-07-05", "2025-10-05"]).await;
+    close(&app, &admin, c, 2025).await;
+    assert_eq!(result(&app, &admin, a, 2025).await["status"], "scored");
+    // 2026: a last in Q1 and Q2, nobody in Q3 and Q4 (a tie names no one).
+    items(&app, &admin, z, "dues", &["2026-01-05", "2026-04-05"]).await;
+    let at = chrono::DateTime::parse_from_rfc3339("2027-01-04T09:00:00+08:00").expect("t");
+    app.state.clock.set(at.with_timezone(&chrono::Utc));
+    close(&app, &admin, c, 2026).await;
+    let r = result(&app, &admin, a, 2026).await;
+    assert_eq!(
+        (&r["status"], &r["rating"]),
+        (&json!("unqualified"), &json!("unqualified")),
+        "{r}"
+    );
+    // z's run of 2025 (Q1, Q2) ended that year: not carried into 2026.
+    assert_eq!(result(&app, &admin, z, 2026).await["status"], "scored");
+}

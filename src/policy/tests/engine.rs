@@ -192,7 +192,7 @@ fn the_group_stage_is_idempotent() {
     }
     let once = k.year_eval();
     let mut twice = once.persons.clone();
-    evaluate_group(&k.ctx(true), &mut twice);
+    evaluate_group(&k.ctx(true), &mut twice, &k.carried);
     assert_eq!(once.persons, twice);
     let five: usize = once
         .persons

@@ -162,6 +162,45 @@ fn eq_5_last_in_the_branch_four_quarters_running_is_unqualified() {
     assert_eq!(result_of(&yr, x).status, Status::Scored);
 }
 
+// EQ-5
+#[test]
+fn eq_5_last_in_q3_q4_last_year_and_q1_q2_this_year_is_four_running() {
+    let mut k = erqi();
+    let (a, b) = (k.member(), k.member());
+    // `a` is last in Q1 and Q2, first in Q3 and Q4 (b earns nothing then).
+    for month in [1, 4] {
+        k.item(b, "dues", &format!("2026-{month:02}-05 10:00"));
+    }
+    for month in [7, 10] {
+        k.item(a, "dues", &format!("2026-{month:02}-05 10:00"));
+    }
+    let key = |p| (p, std::sync::Arc::<str>::from("EQ-5"));
+    // Without last year's frozen run: two in a row only.
+    let yr = k.year_eval();
+    assert_eq!(result_of(&yr, a).status, Status::Scored);
+    // Last year ended on two last places: with Q1 and Q2 that is four running.
+    k.carried.insert(key(a), 2);
+    let yr = k.year_eval();
+    assert_eq!(
+        (
+            result_of(&yr, a).status,
+            result_of(&yr, a).rating.as_deref()
+        ),
+        (Status::Unqualified, Some("unqualified"))
+    );
+    // `b` ends this year on two last places: frozen at close, carried into next year.
+    assert_eq!(
+        result_of(&yr, b).trailing_last,
+        vec![("EQ-5".to_owned(), 2)]
+    );
+    assert!(result_of(&yr, a).trailing_last.is_empty());
+    // A run that ended last year was judged last year: four carried, none this year.
+    k.carried.clear();
+    k.carried.insert(key(b), 4);
+    let yr = k.year_eval();
+    assert_eq!(result_of(&yr, b).status, Status::Scored);
+}
+
 // EQ-6
 #[test]
 fn eq_6_probationary_last_twice_in_branch_quarters_is_not_confirmed_on_time() {

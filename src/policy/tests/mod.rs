@@ -51,6 +51,7 @@ pub(crate) struct Kit {
     pub persons: Vec<Person>,
     pub activities: Vec<Activity>,
     pub facts: Vec<Fact>,
+    pub carried: crate::policy::Carried,
 }
 
 pub(crate) const B1: OrgId = OrgId(1);
@@ -69,6 +70,7 @@ impl Kit {
             persons: Vec::new(),
             activities: Vec::new(),
             facts: Vec::new(),
+            carried: Default::default(),
         }
     }
 
@@ -227,6 +229,7 @@ impl Kit {
             persons: self.persons.clone(),
             activities: Activities::new(self.activities.clone()),
             facts: self.facts.clone(),
+            carried: self.carried.clone(),
         }
     }
 
