@@ -13,6 +13,7 @@ pub mod http;
 pub mod ids;
 pub mod ledger;
 pub mod loadtest;
+pub mod notify;
 pub mod org;
 pub mod policy;
 pub mod reports;

@@ -15,6 +15,8 @@ pub mod fact;
 pub mod fixed_day_rule;
 pub mod ledger_entry;
 pub mod makeup_attempt;
+pub mod member_setting;
+pub mod notice;
 pub mod org_policy;
 pub mod organization;
 pub mod pending_scan;

@@ -110,7 +110,7 @@ impl SheetCache {
     }
 }
 
-async fn expected_orgs(
+pub(crate) async fn expected_orgs(
     db: &impl ConnectionTrait,
     activity: &entity::activity::Model,
 ) -> AppResult<Vec<i64>> {

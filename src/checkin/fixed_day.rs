@@ -121,7 +121,13 @@ pub async fn current(db: &impl ConnectionTrait, org_id: i64) -> AppResult<Option
 }
 
 /// Sets an organization's rule (a new row; the old one stays as history), audited.
-pub async fn set(db: &crate::db::Db, actor: &Actor, org_id: i64, rule: &Rule) -> AppResult<()> {
+pub async fn set(
+    db: &crate::db::Db,
+    actor: &Actor,
+    org_id: i64,
+    rule: &Rule,
+    now: chrono::DateTime<Utc>,
+) -> AppResult<()> {
     let txn = crate::db::begin(db).await?;
     entity::fixed_day_rule::Entity::insert(entity::fixed_day_rule::ActiveModel {
         id: NotSet,
@@ -132,7 +138,7 @@ pub async fn set(db: &crate::db::Db, actor: &Actor, org_id: i64, rule: &Rule) ->
         duration_minutes: Set(i32::try_from(rule.duration_minutes).unwrap_or(120)),
         place: Set(rule.place.clone()),
         set_by: Set(actor.id.filter(|_| actor.kind == "account")),
-        set_at: Set(Utc::now()),
+        set_at: Set(now),
     })
     .exec_without_returning(&txn)
     .await?;

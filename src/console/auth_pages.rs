@@ -254,15 +254,31 @@ async fn inbox(
         .collect())
 }
 
+/// Alerts for the organizations in the user's scope (`crate::notify`).
+async fn notices(
+    state: &AppState,
+    user: &ConsoleUser,
+) -> crate::error::AppResult<Vec<minijinja::Value>> {
+    if !user.can(crate::auth::Perm::ActivityRead) {
+        return Ok(Vec::new());
+    }
+    Ok(crate::notify::for_staff(&state.db, &user.principal, 10)
+        .await?
+        .into_iter()
+        .map(|n| minijinja::context! { title => n.title, body => n.body, href => n.url })
+        .collect())
+}
+
 async fn home(state: web::Data<AppState>, req: HttpRequest, user: ConsoleUser) -> HttpResponse {
     let both = async {
         Ok::<_, crate::error::AppError>((
             super::secretary::today(&state, &user).await?,
             inbox(&state, &user).await?,
+            notices(&state, &user).await?,
         ))
     };
     match both.await {
-        Ok((today, inbox)) => page(
+        Ok((today, inbox, notices)) => page(
             &req,
             &user,
             StatusCode::OK,
@@ -271,6 +287,7 @@ async fn home(state: web::Data<AppState>, req: HttpRequest, user: ConsoleUser) -
                 title => "今日",
                 today => today,
                 inbox => inbox,
+                notices => notices,
                 activities => user.can(crate::auth::Perm::ActivityRead),
                 can_write => user.can(crate::auth::Perm::ActivityWrite),
             },

@@ -961,7 +961,14 @@ async fn set_rule(
                 ));
             }
         };
-        fixed_day::set(&state.db, &user.principal.actor(), org.id, &rule).await?;
+        fixed_day::set(
+            &state.db,
+            &user.principal.actor(),
+            org.id,
+            &rule,
+            state.clock.now(),
+        )
+        .await?;
         Ok::<_, AppError>(see_other(&format!("/console/activities?org={}", org.id)))
     };
     run.await.unwrap_or_else(|e| error(&req, &user, &e))

@@ -319,6 +319,7 @@ async fn home_page(
             lines => lines,
             activities => rows,
             makeup_open => makeup_open,
+            reminder_on => crate::notify::wants_fixed_day_reminder(&state.db, person.id).await?,
         },
     ))
 }

@@ -10,6 +10,7 @@
 pub mod disputes;
 pub mod member;
 pub mod projector;
+pub mod settings;
 
 use std::sync::OnceLock;
 
@@ -171,6 +172,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     member::configure(cfg);
     disputes::configure(cfg);
     projector::configure(cfg);
+    settings::configure(cfg);
     cfg.route("/assets/{name}", web::get().to(asset));
 }
 

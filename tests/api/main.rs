@@ -20,6 +20,7 @@ mod orgs;
 mod pages;
 mod people;
 mod rbac;
+mod reminders;
 mod score;
 mod security;
 mod storm;
