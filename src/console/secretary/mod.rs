@@ -8,12 +8,21 @@
 //!   link, live count, the missing list).
 //! - [`entries`]: 手工签到 and 补签, one person, with a required reason.
 //! - [`attendance`]: the attendance sheet with its filters.
+//! - [`scores`]: 积分: scores and stars, a member's ledger, items previewed then saved.
+//! - [`members`]: 党员: binding, waiting scans, unbind and rebind with a reason.
+//! - [`materials`]: 补学资料 of the fixed days.
+//! - [`todo`]: 待办: disputes (and what the review cycle adds), filing on a member's
+//!   behalf, comments.
 
 mod activities;
 mod attendance;
 mod entries;
 mod live;
+pub mod materials;
+mod members;
+mod scores;
 mod today;
+mod todo;
 
 pub use today::today;
 
@@ -60,6 +69,57 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/console/orgs/{id}/rule",
             web::post().to(activities::set_rule),
+        );
+    cfg.route("/console/scores", web::get().to(scores::list))
+        .route("/console/scores/{id}", web::get().to(scores::ledger))
+        .route(
+            "/console/scores/{id}/item",
+            web::get().to(scores::item_form),
+        )
+        .route(
+            "/console/scores/{id}/item",
+            web::post().to(scores::item_save),
+        )
+        .route(
+            "/console/scores/{id}/item/preview",
+            web::post().to(scores::item_preview),
+        )
+        .route(
+            "/console/scores/{id}/item/edit",
+            web::post().to(scores::item_edit),
+        )
+        .route("/console/members", web::get().to(members::list))
+        .route("/console/members/bind", web::get().to(members::bind_form))
+        .route("/console/members/bind", web::post().to(members::bind))
+        .route(
+            "/console/members/{id}/unbind",
+            web::get().to(members::unbind_form),
+        )
+        .route(
+            "/console/members/{id}/unbind",
+            web::post().to(members::unbind),
+        )
+        .route("/console/materials", web::get().to(materials::list))
+        .route(
+            "/console/materials/activity/{id}",
+            web::get().to(materials::day),
+        )
+        .route(
+            "/console/materials/activity/{id}",
+            web::post().to(materials::add),
+        )
+        .route("/console/materials/{id}", web::get().to(materials::edit))
+        .route("/console/materials/{id}", web::post().to(materials::update))
+        .route(
+            "/console/materials/{id}/retire",
+            web::post().to(materials::retire),
+        )
+        .route("/console/todo", web::get().to(todo::todo))
+        .route("/console/todo/file", web::get().to(todo::file_form))
+        .route("/console/todo/file", web::post().to(todo::file))
+        .route(
+            "/console/disputes/{id}/comment",
+            web::post().to(todo::comment),
         );
 }
 
