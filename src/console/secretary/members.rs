@@ -11,14 +11,13 @@ use minijinja::{Value, context};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
-use super::scope_orgs;
+use super::{page_tz, scope_orgs};
 use crate::auth::Perm;
 use crate::checkin::members::{WaitingScan, staff_bind, waiting_scans};
 use crate::console::session::see_other;
 use crate::console::{ConsoleUser, Fields, error, hide, page, refuse_cross_site, when};
 use crate::error::{AppError, AppResult};
 use crate::ids::{OrgId, PersonId};
-use crate::ledger::inputs::tz_of;
 use crate::org::people::{self, PeopleQuery};
 use crate::state::AppState;
 
@@ -41,12 +40,6 @@ fn scan_row(w: &WaitingScan, tz: chrono_tz::Tz) -> Value {
         when => when(w.scan.at, tz),
         would_count => w.would_count,
     }
-}
-
-/// The organization whose time zone the page uses (the user's own, else the first).
-async fn page_tz(state: &AppState, user: &ConsoleUser) -> AppResult<chrono_tz::Tz> {
-    let orgs = scope_orgs(state, &user.principal).await?;
-    Ok(super::home_org(&user.principal, &orgs).map_or(chrono_tz::Asia::Shanghai, |o| tz_of(&o)))
 }
 
 #[derive(Deserialize)]

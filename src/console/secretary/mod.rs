@@ -137,6 +137,16 @@ pub async fn scope_orgs(
     Ok(q.all(&state.db).await?)
 }
 
+/// The time zone of the organization the user works from (lists across their scope).
+async fn page_tz(state: &AppState, user: &ConsoleUser) -> AppResult<Tz> {
+    let orgs = scope_orgs(state, &user.principal).await?;
+    Ok(
+        home_org(&user.principal, &orgs).map_or(chrono_tz::Asia::Shanghai, |o| {
+            crate::ledger::inputs::tz_of(&o)
+        }),
+    )
+}
+
 /// The organization a user works from: their own, or the first one in scope.
 fn home_org(
     principal: &Principal,

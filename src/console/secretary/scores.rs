@@ -233,6 +233,7 @@ pub(super) async fn ledger(
                 closed => score.closed,
                 lines => lines,
                 can_write => can_write,
+                can_file => user.principal.require_in(Perm::ScoresWrite, &org.path).is_ok(),
                 saved => q.saved.is_some(),
             },
         ))

@@ -45,7 +45,7 @@ async fn sections(state: &AppState, user: &ConsoleUser) -> AppResult<Vec<Section
             },
         )
         .await?;
-        let tz = chrono_tz::Asia::Shanghai;
+        let tz = super::page_tz(state, user).await?;
         out.push(Section {
             id: "disputes",
             title: "异议",
