@@ -57,6 +57,7 @@ async fn xh_14_an_items_rule_and_points_are_shown_before_saving_then_saved_once(
     let app = spawn_app().await;
     let s = staff(&app).await;
     let p = member(&app, &s, "李红", "13900000001", s.branch).await;
+    member(&app, &s, "王无", "13900000011", s.branch).await;
 
     let form = s
         .secretary
@@ -126,6 +127,10 @@ async fn xh_14_an_items_rule_and_points_are_shown_before_saving_then_saved_once(
     let list = s.secretary.get("/console/scores").await;
     assert_eq!(list.status, StatusCode::OK);
     assert!(list.text.contains("李红") && list.text.contains("<strong>7 分</strong>"));
+    assert!(
+        list.text.contains("王无") && list.text.contains("暂无记录"),
+        "members with nothing recorded are listed too"
+    );
 }
 
 /// XH-15.2: a deduction shows as minus before saving.

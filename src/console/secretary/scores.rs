@@ -103,7 +103,7 @@ pub(super) async fn list(
                 }
             })?;
         let names: HashMap<i64, String> = orgs.iter().map(|o| (o.id, o.name.clone())).collect();
-        let items: Vec<Value> = ranking
+        let mut items: Vec<Value> = ranking
             .items
             .iter()
             .map(|i| {
@@ -114,6 +114,35 @@ pub(super) async fn list(
                 }
             })
             .collect();
+        // Members with nothing recorded yet (no score row) are listed too, after the ranked.
+        let ranked: std::collections::HashSet<i64> =
+            ranking.items.iter().map(|i| i.subject_id).collect();
+        let roles: &[&str] = if index == "applicant" {
+            &["applicant"]
+        } else {
+            &["member", "probationary"]
+        };
+        let subtree = crate::org::service::subtree_ids(&state.db, &org).await?;
+        {
+            use entity::person::{Column, Entity};
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+            for p in Entity::find()
+                .filter(Column::OrgId.is_in(subtree))
+                .filter(Column::Status.eq("active"))
+                .filter(Column::Role.is_in(roles.iter().copied()))
+                .order_by_asc(Column::Id)
+                .limit(2000)
+                .all(&state.db)
+                .await?
+                .into_iter()
+                .filter(|p| !ranked.contains(&p.id))
+            {
+                items.push(context! {
+                    id => p.id, name => p.name, score => "—", stars => None::<String>,
+                    status => "暂无记录", org => names.get(&p.org_id).cloned(),
+                });
+            }
+        }
         let periods: Vec<Value> = [
             ("year", "全年"),
             ("half_year", "半年"),
