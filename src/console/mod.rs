@@ -317,6 +317,25 @@ pub fn refuse_cross_site(req: &HttpRequest) -> Option<HttpResponse> {
     })
 }
 
+/// A state-changing form post: a cross-site post is refused before anything is read,
+/// the fields are read leniently, the job's error is shown as a console page.
+pub async fn form_post<Fut>(
+    req: &HttpRequest,
+    user: &ConsoleUser,
+    body: &[u8],
+    job: impl FnOnce(Fields) -> Fut,
+) -> HttpResponse
+where
+    Fut: std::future::Future<Output = crate::error::AppResult<HttpResponse>>,
+{
+    if let Some(r) = refuse_cross_site(req) {
+        return r;
+    }
+    job(Fields::parse(body))
+        .await
+        .unwrap_or_else(|e| error(req, user, &e))
+}
+
 /// Form fields as posted (repeated names kept): parsing never fails on a missing or
 /// odd field, so each field's problem is shown next to it in Chinese.
 #[derive(Debug, Default)]

@@ -9,7 +9,7 @@ use crate::auth::Perm;
 use crate::checkin::manual::{self, EntryMethod, NewEntries};
 use crate::checkin::routes::scoped_activity;
 use crate::console::session::see_other;
-use crate::console::{ConsoleUser, Fields, error, hide, refuse_cross_site};
+use crate::console::{ConsoleUser, form_post, hide};
 use crate::state::AppState;
 
 /// 手工签到 (at the activity) or 补签 (afterwards), one person, with a reason.
@@ -20,11 +20,8 @@ pub(super) async fn enter(
     path: web::Path<i64>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Some(r) = refuse_cross_site(&req) {
-        return r;
-    }
-    let f = Fields::parse(&body);
-    let run = async {
+    let (state, req, user) = (&state, &req, &user);
+    form_post(req, user, &body, |f| async move {
         let a = scoped_activity(&state, &user.principal, Perm::ActivityWrite, *path)
             .await
             .map_err(hide)?;
@@ -94,6 +91,6 @@ pub(super) async fn enter(
             }
             Err(e) => Err(e),
         }
-    };
-    run.await.unwrap_or_else(|e| error(&req, &user, &e))
+    })
+    .await
 }

@@ -19,7 +19,7 @@ use crate::checkin::materials::{
 use crate::checkin::routes::scoped_activity;
 use crate::console::session::see_other;
 use crate::console::{
-    ConsoleUser, Fields, error, first_submit, hide, new_form_id, page, refuse_cross_site, when,
+    ConsoleUser, Fields, error, first_submit, form_post, hide, new_form_id, page, when,
 };
 use crate::error::{AppError, AppResult};
 use crate::ids::OrgId;
@@ -256,12 +256,9 @@ pub(super) async fn add(
     path: web::Path<i64>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Some(r) = refuse_cross_site(&req) {
-        return r;
-    }
-    let f = Fields::parse(&body);
-    let id = *path;
-    let run = async {
+    let (state, req, user) = (&state, &req, &user);
+    form_post(req, user, &body, |f| async move {
+        let id = *path;
         let again = |errors: BTreeMap<String, String>| {
             day_page(
                 &state,
@@ -291,8 +288,8 @@ pub(super) async fn add(
                 None => Err(hide(e)),
             },
         }
-    };
-    run.await.unwrap_or_else(|e| error(&req, &user, &e))
+    })
+    .await
 }
 
 async fn edit_page(
@@ -356,12 +353,9 @@ pub(super) async fn update(
     path: web::Path<i64>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Some(r) = refuse_cross_site(&req) {
-        return r;
-    }
-    let f = Fields::parse(&body);
-    let id = *path;
-    let run = async {
+    let (state, req, user) = (&state, &req, &user);
+    form_post(req, user, &body, |f| async move {
+        let id = *path;
         let again = |errors: BTreeMap<String, String>| {
             edit_page(
                 &state,
@@ -387,8 +381,8 @@ pub(super) async fn update(
                 None => Err(hide(e)),
             },
         }
-    };
-    run.await.unwrap_or_else(|e| error(&req, &user, &e))
+    })
+    .await
 }
 
 pub(super) async fn retire(
@@ -398,12 +392,9 @@ pub(super) async fn retire(
     path: web::Path<i64>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Some(r) = refuse_cross_site(&req) {
-        return r;
-    }
-    let f = Fields::parse(&body);
-    let id = *path;
-    let run = async {
+    let (state, req, user) = (&state, &req, &user);
+    form_post(req, user, &body, |f| async move {
+        let id = *path;
         match materials::retire(&state, &user.principal, id, &f.get("retire_reason")).await {
             Ok(m) => Ok(see_other(&format!(
                 "/console/materials/activity/{}",
@@ -425,8 +416,8 @@ pub(super) async fn retire(
             }
             Err(e) => Err(hide(e)),
         }
-    };
-    run.await.unwrap_or_else(|e| error(&req, &user, &e))
+    })
+    .await
 }
 
 #[cfg(test)]

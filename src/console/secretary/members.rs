@@ -15,7 +15,7 @@ use super::{page_tz, scope_orgs};
 use crate::auth::Perm;
 use crate::checkin::members::{WaitingScan, staff_bind, waiting_scans};
 use crate::console::session::see_other;
-use crate::console::{ConsoleUser, Fields, error, hide, page, refuse_cross_site, when};
+use crate::console::{ConsoleUser, error, form_post, hide, page, when};
 use crate::error::{AppError, AppResult};
 use crate::ids::{OrgId, PersonId};
 use crate::org::people::{self, PeopleQuery};
@@ -209,11 +209,8 @@ pub(super) async fn unbind(
     path: web::Path<i64>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Some(r) = refuse_cross_site(&req) {
-        return r;
-    }
-    let f = Fields::parse(&body);
-    let run = async {
+    let (state, req, user) = (&state, &req, &user);
+    form_post(req, user, &body, |f| async move {
         let p = bindable(&state, &user, *path).await?;
         let reason = f.get("reason");
         let refused = |msg: &str| context! { reason => msg };
@@ -238,8 +235,8 @@ pub(super) async fn unbind(
             }
             Err(e) => Err(hide(e)),
         }
-    };
-    run.await.unwrap_or_else(|e| error(&req, &user, &e))
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -321,12 +318,9 @@ pub(super) async fn bind(
     user: ConsoleUser,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Some(r) = refuse_cross_site(&req) {
-        return r;
-    }
-    let f = Fields::parse(&body);
-    let openid = f.get("openid");
-    let run = async {
+    let (state, req, user) = (&state, &req, &user);
+    form_post(req, user, &body, |f| async move {
+        let openid = f.get("openid");
         let again = |field: &str, msg: String| {
             let errors = Value::from(BTreeMap::from([(field.to_owned(), msg)]));
             bind_page(
@@ -372,6 +366,6 @@ pub(super) async fn bind(
             }
             Err(e) => Err(hide(e)),
         }
-    };
-    run.await.unwrap_or_else(|e| error(&req, &user, &e))
+    })
+    .await
 }

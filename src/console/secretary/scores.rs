@@ -15,7 +15,7 @@ use super::{home_org, scope_orgs};
 use crate::auth::Perm;
 use crate::console::session::see_other;
 use crate::console::{
-    ConsoleUser, Fields, error, first_submit, hide, input_time, new_form_id, page,
+    ConsoleUser, Fields, error, first_submit, form_post, hide, input_time, new_form_id, page,
     parse_input_time, refuse_cross_site, when,
 };
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -514,11 +514,8 @@ pub(super) async fn item_preview(
     path: web::Path<i64>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Some(r) = refuse_cross_site(&req) {
-        return r;
-    }
-    let f = Fields::parse(&body);
-    let run = async {
+    let (state, req, user) = (&state, &req, &user);
+    form_post(req, user, &body, |f| async move {
         let c = match checked_or_form(&state, &req, &user, *path, &f).await? {
             Ok(c) => c,
             Err(page) => return Ok(page),
@@ -562,8 +559,8 @@ pub(super) async fn item_preview(
                 form_id => new_form_id(),
             },
         ))
-    };
-    run.await.unwrap_or_else(|e| error(&req, &user, &e))
+    })
+    .await
 }
 
 /// Back from the preview to the form, with everything typed.
@@ -600,11 +597,8 @@ pub(super) async fn item_save(
     path: web::Path<i64>,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Some(r) = refuse_cross_site(&req) {
-        return r;
-    }
-    let f = Fields::parse(&body);
-    let run = async {
+    let (state, req, user) = (&state, &req, &user);
+    form_post(req, user, &body, |f| async move {
         let c = match checked_or_form(&state, &req, &user, *path, &f).await? {
             Ok(c) => c,
             Err(page) => return Ok(page),
@@ -618,6 +612,6 @@ pub(super) async fn item_save(
             "/console/scores/{}?year={year}&saved={}",
             *path, done.fact_id
         )))
-    };
-    run.await.unwrap_or_else(|e| error(&req, &user, &e))
+    })
+    .await
 }

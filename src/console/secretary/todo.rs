@@ -15,7 +15,8 @@ use crate::cases::Target;
 use crate::cases::service::{self as cases, InboxQuery, NewDispute};
 use crate::console::session::see_other;
 use crate::console::{
-    ConsoleUser, Fields, error, first_submit, hide, new_form_id, page, refuse_cross_site, when,
+    ConsoleUser, Fields, error, first_submit, form_post, hide, new_form_id, page,
+    refuse_cross_site, when,
 };
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::ids::PersonId;
@@ -178,11 +179,8 @@ pub(super) async fn file(
     user: ConsoleUser,
     body: web::Bytes,
 ) -> HttpResponse {
-    if let Some(r) = refuse_cross_site(&req) {
-        return r;
-    }
-    let f = Fields::parse(&body);
-    let run = async {
+    let (state, req, user) = (&state, &req, &user);
+    form_post(req, user, &body, |f| async move {
         let Ok(person) = f.get("person_id").parse::<i64>() else {
             return Err(AppError::not_found("没有找到该党员，或不在您的管辖范围内"));
         };
@@ -237,8 +235,8 @@ pub(super) async fn file(
             }
             Err(e) => Err(hide(e)),
         }
-    };
-    run.await.unwrap_or_else(|e| error(&req, &user, &e))
+    })
+    .await
 }
 
 /// A comment on a dispute in scope, in any state; the case stays as it is.
