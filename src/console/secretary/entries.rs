@@ -22,7 +22,7 @@ pub(super) async fn enter(
 ) -> HttpResponse {
     let (state, req, user) = (&state, &req, &user);
     form_post(req, user, &body, |f| async move {
-        let a = scoped_activity(&state, &user.principal, Perm::ActivityWrite, *path)
+        let a = scoped_activity(state, &user.principal, Perm::ActivityWrite, *path)
             .await
             .map_err(hide)?;
         let mut errors = std::collections::BTreeMap::new();
@@ -44,9 +44,9 @@ pub(super) async fn enter(
         }
         let (Some(person), Some(method), true) = (person, method, errors.is_empty()) else {
             return live_page(
-                &state,
-                &req,
-                &user,
+                state,
+                req,
+                user,
                 a.id,
                 None,
                 Some((f.values(), Value::from(errors))),
@@ -58,7 +58,7 @@ pub(super) async fn enter(
             method,
             reason,
         };
-        match manual::enter(&state, &user.principal, &a, input).await {
+        match manual::enter(state, &user.principal, &a, input).await {
             Ok(results) => {
                 let result = results
                     .first()
@@ -77,9 +77,9 @@ pub(super) async fn enter(
                     "method"
                 };
                 live_page(
-                    &state,
-                    &req,
-                    &user,
+                    state,
+                    req,
+                    user,
                     a.id,
                     None,
                     Some((

@@ -261,9 +261,9 @@ pub(super) async fn add(
         let id = *path;
         let again = |errors: BTreeMap<String, String>| {
             day_page(
-                &state,
-                &req,
-                &user,
+                state,
+                req,
+                user,
                 id,
                 f.values(),
                 Value::from(errors),
@@ -275,13 +275,13 @@ pub(super) async fn add(
             Err(errors) => return again(errors).await,
         };
         // Out of scope: 404 before the form is judged.
-        scoped_activity(&state, &user.principal, Perm::ActivityWrite, id)
+        scoped_activity(state, &user.principal, Perm::ActivityWrite, id)
             .await
             .map_err(hide)?;
-        if !first_submit(&state, &f.get("form_id")).await {
+        if !first_submit(state, &f.get("form_id")).await {
             return Ok(see_other(&format!("/console/materials/activity/{id}")));
         }
-        match materials::add(&state, &user.principal, id, input).await {
+        match materials::add(state, &user.principal, id, input).await {
             Ok(_) => Ok(see_other(&format!("/console/materials/activity/{id}"))),
             Err(e) => match refusal_fields(&e) {
                 Some(errors) => again(errors).await,
@@ -358,9 +358,9 @@ pub(super) async fn update(
         let id = *path;
         let again = |errors: BTreeMap<String, String>| {
             edit_page(
-                &state,
-                &req,
-                &user,
+                state,
+                req,
+                user,
                 id,
                 Some(f.values()),
                 Value::from(errors),
@@ -371,7 +371,7 @@ pub(super) async fn update(
             Ok(m) => m,
             Err(errors) => return again(errors).await,
         };
-        match materials::update(&state, &user.principal, id, input).await {
+        match materials::update(state, &user.principal, id, input).await {
             Ok(m) => Ok(see_other(&format!(
                 "/console/materials/activity/{}",
                 m.activity_id.unwrap_or_default()
@@ -395,7 +395,7 @@ pub(super) async fn retire(
     let (state, req, user) = (&state, &req, &user);
     form_post(req, user, &body, |f| async move {
         let id = *path;
-        match materials::retire(&state, &user.principal, id, &f.get("retire_reason")).await {
+        match materials::retire(state, &user.principal, id, &f.get("retire_reason")).await {
             Ok(m) => Ok(see_other(&format!(
                 "/console/materials/activity/{}",
                 m.activity_id.unwrap_or_default()
@@ -404,9 +404,9 @@ pub(super) async fn retire(
                 let errors =
                     BTreeMap::from([("retire_reason".to_owned(), "请填写停用原因".to_owned())]);
                 edit_page(
-                    &state,
-                    &req,
-                    &user,
+                    state,
+                    req,
+                    user,
                     id,
                     None,
                     Value::from(errors),

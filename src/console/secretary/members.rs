@@ -211,14 +211,14 @@ pub(super) async fn unbind(
 ) -> HttpResponse {
     let (state, req, user) = (&state, &req, &user);
     form_post(req, user, &body, |f| async move {
-        let p = bindable(&state, &user, *path).await?;
+        let p = bindable(state, user, *path).await?;
         let reason = f.get("reason");
         let refused = |msg: &str| context! { reason => msg };
         if reason.is_empty() {
             return unbind_page(
-                &state,
-                &req,
-                &user,
+                state,
+                req,
+                user,
                 p.id,
                 f.values(),
                 refused("请填写解绑原因（如：更换手机、微信号注销）"),
@@ -324,9 +324,9 @@ pub(super) async fn bind(
         let again = |field: &str, msg: String| {
             let errors = Value::from(BTreeMap::from([(field.to_owned(), msg)]));
             bind_page(
-                &state,
-                &req,
-                &user,
+                state,
+                req,
+                user,
                 &openid,
                 f.values(),
                 errors,
@@ -344,9 +344,9 @@ pub(super) async fn bind(
             .await;
         }
         // Out of scope: 404 before anything else is said about the member.
-        bindable(&state, &user, person).await?;
+        bindable(state, user, person).await?;
         match staff_bind(
-            &state,
+            state,
             &user.principal,
             PersonId(person),
             &openid,

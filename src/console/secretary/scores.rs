@@ -516,11 +516,11 @@ pub(super) async fn item_preview(
 ) -> HttpResponse {
     let (state, req, user) = (&state, &req, &user);
     form_post(req, user, &body, |f| async move {
-        let c = match checked_or_form(&state, &req, &user, *path, &f).await? {
+        let c = match checked_or_form(state, req, user, *path, &f).await? {
             Ok(c) => c,
             Err(page) => return Ok(page),
         };
-        let p = items::preview(&state, &c).await?;
+        let p = items::preview(state, &c).await?;
         let tz = tz_of(&c.org);
         let person = crate::org::people::find(&state.db, PersonId(*path)).await?;
         let label = c
@@ -530,8 +530,8 @@ pub(super) async fn item_preview(
             .map_or_else(|| c.item.clone(), |r| r.label.to_owned());
         let score = |d: Option<Decimal>| d.map(fmt_dec);
         Ok::<_, AppError>(page(
-            &req,
-            &user,
+            req,
+            user,
             StatusCode::OK,
             "console/item_preview.html",
             context! {
@@ -599,15 +599,15 @@ pub(super) async fn item_save(
 ) -> HttpResponse {
     let (state, req, user) = (&state, &req, &user);
     form_post(req, user, &body, |f| async move {
-        let c = match checked_or_form(&state, &req, &user, *path, &f).await? {
+        let c = match checked_or_form(state, req, user, *path, &f).await? {
             Ok(c) => c,
             Err(page) => return Ok(page),
         };
-        if !first_submit(&state, &f.get("form_id")).await {
+        if !first_submit(state, &f.get("form_id")).await {
             return Ok(see_other(&format!("/console/scores/{}?saved=0", *path)));
         }
         let year = c.year;
-        let done = items::record(&state, &user.principal, c).await?;
+        let done = items::record(state, &user.principal, c).await?;
         Ok::<_, AppError>(see_other(&format!(
             "/console/scores/{}?year={year}&saved={}",
             *path, done.fact_id

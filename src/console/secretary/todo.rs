@@ -186,9 +186,9 @@ pub(super) async fn file(
         };
         let again = |field: &str, msg: String| {
             file_page(
-                &state,
-                &req,
-                &user,
+                state,
+                req,
+                user,
                 Some(person),
                 f.values(),
                 Value::from(BTreeMap::from([(field.to_owned(), msg)])),
@@ -211,7 +211,7 @@ pub(super) async fn file(
         )
         .await
         .map_err(hide)?;
-        if !first_submit(&state, &f.get("form_id")).await {
+        if !first_submit(state, &f.get("form_id")).await {
             return Ok(see_other("/console/todo?filed=0"));
         }
         let input = NewDispute {
@@ -219,7 +219,7 @@ pub(super) async fn file(
             reason,
             photo: None,
         };
-        match cases::file_for_member(&state, &user.principal, person, input).await {
+        match cases::file_for_member(state, &user.principal, person, input).await {
             Ok(case) => Ok(see_other(&format!("/console/disputes/{}", case.id))),
             Err(e) if e.code == ErrorCode::DisputeOpen || e.code == ErrorCode::YearClosed => {
                 again("target", e.detail.clone()).await
