@@ -612,6 +612,8 @@ async fn staff_file_a_dispute_on_a_members_behalf_and_comment_without_reopening_
     let app = spawn_app().await;
     let s = staff(&app).await;
     let p = member(&app, &s, "冯老", "13900000008", s.branch).await;
+    // His daughter's phone: notices reach it (the member need not file himself).
+    app.bind(p, "o-feng").await;
     let theirs = member(&app, &s, "陈外", "13900000009", s.other).await;
     let day = fixed_day(
         &app,
@@ -746,6 +748,19 @@ async fn staff_file_a_dispute_on_a_members_behalf_and_comment_without_reopening_
     let shown = s.secretary.get(&case_url).await;
     assert!(shown.text.contains("已请冯老补交现场照片"));
     assert!(shown.text.contains("未采纳"));
+    // The member's side: notified at each step (filed, answered, the comment) and the
+    // comment on his dispute page.
+    let phone = Phone::new(&app);
+    let inbox = phone.get("/sandbox/phone?openid=o-feng").await;
+    assert!(
+        inbox.text.matches("[模板消息] dispute").count() >= 3,
+        "{}",
+        inbox.text
+    );
+    phone.sign_in("o-feng", "/m/").await;
+    let mine = phone.get(&format!("/m/disputes/{case_id}")).await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.text);
+    assert!(mine.text.contains("已请冯老补交现场照片") && mine.text.contains("留言"));
 }
 
 /// The secretary's navigation reaches every page of the phone map, and each fits a
