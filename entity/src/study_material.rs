@@ -17,6 +17,9 @@ pub struct Model {
     pub min_seconds: i32,
     pub created_by: Option<i64>,
     pub created_at: DateTimeUtc,
+    /// No longer offered to members (attempts that used it keep pointing at it).
+    pub retired_at: Option<DateTimeUtc>,
+    pub updated_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -85,6 +85,7 @@ impl Role {
                     | ActivityWrite
                     | ScoresRead
                     | ScoresWrite
+                    | BindingWrite
             ),
             Self::Auditor => perm.is_read(),
             Self::SecurityAdmin => {
@@ -113,6 +114,8 @@ pub enum Perm {
     ScoresWrite,
     /// Corrections of recorded facts (annul, amend): admins only.
     Correct,
+    /// A member's WeChat binding: unbind, bind a waiting scan's openid (secretaries too).
+    BindingWrite,
     PolicyWrite,
 }
 

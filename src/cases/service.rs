@@ -244,6 +244,52 @@ pub async fn file_dispute(
     input: NewDispute,
     ip: Option<String>,
 ) -> AppResult<entity::case::Model> {
+    let actor = Actor::member(person.id, ip);
+    file(state, person, input, &actor, &person.name, None).await
+}
+
+/// Staff open a dispute on a member's behalf (a member without a smartphone, one who
+/// asked in person): the same rules as the member's own filing, the member in the
+/// staff's scope (else 404), the filing recorded as theirs. The member is notified.
+pub async fn file_for_member(
+    state: &AppState,
+    principal: &Principal,
+    person_id: i64,
+    input: NewDispute,
+) -> AppResult<entity::case::Model> {
+    principal.require(Perm::ScoresWrite)?;
+    let person = crate::org::people::scoped(
+        &state.db,
+        principal,
+        Perm::ScoresWrite,
+        crate::ids::PersonId(person_id),
+    )
+    .await
+    .map_err(|e| match e.code {
+        ErrorCode::Forbidden => AppError::not_found("没有找到该党员，或不在您的管辖范围内"),
+        _ => e,
+    })?;
+    let name = actor_name(principal);
+    file(
+        state,
+        &person,
+        input,
+        &principal.actor(),
+        &name,
+        Some(principal.account_id.0),
+    )
+    .await
+}
+
+/// Files a dispute as `actor` (the member, or staff on the member's behalf).
+async fn file(
+    state: &AppState,
+    person: &entity::person::Model,
+    input: NewDispute,
+    actor: &Actor,
+    author_name: &str,
+    on_behalf_of_staff: Option<i64>,
+) -> AppResult<entity::case::Model> {
     let reason = input.reason.trim().to_owned();
     if reason.is_empty() {
         return Err(AppError::field("reason", "请写明异议的理由"));
@@ -265,7 +311,6 @@ pub async fn file_dispute(
     let answering = answering_org(&state.db, &org).await?;
     let now = state.clock.now();
     let key = open_key(person.id, input.target);
-    let actor = Actor::member(person.id, ip);
     let txn = crate::db::begin(&state.db).await?;
     let taken = || {
         AppError::new(
@@ -311,10 +356,18 @@ pub async fn file_dispute(
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => taken(),
         _ => AppError::from(e),
     })?;
-    message(&txn, case.id, "filed", &actor, &person.name, &reason, now).await?;
+    let body = match on_behalf_of_staff {
+        Some(_) => format!("代{}提出：{reason}", person.name),
+        None => reason.clone(),
+    };
+    message(&txn, case.id, "filed", actor, author_name, &body, now).await?;
     let mut photo = None;
     if let Some(img) = &input.photo {
-        let u = uploads::store(&txn, img, Owner::Member(person.id), Some(case.id), now).await?;
+        let owner = match on_behalf_of_staff {
+            Some(account) => Owner::Account(account),
+            None => Owner::Member(person.id),
+        };
+        let u = uploads::store(&txn, img, owner, Some(case.id), now).await?;
         entity::case_attachment::ActiveModel {
             id: NotSet,
             case_id: Set(case.id),
@@ -327,10 +380,10 @@ pub async fn file_dispute(
     }
     crate::audit::record(
         &txn,
-        &actor,
+        actor,
         Entry::new("file_dispute", "case", case.id)
             .org(OrgId(org.id))
-            .after(serde_json::json!({"target": input.target.key(), "reason": reason, "photo": photo, "answering_org": answering.id, "deadline": case.deadline})),
+            .after(serde_json::json!({"target": input.target.key(), "reason": reason, "photo": photo, "answering_org": answering.id, "deadline": case.deadline, "person": person.id, "on_behalf": on_behalf_of_staff.is_some()})),
     )
     .await?;
     txn.commit().await?;
@@ -1167,6 +1220,60 @@ pub async fn reject(
     }
     let allowed = allowed_after(state, principal, &done).await?;
     view(state, done, allowed).await
+}
+
+/// Staff comment on a case in their scope, in any state, without changing it (a
+/// closed case stays closed: a comment is not a reopening). Audited; the member is
+/// notified and sees it on `/m/`.
+pub async fn comment(
+    state: &AppState,
+    principal: &Principal,
+    id: i64,
+    body: &str,
+) -> AppResult<CaseView> {
+    principal.require(Perm::ScoresWrite)?;
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(AppError::field("body", "请填写留言内容"));
+    }
+    if body.chars().count() > MAX_REASON_CHARS {
+        return Err(AppError::field(
+            "body",
+            format!("留言不能超过 {MAX_REASON_CHARS} 字"),
+        ));
+    }
+    let (case, filed) = scoped_case(&state.db, principal, id).await?;
+    let now = state.clock.now();
+    let actor = principal.actor();
+    let txn = crate::db::begin(&state.db).await?;
+    message(
+        &txn,
+        case.id,
+        "comment",
+        &actor,
+        &actor_name(principal),
+        body,
+        now,
+    )
+    .await?;
+    crate::audit::record(
+        &txn,
+        &actor,
+        Entry::new("comment_case", "case", case.id)
+            .org(OrgId(filed.id))
+            .after(serde_json::json!({"state": case.state, "body": body})),
+    )
+    .await?;
+    txn.commit().await?;
+    if let Some(p) = case.subject_person_id {
+        let person = crate::org::people::find(&state.db, crate::ids::PersonId(p)).await?;
+        // One notice per comment: the comment's time makes the message id.
+        let mut shown = case.clone();
+        shown.updated_at = now;
+        notify(state, &person, &shown, &format!("留言：{body}")).await;
+    }
+    let allowed = allowed(&state.db, principal, &case).await?;
+    view(state, case, allowed).await
 }
 
 /// The member's own disputes, newest first.

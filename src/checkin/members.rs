@@ -265,3 +265,185 @@ pub fn spawn_pending_sweep(state: AppState) {
         }
     });
 }
+
+// ---------------------------------------------------------------- staff: waiting scans, binding
+
+/// What binding an openid now would do to one of its waiting scans.
+#[derive(Debug, Clone)]
+pub struct WaitingScan {
+    pub scan: entity::pending_scan::Model,
+    pub activity: Option<entity::activity::Model>,
+    /// The session was still open now: binding counts the scan at its scan time
+    /// (judged like any scan: on time, late, too late).
+    pub would_count: bool,
+}
+
+/// Unresolved scans by openids bound to no one, at activities of organizations in the
+/// principal's scope, newest first (at most `limit`); `openid` narrows to one user.
+pub async fn waiting_scans(
+    state: &AppState,
+    principal: &crate::auth::Principal,
+    openid: Option<&str>,
+    limit: u64,
+) -> crate::error::AppResult<Vec<WaitingScan>> {
+    use entity::pending_scan::{Column, Entity};
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    use sea_orm::{QueryOrder, QuerySelect};
+    principal.require(crate::auth::Perm::PeopleRead)?;
+    let mut in_scope = Query::select();
+    in_scope
+        .column((entity::activity::Entity, entity::activity::Column::Id))
+        .from(entity::activity::Entity)
+        .inner_join(
+            entity::organization::Entity,
+            Expr::col((
+                entity::organization::Entity,
+                entity::organization::Column::Id,
+            ))
+            .equals((entity::activity::Entity, entity::activity::Column::OrgId)),
+        );
+    if let Some(scope) = &principal.scope_path {
+        in_scope.and_where(
+            Expr::col((
+                entity::organization::Entity,
+                entity::organization::Column::Path,
+            ))
+            .like(format!("{scope}%")),
+        );
+    }
+    let bound = Query::select()
+        .column(entity::person::Column::Openid)
+        .from(entity::person::Entity)
+        .and_where(entity::person::Column::Openid.is_not_null())
+        .to_owned();
+    let mut q = Entity::find()
+        .filter(Column::ResolvedAt.is_null())
+        .filter(Column::ActivityId.in_subquery(in_scope.to_owned()))
+        .filter(Column::Openid.not_in_subquery(bound))
+        .order_by_desc(Column::Id)
+        .limit(limit);
+    if let Some(o) = openid {
+        q = q.filter(Column::Openid.eq(o));
+    }
+    let scans = q.all(&state.db).await?;
+    let now = state.clock.now();
+    let mut out = Vec::with_capacity(scans.len());
+    for scan in scans {
+        let activity = entity::activity::Entity::find_by_id(scan.activity_id)
+            .one(&state.db)
+            .await?;
+        let session =
+            super::sessions::load(&state.db, state.live.as_ref(), scan.session_id).await?;
+        out.push(WaitingScan {
+            would_count: session.is_some_and(|s| now <= s.ends_at()),
+            activity,
+            scan,
+        });
+    }
+    Ok(out)
+}
+
+/// Binds a waiting openid (one with unresolved scans in the principal's scope) to a
+/// member, replacing the member's old binding if any (a rebind: lost phone, new
+/// account), with a required reason, recorded in the member's history and the audit
+/// log. Then the openid's waiting scans are counted as [`resolve_pending`] does.
+/// Returns the member and how many scans were resolved.
+pub async fn staff_bind(
+    state: &AppState,
+    principal: &crate::auth::Principal,
+    person: PersonId,
+    openid: &str,
+    reason: &str,
+) -> crate::error::AppResult<(entity::person::Model, usize)> {
+    use crate::audit::Entry;
+    use crate::auth::Perm;
+    use crate::error::AppError;
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(AppError::field(
+            "reason",
+            "请填写原因（如：更换手机、微信号变更）",
+        ));
+    }
+    if reason.chars().count() > 200 {
+        return Err(AppError::field("reason", "原因不能超过 200 字"));
+    }
+    if waiting_scans(state, principal, Some(openid), 1)
+        .await?
+        .is_empty()
+    {
+        return Err(AppError::field(
+            "openid",
+            "该微信没有待处理的扫码，或已绑定其他人员；请让党员本人在微信中完成绑定",
+        ));
+    }
+    let txn = crate::db::begin(&state.db).await?;
+    let p = crate::org::people::scoped(&txn, principal, Perm::BindingWrite, person).await?;
+    if p.status != "active" {
+        return Err(AppError::field(
+            "person_id",
+            "只能为在册（正常）党员绑定微信",
+        ));
+    }
+    if crate::org::people::find_by_openid(&txn, openid)
+        .await?
+        .is_some()
+    {
+        return Err(AppError::conflict("该微信已绑定其他人员"));
+    }
+    let actor = principal.actor();
+    let today = state
+        .clock
+        .now()
+        .with_timezone(&chrono_tz::Asia::Shanghai)
+        .date_naive();
+    let old = p.openid.clone();
+    if let Some(old) = &old {
+        crate::org::people::add_history(
+            &txn,
+            p.id,
+            "openid_unbind",
+            Some(old.clone()),
+            None,
+            today,
+            Some(reason.to_owned()),
+            &actor,
+        )
+        .await?;
+    }
+    crate::org::people::add_history(
+        &txn,
+        p.id,
+        "openid_bind",
+        None,
+        Some(openid.to_owned()),
+        today,
+        Some(reason.to_owned()),
+        &actor,
+    )
+    .await?;
+    let org = p.org_id;
+    let mut row: entity::person::ActiveModel = p.into();
+    row.openid = Set(Some(openid.to_owned()));
+    row.updated_at = Set(Utc::now());
+    let bound = row.update(&txn).await?;
+    crate::audit::record(
+        &txn,
+        &actor,
+        Entry::new(
+            if old.is_some() {
+                "rebind_openid"
+            } else {
+                "bind_openid"
+            },
+            "person",
+            person,
+        )
+        .org(crate::ids::OrgId(org))
+        .after(serde_json::json!({"reason": reason, "replaced": old.is_some()})),
+    )
+    .await?;
+    txn.commit().await?;
+    let resolved = resolve_pending(state, &bound).await;
+    Ok((bound, resolved))
+}

@@ -8,6 +8,7 @@ pub mod judge;
 pub mod live;
 pub mod makeup;
 pub mod manual;
+pub mod materials;
 pub mod members;
 pub mod projector;
 pub mod qr;

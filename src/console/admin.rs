@@ -314,6 +314,9 @@ async fn case_page_with(
             suggested_at => suggested_at,
             errors => errors,
             form => values,
+            // Staff may comment in any state (console::secretary::todo).
+            can_comment => user.can(Perm::ScoresWrite),
+            comment_form_id => super::new_form_id(),
         },
     ))
 }

@@ -102,6 +102,62 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "console/person.html",
         include_str!("../../templates/console/person.html"),
     ),
+    (
+        "console/scores.html",
+        include_str!("../../templates/console/scores.html"),
+    ),
+    (
+        "console/ledger.html",
+        include_str!("../../templates/console/ledger.html"),
+    ),
+    (
+        "console/item.html",
+        include_str!("../../templates/console/item.html"),
+    ),
+    (
+        "console/item_preview.html",
+        include_str!("../../templates/console/item_preview.html"),
+    ),
+    (
+        "console/members.html",
+        include_str!("../../templates/console/members.html"),
+    ),
+    (
+        "console/unbind.html",
+        include_str!("../../templates/console/unbind.html"),
+    ),
+    (
+        "console/bind.html",
+        include_str!("../../templates/console/bind.html"),
+    ),
+    (
+        "console/materials.html",
+        include_str!("../../templates/console/materials.html"),
+    ),
+    (
+        "console/materials_day.html",
+        include_str!("../../templates/console/materials_day.html"),
+    ),
+    (
+        "console/material_fields.html",
+        include_str!("../../templates/console/material_fields.html"),
+    ),
+    (
+        "console/material.html",
+        include_str!("../../templates/console/material.html"),
+    ),
+    (
+        "console/todo.html",
+        include_str!("../../templates/console/todo.html"),
+    ),
+    (
+        "console/file_dispute.html",
+        include_str!("../../templates/console/file_dispute.html"),
+    ),
+    (
+        "console/case_comment.html",
+        include_str!("../../templates/console/case_comment.html"),
+    ),
 ];
 
 /// What the navigation offers: each entry needs the permission its API needs, so a
@@ -109,10 +165,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
 fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
     let role = user.principal.role;
     let secretary = role == Role::Secretary;
-    let items: [(&str, &str, Option<Perm>); 8] = [
+    let items: [(&str, &str, Option<Perm>); 11] = [
         ("/console/", "今日", None),
         (
-            "/console/disputes",
+            if secretary {
+                "/console/todo"
+            } else {
+                "/console/disputes"
+            },
             if secretary {
                 "待办"
             } else {
@@ -130,10 +190,18 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
             Some(Perm::ActivityRead),
         ),
         (
-            "/console/people",
+            if secretary {
+                "/console/members"
+            } else {
+                "/console/people"
+            },
             if secretary { "党员" } else { "人员" },
             Some(Perm::PeopleRead),
         ),
+        ("/console/scores", "积分", Some(Perm::ScoresRead)),
+        ("/console/materials", "补学资料", Some(Perm::ActivityWrite)),
+        // Admins reach the secretary's binding page under its own name.
+        ("/console/members", "微信绑定", Some(Perm::BindingWrite)),
         (
             "/console/orgs",
             if secretary { "支部" } else { "组织" },
@@ -143,6 +211,7 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
         ("/console/accounts", "账号", Some(Perm::AccountsManage)),
         ("/console/audit", "审计日志", Some(Perm::AuditRead)),
     ];
+    let mut seen = std::collections::HashSet::new();
     items
         .into_iter()
         .filter(|(href, _, perm)| {
@@ -152,6 +221,8 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
                     *href,
                     "/console/accounts" | "/console/orgs"
                 )
+                // One entry per page (a secretary's 党员 is the binding page).
+                && seen.insert(*href)
         })
         .map(|(href, label, _)| {
             let active = if href == "/console/" {
@@ -244,6 +315,25 @@ pub fn refuse_cross_site(req: &HttpRequest) -> Option<HttpResponse> {
             .content_type("text/plain; charset=utf-8")
             .body("跨站提交已被拒绝")
     })
+}
+
+/// A state-changing form post: a cross-site post is refused before anything is read,
+/// the fields are read leniently, the job's error is shown as a console page.
+pub async fn form_post<Fut>(
+    req: &HttpRequest,
+    user: &ConsoleUser,
+    body: &[u8],
+    job: impl FnOnce(Fields) -> Fut,
+) -> HttpResponse
+where
+    Fut: std::future::Future<Output = crate::error::AppResult<HttpResponse>>,
+{
+    if let Some(r) = refuse_cross_site(req) {
+        return r;
+    }
+    job(Fields::parse(body))
+        .await
+        .unwrap_or_else(|e| error(req, user, &e))
 }
 
 /// Form fields as posted (repeated names kept): parsing never fails on a missing or
@@ -379,6 +469,11 @@ mod tests {
                     invitable => vec![row.clone()], today => vec![row.clone()], month => evil,
                     report => minijinja::context! { errors => vec![row.clone()], rows => 1 },
                     case => row.clone(), history => vec![row.clone()], full_phone => evil, orgs => vec![row.clone(), row.clone()], allowed => minijinja::context! { accept => true, correct => true, reject => true },
+                    material => row.clone(), sections => vec![minijinja::context! { id => "x", title => evil, rows => vec![row.clone()], more => "/console/" }],
+                    waiting => vec![minijinja::context! { openid => evil, who => evil, count => 1, scans => vec![row.clone()] }],
+                    lines => vec![row.clone()], scans => vec![row.clone()], members => vec![row.clone()], unbound => vec![row.clone()],
+                    activities => vec![row.clone()], periods => vec![row.clone()], can_comment => true, can_write => true, can_bind => true,
+                    keys => vec!["item"], hidden => minijinja::context! { item => evil }, fields => vec![row.clone()],
                 })
                 .unwrap();
             assert!(!html.contains(evil), "{name} does not escape");

@@ -16,6 +16,7 @@
 pub mod batch;
 pub mod facts;
 pub mod inputs;
+pub mod items;
 pub mod post;
 pub mod queries;
 pub mod routes;

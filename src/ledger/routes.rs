@@ -7,14 +7,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use super::SubjectRef;
-use super::facts::{NewFact, NewFactKind, fields_from_json};
+use super::facts::{NewFact, NewFactKind};
 use super::inputs::{self, tz_of, year_of};
 use super::queries::{self, Period, Ranking, SubjectLedger};
 use super::year::{ReplaySummary, close_year};
 use crate::auth::{Perm, Principal};
 use crate::error::{AppError, AppResult, Problem};
 use crate::ids::{OrgId, PersonId};
-use crate::policy::ItemSubject;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -96,100 +95,8 @@ pub async fn record_item_as(
     principal: &Principal,
     body: NewItem,
 ) -> AppResult<RecordedFact> {
-    principal.require(Perm::ScoresWrite)?;
-    let (subject, org, item_subject) = match (body.person_id, body.org_id) {
-        (Some(p), None) => {
-            let person =
-                crate::org::people::scoped(&state.db, principal, Perm::ScoresWrite, p).await?;
-            let org = crate::org::service::find(&state.db, OrgId(person.org_id)).await?;
-            (SubjectRef::Person(p.0), org, ItemSubject::Person)
-        }
-        (None, Some(o)) => {
-            let org =
-                crate::org::service::scoped(&state.db, principal, Perm::ScoresWrite, o).await?;
-            (SubjectRef::Org(o.0), org, ItemSubject::Org)
-        }
-        _ => {
-            return Err(AppError::field(
-                "person_id",
-                "person_id 与 org_id 须且只须填写一项",
-            ));
-        }
-    };
-    if body.at.with_timezone(&Utc) > state.clock.now() + chrono::Duration::minutes(5) {
-        return Err(AppError::field("at", "时间不能晚于现在"));
-    }
-    let year = year_of(body.at.with_timezone(&Utc), tz_of(&org));
-    let policy = inputs::policy_for(&state.db, &state.scoring, &org.path, year).await?;
-    let spec = policy.item(item_subject, &body.item).ok_or_else(|| {
-        let known: Vec<String> = policy
-            .items()
-            .iter()
-            .filter(|i| i.subject == item_subject)
-            .map(|i| i.code.clone())
-            .collect();
-        AppError::field(
-            "item",
-            format!(
-                "政策 {} 没有事项“{}”，可选：{}",
-                policy.name,
-                body.item,
-                known.join("、")
-            ),
-        )
-    })?;
-    let fields = body
-        .fields
-        .as_deref()
-        .map(|r| fields_from_json(r.get()))
-        .unwrap_or_default();
-    spec.check(&fields)
-        .map_err(|p| AppError::field(format!("fields.{}", p.field), p.reason))?;
-    let actor = principal.actor();
-    let txn = crate::db::begin(&state.db).await?;
-    let recorded = super::facts::record(
-        &txn,
-        &state.scoring,
-        &actor,
-        NewFact {
-            kind: NewFactKind::Item {
-                subject,
-                item: body.item.clone(),
-                fields,
-            },
-            at: body.at.with_timezone(&Utc),
-            received_at: state.clock.now(),
-            session_id: None,
-            reason: body.reason,
-            evidence: body.evidence,
-            dedup_key: None,
-            source_event: None,
-        },
-        year,
-    )
-    .await?
-    .ok_or_else(|| AppError::conflict("重复的记录"))?;
-    crate::audit::record(
-        &txn,
-        &actor,
-        crate::audit::Entry::new("record_item", "fact", recorded.fact.id)
-            .org(OrgId(org.id))
-            .after(serde_json::json!({"item": body.item, "subject": subject.kind(), "subject_id": subject.id()})),
-    )
-    .await?;
-    let score = queries::score_view(&txn, subject, year).await?;
-    sea_orm::TransactionSession::commit(txn).await?;
-    Ok(RecordedFact {
-        fact_id: recorded.fact.id,
-        year,
-        granted: queries::Points(recorded.granted()),
-        notes: recorded
-            .reposted
-            .postings_for(recorded.fact.id)
-            .map(|p| p.note.clone())
-            .collect(),
-        score,
-    })
+    let checked = super::items::check(state, principal, body).await?;
+    super::items::record(state, principal, checked).await
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

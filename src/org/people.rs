@@ -828,7 +828,7 @@ pub async fn unbind_openid(
     reason: Option<String>,
 ) -> AppResult<PersonView> {
     let txn = crate::db::begin(db).await?;
-    let p = scoped(&txn, principal, Perm::PeopleWrite, id).await?;
+    let p = scoped(&txn, principal, Perm::BindingWrite, id).await?;
     let Some(openid) = p.openid.clone() else {
         return Err(AppError::field("openid", "该人员未绑定微信"));
     };

@@ -277,7 +277,7 @@ pub struct UnbindQuery {
 
 /// Remove a person's WeChat binding (lost phone, new account).
 #[utoipa::path(delete, path = "/api/v1/people/{person_id}/wechat", tag = "people", params(("person_id" = i64, Path), UnbindQuery),
-    security(("bearer" = ["people.write"])),
+    security(("bearer" = ["wechat.bind"])),
     responses((status = 200, body = PersonView), (status = 400, body = Problem), (status = 403, body = Problem)))]
 pub async fn unbind_wechat(
     state: web::Data<AppState>,

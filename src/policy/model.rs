@@ -427,6 +427,18 @@ pub struct ItemSpec {
     pub fields: Vec<FieldSpec>,
 }
 
+/// A rule reading an item (see [`Policy::item_rules`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemRule<'a> {
+    pub rule_id: &'a str,
+    pub rule_label: &'a str,
+    /// The name of the case that reads the item (or the rule's label).
+    pub label: &'a str,
+    pub deduct: bool,
+    /// The rule changes the status only (XH-15.3), or records without points.
+    pub outcome_only: bool,
+}
+
 /// Why an item's fields are not usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
@@ -528,5 +540,44 @@ impl Policy {
         let mut v: Vec<_> = self.items.values().collect();
         v.sort_by(|a, b| (a.subject as u8, &a.code).cmp(&(b.subject as u8, &b.code)));
         v
+    }
+
+    /// The name of a rule, a year-end rule or a group rule (`XH-8.1` → 党员固定活动日).
+    pub fn rule_label(&self, id: &str) -> Option<&str> {
+        self.rules
+            .iter()
+            .find(|r| &*r.id == id)
+            .map(|r| r.label.as_str())
+            .or_else(|| {
+                self.year_end
+                    .iter()
+                    .find(|r| &*r.id == id)
+                    .map(|r| r.label.as_str())
+            })
+            .or_else(|| {
+                self.groups
+                    .iter()
+                    .find(|r| &*r.id == id)
+                    .map(|r| r.label.as_str())
+            })
+    }
+
+    /// The rules that read an item, each with the name of the case that reads it
+    /// ("市级优秀共产党员", else the rule's own), so people choose items by name.
+    pub fn item_rules(&self, code: &str) -> Vec<ItemRule<'_>> {
+        self.rules
+            .iter()
+            .flat_map(|r| r.sources.iter().map(move |s| (r, s)))
+            .filter(
+                |(_, s)| matches!(&s.on, Trigger::Item(codes) if codes.iter().any(|c| c == code)),
+            )
+            .map(|(r, s)| ItemRule {
+                rule_id: &r.id,
+                rule_label: &r.label,
+                label: s.label.as_deref().unwrap_or(&r.label),
+                deduct: r.effect == Effect::Deduct,
+                outcome_only: matches!(s.points, Points::None) && r.schedule.is_none(),
+            })
+            .collect()
     }
 }

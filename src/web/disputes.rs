@@ -112,7 +112,7 @@ struct NewQuery {
 
 /// What the member may dispute: recent activities (with where they stand) and this
 /// year's ledger lines.
-async fn choices(
+pub(crate) async fn choices(
     state: &AppState,
     person: &entity::person::Model,
 ) -> Result<(Vec<Value>, Vec<Value>), AppError> {

@@ -129,7 +129,7 @@ fn is_rule_id(word: &str) -> bool {
 
 /// An engine note in members' words: rule IDs are staff jargon and left out
 /// ("XH-8.1 主题党日按时签到 +5" → "主题党日按时签到 +5").
-fn plain_note(note: &str) -> String {
+pub(crate) fn plain_note(note: &str) -> String {
     note.split(' ')
         .filter_map(|w| {
             // The ID may follow an opening parenthesis inside the word: "分（XH-8.2".
@@ -148,7 +148,7 @@ fn plain_note(note: &str) -> String {
         .replace("（ ", "（")
 }
 
-fn signed(d: rust_decimal::Decimal) -> String {
+pub(crate) fn signed(d: rust_decimal::Decimal) -> String {
     if d.is_sign_negative() && !d.is_zero() {
         fmt_dec(d)
     } else {
