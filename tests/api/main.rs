@@ -5,6 +5,7 @@ mod auth;
 mod checkin;
 mod cli;
 mod console;
+mod console_admin;
 mod disputes;
 mod exports;
 mod health;
