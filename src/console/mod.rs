@@ -165,7 +165,11 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
             if secretary { "支部" } else { "组织" },
             Some(Perm::OrgRead),
         ),
-        ("/console/fixed-days", "固定活动日", Some(Perm::ActivityRead)),
+        (
+            "/console/fixed-days",
+            "固定活动日",
+            Some(Perm::ActivityRead),
+        ),
         ("/console/rankings", "排名与结果", Some(Perm::ScoresRead)),
         ("/console/import", "导入", Some(Perm::PeopleWrite)),
         ("/console/accounts", "账号", Some(Perm::AccountsRead)),

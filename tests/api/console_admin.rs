@@ -26,7 +26,10 @@ async fn auditor_and_security(app: &TestApp) -> (Desk, Desk, String) {
         .await;
     app.account(&security, "aud", "auditor", None).await;
     let aud = Desk::new(app);
-    assert_eq!(aud.login("aud", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        aud.login("aud", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
     let sec = Desk::new(app);
     assert_eq!(
         sec.login("secadm", PASSWORD).await.status,
@@ -84,7 +87,10 @@ async fn org_tree_and_policy_page_show_every_reading_to_each_role_read_only_for_
     assert!(page.text.contains("/settings\""), "admins change settings");
 
     // The secretary reads its branch, sets the fixed-day rule, chooses no policy.
-    let sec = s.secretary.get(&format!("/console/orgs/{}", s.branch)).await;
+    let sec = s
+        .secretary
+        .get(&format!("/console/orgs/{}", s.branch))
+        .await;
     assert_eq!(sec.status, StatusCode::OK);
     assert!(!sec.text.contains(&policy_form));
     assert!(sec.text.contains("/rule\""));
@@ -101,7 +107,10 @@ async fn org_tree_and_policy_page_show_every_reading_to_each_role_read_only_for_
     assert!(!ro.text.contains("/rule\""));
     let nav = aud.get("/console/").await;
     for shown in ["组织", "排名与结果", "账号", "审计日志", "固定活动日"] {
-        assert!(nav.text.contains(&format!(">{shown}</a>")), "auditor nav {shown}");
+        assert!(
+            nav.text.contains(&format!(">{shown}</a>")),
+            "auditor nav {shown}"
+        );
     }
 }
 
@@ -134,7 +143,10 @@ async fn choosing_a_policy_says_the_year_is_re_derived_then_records_it_audited()
     assert_eq!(cross.status, StatusCode::FORBIDDEN);
     let (aud, _, _) = auditor_and_security(&app).await;
     let refused = aud
-        .post(&path, &[("policy", "town-2019"), ("year", "2026"), ("confirm", "1")])
+        .post(
+            &path,
+            &[("policy", "town-2019"), ("year", "2026"), ("confirm", "1")],
+        )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     let bad = s
@@ -167,13 +179,12 @@ async fn choosing_a_policy_says_the_year_is_re_derived_then_records_it_audited()
     );
     let page = s.admin.get(done.location.as_deref().expect("to")).await;
     assert!(page.text.contains("已更换政策"));
-    assert!(page.text.contains("带头、组织、主导作用"), "town-2019's readings");
-    let security = app
-        .token("secadm", PASSWORD)
-        .await;
-    let log = app
-        .get("/api/v1/audit?action=set_policy", &security)
-        .await;
+    assert!(
+        page.text.contains("带头、组织、主导作用"),
+        "town-2019's readings"
+    );
+    let security = app.token("secadm", PASSWORD).await;
+    let log = app.get("/api/v1/audit?action=set_policy", &security).await;
     assert!(log.text.contains("town-2019"), "audited: {}", log.text);
 }
 
@@ -181,13 +192,22 @@ async fn choosing_a_policy_says_the_year_is_re_derived_then_records_it_audited()
 async fn person_changes_need_a_reason_show_their_consequence_then_record() {
     let (app, s) = setup().await;
     let person = app
-        .person(&s.admin_token, "张三", "13800000001", s.branch, "probationary")
+        .person(
+            &s.admin_token,
+            "张三",
+            "13800000001",
+            s.branch,
+            "probationary",
+        )
         .await;
     let path = format!("/console/people/{person}/transfer");
     let to = s.other.to_string();
 
     // A missing reason is shown by its field, what was typed kept, nothing recorded.
-    let r = s.admin.post(&path, &[("to_org_id", &to), ("reason", "")]).await;
+    let r = s
+        .admin
+        .post(&path, &[("to_org_id", &to), ("reason", "")])
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.text.contains("请填写原因"), "{}", r.text);
     assert!(r.text.contains(&format!("value=\"{to}\" selected")), "kept");
@@ -200,7 +220,9 @@ async fn person_changes_need_a_reason_show_their_consequence_then_record() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert!(r.text.contains("id=\"confirm-change\""));
     assert!(r.text.contains("由“B 组织”转至“B2 组织”"), "{}", r.text);
-    let api = app.get(&format!("/api/v1/people/{person}"), &s.admin_token).await;
+    let api = app
+        .get(&format!("/api/v1/people/{person}"), &s.admin_token)
+        .await;
     assert_eq!(api.body["org_id"], json!(s.branch));
 
     // Refused: cross-site, an auditor, a secretary (no people.write), an admin of B2 only.
@@ -232,22 +254,35 @@ async fn person_changes_need_a_reason_show_their_consequence_then_record() {
         b2.get(&format!("/console/people/{person}")).await.status,
         StatusCode::NOT_FOUND
     );
-    let api = app.get(&format!("/api/v1/people/{person}"), &s.admin_token).await;
-    assert_eq!(api.body["org_id"], json!(s.branch), "refused changes nothing");
+    let api = app
+        .get(&format!("/api/v1/people/{person}"), &s.admin_token)
+        .await;
+    assert_eq!(
+        api.body["org_id"],
+        json!(s.branch),
+        "refused changes nothing"
+    );
 
     let done = s.admin.post(&path, &form).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
     // A double submit records once.
     let again = s.admin.post(&path, &form).await;
     assert_eq!(again.status, StatusCode::SEE_OTHER);
-    let api = app.get(&format!("/api/v1/people/{person}"), &s.admin_token).await;
+    let api = app
+        .get(&format!("/api/v1/people/{person}"), &s.admin_token)
+        .await;
     assert_eq!(api.body["org_id"], json!(s.other));
     let hist = app
         .get(&format!("/api/v1/people/{person}/history"), &s.admin_token)
         .await;
     assert_eq!(hist.body.as_array().map(Vec::len), Some(1), "{}", hist.text);
     let page = s.admin.get(&format!("/console/people/{person}")).await;
-    assert!(page.text.contains("组织关系转接：B 组织 → B2 组织（工作调动）"), "{}", page.text);
+    assert!(
+        page.text
+            .contains("组织关系转接：B 组织 → B2 组织（工作调动）"),
+        "{}",
+        page.text
+    );
 
     // Role: probationary → member, the index named before it happens.
     let role = format!("/console/people/{person}/role");
@@ -260,7 +295,12 @@ async fn person_changes_need_a_reason_show_their_consequence_then_record() {
         .admin
         .post(
             &role,
-            &[("role", "member"), ("reason", "按期转正"), ("confirm", "1"), ("form_id", "r-1")],
+            &[
+                ("role", "member"),
+                ("reason", "按期转正"),
+                ("confirm", "1"),
+                ("form_id", "r-1"),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
@@ -269,7 +309,14 @@ async fn person_changes_need_a_reason_show_their_consequence_then_record() {
     let ex = format!("/console/people/{person}/exemptions");
     let r = s
         .admin
-        .post(&ex, &[("scope", "year"), ("year", "2026"), ("approver", "区委组织部")])
+        .post(
+            &ex,
+            &[
+                ("scope", "year"),
+                ("year", "2026"),
+                ("approver", "区委组织部"),
+            ],
+        )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.text.contains("请填写原因"));
@@ -277,10 +324,19 @@ async fn person_changes_need_a_reason_show_their_consequence_then_record() {
         .admin
         .post(
             &ex,
-            &[("scope", "year"), ("year", "2026"), ("approver", "区委组织部"), ("reason", "长期病休")],
+            &[
+                ("scope", "year"),
+                ("year", "2026"),
+                ("approver", "区委组织部"),
+                ("reason", "长期病休"),
+            ],
         )
         .await;
-    assert!(r.text.contains("不计积分、不评星级、不参加排名"), "{}", r.text);
+    assert!(
+        r.text.contains("不计积分、不评星级、不参加排名"),
+        "{}",
+        r.text
+    );
     let r = s
         .admin
         .post(
@@ -297,11 +353,21 @@ async fn person_changes_need_a_reason_show_their_consequence_then_record() {
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     let score = app
-        .get(&format!("/api/v1/people/{person}/score?year=2026"), &s.admin_token)
+        .get(
+            &format!("/api/v1/people/{person}/score?year=2026"),
+            &s.admin_token,
+        )
         .await;
-    assert!(score.text.contains("exempt"), "re-derived at once: {}", score.text);
+    assert!(
+        score.text.contains("exempt"),
+        "re-derived at once: {}",
+        score.text
+    );
     let page = s.admin.get(&format!("/console/people/{person}")).await;
-    assert!(page.text.contains("免评 · 2026年度（长期病休；区委组织部审批）"));
+    assert!(
+        page.text
+            .contains("免评 · 2026年度（长期病休；区委组织部审批）")
+    );
 
     // The auditor reads the page without a form.
     let ro = aud.get(&format!("/console/people/{person}")).await;
@@ -341,14 +407,22 @@ async fn accounts_pages_follow_manages_exactly_and_resets_force_a_new_password()
         .admin
         .post(&format!("/console/accounts/{other_admin}/reset"), &[])
         .await;
-    assert_eq!(refused.status, StatusCode::NOT_FOUND, "admin cannot reset an admin");
+    assert_eq!(
+        refused.status,
+        StatusCode::NOT_FOUND,
+        "admin cannot reset an admin"
+    );
     assert!(!refused.text.contains("admin2"));
     app.token("admin2", PASSWORD).await; // the password still works
     let bad = s
         .admin
         .post(
             "/console/accounts",
-            &[("username", "x"), ("role", "recorder"), ("org_id", &s.branch.to_string())],
+            &[
+                ("username", "x"),
+                ("role", "recorder"),
+                ("org_id", &s.branch.to_string()),
+            ],
         )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
@@ -365,7 +439,11 @@ async fn accounts_pages_follow_manages_exactly_and_resets_force_a_new_password()
         .await
         .body
         .as_array()
-        .and_then(|a| a.iter().find(|x| x["username"] == "sec-b").map(|x| x["id"].clone()))
+        .and_then(|a| {
+            a.iter()
+                .find(|x| x["username"] == "sec-b")
+                .map(|x| x["id"].clone())
+        })
         .and_then(|v| v.as_i64())
         .expect("sec-b");
     let reset = sec
@@ -374,21 +452,32 @@ async fn accounts_pages_follow_manages_exactly_and_resets_force_a_new_password()
     assert_eq!(reset.status, StatusCode::OK, "{}", reset.text);
     assert!(reset.text.contains("下次登录时须修改密码"));
     let after = s.secretary.get("/console/").await;
-    assert_eq!(after.status, StatusCode::SEE_OTHER, "the reset ended the login");
+    assert_eq!(
+        after.status,
+        StatusCode::SEE_OTHER,
+        "the reset ended the login"
+    );
     // Ending the admin's logins.
     let chief = app
         .get("/api/v1/accounts", &security)
         .await
         .body
         .as_array()
-        .and_then(|a| a.iter().find(|x| x["username"] == "chief").map(|x| x["id"].clone()))
+        .and_then(|a| {
+            a.iter()
+                .find(|x| x["username"] == "chief")
+                .map(|x| x["id"].clone())
+        })
         .and_then(|v| v.as_i64())
         .expect("chief");
     let end = sec
         .post(&format!("/console/accounts/{chief}/logins/end"), &[])
         .await;
     assert_eq!(end.status, StatusCode::SEE_OTHER, "{}", end.text);
-    assert_eq!(s.admin.get("/console/orgs").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        s.admin.get("/console/orgs").await.status,
+        StatusCode::SEE_OTHER
+    );
 
     // Auditors read every account, change none.
     let ro = aud.get("/console/accounts").await;
@@ -398,7 +487,11 @@ async fn accounts_pages_follow_manages_exactly_and_resets_force_a_new_password()
     let r = aud
         .post(
             "/console/accounts",
-            &[("username", "rec-x"), ("role", "recorder"), ("org_id", &s.branch.to_string())],
+            &[
+                ("username", "rec-x"),
+                ("role", "recorder"),
+                ("org_id", &s.branch.to_string()),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -420,23 +513,45 @@ async fn rankings_by_period_filter_by_branch_and_page_on_the_server() {
     for i in 0..52 {
         let org = if i < 51 { s.branch } else { s.other };
         let p = app
-            .person(&s.admin_token, &format!("党员{i:02}"), &format!("139{i:08}"), org, "member")
+            .person(
+                &s.admin_token,
+                &format!("党员{i:02}"),
+                &format!("139{i:08}"),
+                org,
+                "member",
+            )
             .await;
         people.push(p);
     }
     for (i, p) in people.iter().enumerate() {
         // November for all, December for the first: the month's ranking differs.
         let points = u32::try_from(i % 5 + 1).expect("points");
-        study(&app, &s.admin_token, *p, "2026-11-10T10:00:00+08:00", points).await;
+        study(
+            &app,
+            &s.admin_token,
+            *p,
+            "2026-11-10T10:00:00+08:00",
+            points,
+        )
+        .await;
     }
-    study(&app, &s.admin_token, people[51], "2026-12-02T10:00:00+08:00", 3).await;
+    study(
+        &app,
+        &s.admin_token,
+        people[51],
+        "2026-12-02T10:00:00+08:00",
+        3,
+    )
+    .await;
 
     let committee = app.get("/api/v1/orgs", &s.admin_token).await.body[0]["id"]
         .as_i64()
         .expect("committee");
     let page = s
         .admin
-        .get(&format!("/console/rankings?org={committee}&year=2026&period=year"))
+        .get(&format!(
+            "/console/rankings?org={committee}&year=2026&period=year"
+        ))
         .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
     assert!(page.text.contains("共 52 人"), "{}", page.text);
@@ -445,21 +560,33 @@ async fn rankings_by_period_filter_by_branch_and_page_on_the_server() {
     assert!(next, "a next page link");
     let p2 = s
         .admin
-        .get(&format!("/console/rankings?org={committee}&year=2026&period=year&page=2"))
+        .get(&format!(
+            "/console/rankings?org={committee}&year=2026&period=year&page=2"
+        ))
         .await;
     assert!(p2.text.contains("第 2 / 2 页"));
-    assert_eq!(p2.text.matches("/console/people/").count(), 2, "{}", p2.text);
+    assert_eq!(
+        p2.text.matches("/console/people/").count(),
+        2,
+        "{}",
+        p2.text
+    );
 
     // December: only one person scored; the branch filter leaves B2 out.
     let dec = s
         .admin
-        .get(&format!("/console/rankings?org={committee}&year=2026&period=month&n=12"))
+        .get(&format!(
+            "/console/rankings?org={committee}&year=2026&period=month&n=12"
+        ))
         .await;
     assert!(dec.text.contains("党员51"));
     assert!(dec.text.contains("12月"));
     let b = s
         .admin
-        .get(&format!("/console/rankings?org={}&year=2026&period=quarter&n=4", s.branch))
+        .get(&format!(
+            "/console/rankings?org={}&year=2026&period=quarter&n=4",
+            s.branch
+        ))
         .await;
     assert!(b.text.contains("共 51 人"), "{}", b.text);
     assert!(!b.text.contains("党员51"));
@@ -497,7 +624,9 @@ async fn year_close_confirmation_says_what_freezes_before_the_post() {
 
     let running = s
         .admin
-        .get(&format!("/console/rankings/close?org={committee}&year=2026"))
+        .get(&format!(
+            "/console/rankings/close?org={committee}&year=2026"
+        ))
         .await;
     assert!(running.text.contains("尚未结束"));
     let ranking = s
@@ -507,18 +636,29 @@ async fn year_close_confirmation_says_what_freezes_before_the_post() {
     assert!(ranking.text.contains("2025 年度结账…"));
     let confirm = s
         .admin
-        .get(&format!("/console/rankings/close?org={committee}&year=2025"))
+        .get(&format!(
+            "/console/rankings/close?org={committee}&year=2025"
+        ))
         .await;
     assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.text);
     assert!(confirm.text.contains("结账后将冻结"));
-    assert!(confirm.text.contains("<strong>1</strong> 名人员"), "{}", confirm.text);
-    assert!(confirm.text.contains("title=\"XH-15.1\""), "the year-end rule");
+    assert!(
+        confirm.text.contains("<strong>1</strong> 名人员"),
+        "{}",
+        confirm.text
+    );
+    assert!(
+        confirm.text.contains("title=\"XH-15.1\""),
+        "the year-end rule"
+    );
 
     let (aud, _, _) = auditor_and_security(&app).await;
     assert_eq!(
-        aud.get(&format!("/console/rankings/close?org={committee}&year=2025"))
-            .await
-            .status,
+        aud.get(&format!(
+            "/console/rankings/close?org={committee}&year=2025"
+        ))
+        .await
+        .status,
         StatusCode::FORBIDDEN
     );
     let form = [
@@ -533,7 +673,11 @@ async fn year_close_confirmation_says_what_freezes_before_the_post() {
     );
     assert_eq!(
         s.admin
-            .post_from(Some("https://evil.example"), "/console/rankings/close", &form)
+            .post_from(
+                Some("https://evil.example"),
+                "/console/rankings/close",
+                &form
+            )
             .await
             .status,
         StatusCode::FORBIDDEN
@@ -561,7 +705,11 @@ async fn fixed_days_page_lists_the_branches_that_missed_their_day() {
         .admin
         .post(
             &format!("/console/orgs/{}/rule", s.branch),
-            &[("day_of_month", "1"), ("start_time", "14:00"), ("duration_minutes", "120")],
+            &[
+                ("day_of_month", "1"),
+                ("start_time", "14:00"),
+                ("duration_minutes", "120"),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
@@ -582,7 +730,10 @@ async fn fixed_days_page_lists_the_branches_that_missed_their_day() {
 
     let filtered = s
         .admin
-        .get(&format!("/console/fixed-days?month=2026-11&org={}", s.other))
+        .get(&format!(
+            "/console/fixed-days?month=2026-11&org={}",
+            s.other
+        ))
         .await;
     assert!(!filtered.text.contains("十一月主题党日"));
     let out = s

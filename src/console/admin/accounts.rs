@@ -14,7 +14,7 @@ use crate::auth::service::{self as accounts, AccountPatch, NewAccount};
 use crate::auth::{Perm, Role};
 use crate::console::session::see_other;
 use crate::console::{
-    ConsoleUser, field_errors, first_submit, hide, message_of, new_form_id, page, Posted, respond,
+    ConsoleUser, Posted, field_errors, first_submit, hide, message_of, new_form_id, page, respond,
     when,
 };
 use crate::error::{AppError, AppResult};
@@ -26,7 +26,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/accounts", web::post().to(create))
         .route("/console/accounts/{id}/state", web::post().to(set_state))
         .route("/console/accounts/{id}/reset", web::post().to(reset))
-        .route("/console/accounts/{id}/logins/end", web::post().to(end_logins));
+        .route(
+            "/console/accounts/{id}/logins/end",
+            web::post().to(end_logins),
+        );
 }
 
 const ROLES: [Role; 5] = [
@@ -167,8 +170,7 @@ async fn create(
                 },
             )
         };
-        let Some(role) = Role::parse(&f.get("role")).filter(|r| user.principal.manages(*r))
-        else {
+        let Some(role) = Role::parse(&f.get("role")).filter(|r| user.principal.manages(*r)) else {
             return again("role", "请选择账号类别".into()).await;
         };
         let org_id = match f.get("org_id").as_str() {
@@ -211,7 +213,10 @@ async fn create(
                 )
                 .await
             }
-            Err(e) if e.code.status().is_client_error() && e.code != crate::error::ErrorCode::Forbidden => {
+            Err(e)
+                if e.code.status().is_client_error()
+                    && e.code != crate::error::ErrorCode::Forbidden =>
+            {
                 let field = match e.errors.first().map(|x| x.field.as_str()) {
                     Some("org_id") => "org_id",
                     _ => "username",
@@ -267,14 +272,10 @@ async fn reset(
     respond(&req, &user, async {
         user.principal.require(Perm::AccountsManage)?;
         let id = AccountId(*path);
-        let password = accounts::reset_password(
-            &state,
-            &user.principal.actor(),
-            Some(&user.principal),
-            id,
-        )
-        .await
-        .map_err(hide)?;
+        let password =
+            accounts::reset_password(&state, &user.principal.actor(), Some(&user.principal), id)
+                .await
+                .map_err(hide)?;
         let account = accounts::get_account(&state, &user.principal, id).await?;
         list_page(
             &state,

@@ -46,7 +46,6 @@ async fn attendance_xlsx(
     run.await.unwrap_or_else(|e| error(&req, &user, &e))
 }
 
-
 #[derive(serde::Deserialize)]
 struct FixedDayQuery {
     month: Option<String>,

@@ -13,8 +13,7 @@ use crate::auth::Perm;
 use crate::console::people::person_page;
 use crate::console::session::see_other;
 use crate::console::{
-    ConsoleUser, Fields, field_errors, first_submit, hide, message_of, new_form_id, Posted,
-    respond,
+    ConsoleUser, Fields, Posted, field_errors, first_submit, hide, message_of, new_form_id, respond,
 };
 use crate::error::AppResult;
 use crate::ids::{OrgId, PersonId};
@@ -123,134 +122,146 @@ async fn check(
     }
     let today = state.clock.now().with_timezone(&tz_of(org)).date_naive();
     let checked = match kind {
-            "transfer" => {
-                let Ok(to) = f.get("to_org_id").parse::<i64>() else {
-                    return Ok(Err(("to_org_id", "请选择转入组织".to_owned())));
-                };
-                let target = crate::org::service::scoped(
-                    &state.db,
-                    &user.principal,
-                    Perm::PeopleWrite,
-                    OrgId(to),
-                )
-                .await
-                .map_err(hide)?;
-                if target.id == org.id {
-                    return Ok(Err(("to_org_id", "已在该组织".to_owned())));
-                }
-                let on = field!(date(f, "effective_on", today));
-                let why = field!(reason(f));
-                let year = chrono::Datelike::year(&on);
-                let policy = inputs::policy_choice(&state.db, &target.path, year).await?.0;
-                Checked {
-                    consequence: format!(
-                        "{} 的组织关系将自{}起由“{}”转至“{}”：此后由“{}”管理，按其政策（{}）记分；此前已得的积分仍属本人，变更记录保留原组织。本年度积分随即重新计算。",
-                        person.name, day(on), org.name, target.name, target.name, policy
-                    ),
-                    change: Change::Transfer(Transfer {
-                        to_org_id: OrgId(target.id),
-                        effective_on: Some(on),
-                        reason: Some(why),
-                    }),
-                }
+        "transfer" => {
+            let Ok(to) = f.get("to_org_id").parse::<i64>() else {
+                return Ok(Err(("to_org_id", "请选择转入组织".to_owned())));
+            };
+            let target = crate::org::service::scoped(
+                &state.db,
+                &user.principal,
+                Perm::PeopleWrite,
+                OrgId(to),
+            )
+            .await
+            .map_err(hide)?;
+            if target.id == org.id {
+                return Ok(Err(("to_org_id", "已在该组织".to_owned())));
             }
-            "role" => {
-                let Some(new) = PersonRole::parse(&f.get("role")) else {
-                    return Ok(Err(("role", "请选择类别".to_owned())));
-                };
-                if new.as_str() == person.role {
-                    return Ok(Err(("role", "类别未变化".to_owned())));
+            let on = field!(date(f, "effective_on", today));
+            let why = field!(reason(f));
+            let year = chrono::Datelike::year(&on);
+            let policy = inputs::policy_choice(&state.db, &target.path, year)
+                .await?
+                .0;
+            Checked {
+                consequence: format!(
+                    "{} 的组织关系将自{}起由“{}”转至“{}”：此后由“{}”管理，按其政策（{}）记分；此前已得的积分仍属本人，变更记录保留原组织。本年度积分随即重新计算。",
+                    person.name,
+                    day(on),
+                    org.name,
+                    target.name,
+                    target.name,
+                    policy
+                ),
+                change: Change::Transfer(Transfer {
+                    to_org_id: OrgId(target.id),
+                    effective_on: Some(on),
+                    reason: Some(why),
+                }),
+            }
+        }
+        "role" => {
+            let Some(new) = PersonRole::parse(&f.get("role")) else {
+                return Ok(Err(("role", "请选择类别".to_owned())));
+            };
+            if new.as_str() == person.role {
+                return Ok(Err(("role", "类别未变化".to_owned())));
+            }
+            let on = field!(date(f, "effective_on", today));
+            let why = field!(reason(f));
+            let old = PersonRole::parse(&person.role).map_or("", |r| r.label());
+            let index = if new.is_party_member() {
+                "先锋指数（党员）"
+            } else {
+                "申请人指数"
+            };
+            Checked {
+                consequence: format!(
+                    "{} 将自{}起由{}改为{}：此后按{}计分，此前的时段仍按{}计分。本年度积分随即重新计算。",
+                    person.name,
+                    day(on),
+                    old,
+                    new.label(),
+                    index,
+                    old
+                ),
+                change: Change::Role(RoleChange {
+                    role: new,
+                    effective_on: Some(on),
+                    reason: Some(why),
+                }),
+            }
+        }
+        "status" => {
+            let Some(new) = PersonStatus::parse(&f.get("status")) else {
+                return Ok(Err(("status", "请选择状态".to_owned())));
+            };
+            if new.as_str() == person.status {
+                return Ok(Err(("status", "状态未变化".to_owned())));
+            }
+            let on = field!(date(f, "effective_on", today));
+            let why = field!(reason(f));
+            let old = PersonStatus::parse(&person.status).map_or("", |s| s.label());
+            let effect = if new == PersonStatus::Active {
+                "此后可以签到，重新列入活动出勤和补学。"
+            } else {
+                "此后不能签到，不再列入活动出勤和补学；已得积分和记录保留。"
+            };
+            Checked {
+                consequence: format!(
+                    "{} 的状态将自{}起由“{}”改为“{}”：{}",
+                    person.name,
+                    day(on),
+                    old,
+                    new.label(),
+                    effect
+                ),
+                change: Change::Status(StatusChange {
+                    status: new,
+                    effective_on: Some(on),
+                    reason: why,
+                }),
+            }
+        }
+        _ => {
+            let permanent = f.get("scope") == "permanent";
+            let year = if permanent {
+                None
+            } else {
+                match f.get("year").parse::<i32>() {
+                    Ok(y) if (2000..=2100).contains(&y) => Some(y),
+                    _ => return Ok(Err(("year", "请填写免评年度（如 2026）".to_owned()))),
                 }
-                let on = field!(date(f, "effective_on", today));
-                let why = field!(reason(f));
-                let old = PersonRole::parse(&person.role).map_or("", |r| r.label());
-                let index = if new.is_party_member() {
-                    "先锋指数（党员）"
+            };
+            let why = field!(reason(f));
+            let approver = f.get("approver");
+            if approver.is_empty() {
+                return Ok(Err(("approver", "请填写审批的上级组织".to_owned())));
+            }
+            let approved_on = field!(date(f, "approved_on", today));
+            let revoke = f.get("revoke") == "1";
+            let span = year.map_or_else(|| "长期".to_owned(), |y| format!("{y}年度"));
+            Checked {
+                consequence: if revoke {
+                    format!(
+                        "撤销 {} {}的免评：恢复计分、评星和排名，积分随即重新计算。",
+                        person.name, span
+                    )
                 } else {
-                    "申请人指数"
-                };
-                Checked {
-                    consequence: format!(
-                        "{} 将自{}起由{}改为{}：此后按{}计分，此前的时段仍按{}计分。本年度积分随即重新计算。",
-                        person.name, day(on), old, new.label(), index, old
-                    ),
-                    change: Change::Role(RoleChange {
-                        role: new,
-                        effective_on: Some(on),
-                        reason: Some(why),
-                    }),
-                }
+                    format!(
+                        "{} {}免评：不计积分、不评星级、不参加排名（经{}审批）；已有记录保留，积分随即重新计算。",
+                        person.name, span, approver
+                    )
+                },
+                change: Change::Exempt(NewExemption {
+                    year,
+                    reason: why,
+                    approver,
+                    approved_on,
+                    revoke,
+                }),
             }
-            "status" => {
-                let Some(new) = PersonStatus::parse(&f.get("status")) else {
-                    return Ok(Err(("status", "请选择状态".to_owned())));
-                };
-                if new.as_str() == person.status {
-                    return Ok(Err(("status", "状态未变化".to_owned())));
-                }
-                let on = field!(date(f, "effective_on", today));
-                let why = field!(reason(f));
-                let old = PersonStatus::parse(&person.status).map_or("", |s| s.label());
-                let effect = if new == PersonStatus::Active {
-                    "此后可以签到，重新列入活动出勤和补学。"
-                } else {
-                    "此后不能签到，不再列入活动出勤和补学；已得积分和记录保留。"
-                };
-                Checked {
-                    consequence: format!(
-                        "{} 的状态将自{}起由“{}”改为“{}”：{}",
-                        person.name,
-                        day(on),
-                        old,
-                        new.label(),
-                        effect
-                    ),
-                    change: Change::Status(StatusChange {
-                        status: new,
-                        effective_on: Some(on),
-                        reason: why,
-                    }),
-                }
-            }
-            _ => {
-                let permanent = f.get("scope") == "permanent";
-                let year = if permanent {
-                    None
-                } else {
-                    match f.get("year").parse::<i32>() {
-                        Ok(y) if (2000..=2100).contains(&y) => Some(y),
-                        _ => return Ok(Err(("year", "请填写免评年度（如 2026）".to_owned()))),
-                    }
-                };
-                let why = field!(reason(f));
-                let approver = f.get("approver");
-                if approver.is_empty() {
-                    return Ok(Err(("approver", "请填写审批的上级组织".to_owned())));
-                }
-                let approved_on = field!(date(f, "approved_on", today));
-                let revoke = f.get("revoke") == "1";
-                let span = year.map_or_else(|| "长期".to_owned(), |y| format!("{y}年度"));
-                Checked {
-                    consequence: if revoke {
-                        format!(
-                            "撤销 {} {}的免评：恢复计分、评星和排名，积分随即重新计算。",
-                            person.name, span
-                        )
-                    } else {
-                        format!(
-                            "{} {}免评：不计积分、不评星级、不参加排名（经{}审批）；已有记录保留，积分随即重新计算。",
-                            person.name, span, approver
-                        )
-                    },
-                    change: Change::Exempt(NewExemption {
-                        year,
-                        reason: why,
-                        approver,
-                        approved_on,
-                        revoke,
-                    }),
-                }
-            }
+        }
     };
     Ok(Ok(checked))
 }
@@ -270,9 +281,8 @@ async fn change(
         .await
         .map_err(hide)?;
     let org = crate::org::service::find(&state.db, OrgId(person.org_id)).await?;
-    let again = |status: StatusCode, extra: Value| {
-        person_page(state, req, user, id, None, status, extra)
-    };
+    let again =
+        |status: StatusCode, extra: Value| person_page(state, req, user, id, None, status, extra);
     let confirmed = f.get("confirm") == "1";
     // A repeat of a confirmed post is told it was done (its check would now fail).
     if confirmed && !first_submit(state, &f.get("form_id")).await {
@@ -310,8 +320,12 @@ async fn change(
     let p = &user.principal;
     let mut also = None;
     let recorded = match checked.change {
-        Change::Transfer(t) => people::transfer(&state.db, p, PersonId(id), t).await.map(drop),
-        Change::Role(r) => people::change_role(&state.db, p, PersonId(id), r).await.map(drop),
+        Change::Transfer(t) => people::transfer(&state.db, p, PersonId(id), t)
+            .await
+            .map(drop),
+        Change::Role(r) => people::change_role(&state.db, p, PersonId(id), r)
+            .await
+            .map(drop),
         Change::Status(s) => people::change_status(&state.db, p, PersonId(id), s)
             .await
             .map(drop),

@@ -7,8 +7,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use minijinja::{Value, context};
 
-use crate::console::{ConsoleUser, Posted, error, page, refuse_cross_site};
 use crate::auth::Perm;
+use crate::console::{ConsoleUser, Posted, error, page, refuse_cross_site};
 use crate::error::{AppError, AppResult};
 use crate::org::import;
 use crate::state::AppState;

@@ -14,8 +14,7 @@ use crate::auth::Perm;
 use crate::checkin::fixed_day;
 use crate::console::session::see_other;
 use crate::console::{
-    ConsoleUser, field_errors, first_submit, hide, message_of, new_form_id, page, Posted,
-    respond,
+    ConsoleUser, Posted, field_errors, first_submit, hide, message_of, new_form_id, page, respond,
 };
 use crate::error::AppResult;
 use crate::ids::OrgId;
@@ -360,7 +359,9 @@ async fn choose_policy(
             .await;
         }
         if !first_submit(&state, &f.get("form_id")).await {
-            return Ok(see_other(&format!("/console/orgs/{id}?year={year}&done=policy")));
+            return Ok(see_other(&format!(
+                "/console/orgs/{id}?year={year}&done=policy"
+            )));
         }
         match choose_policy_as(
             &state,

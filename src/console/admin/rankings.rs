@@ -11,7 +11,7 @@ use minijinja::{Value, context};
 use serde::Deserialize;
 
 use crate::auth::Perm;
-use crate::console::{ConsoleUser, first_submit, hide, page, Posted, respond};
+use crate::console::{ConsoleUser, Posted, first_submit, hide, page, respond};
 use crate::error::{AppError, AppResult};
 use crate::ids::OrgId;
 use crate::ledger::inputs::{self, tz_of};
@@ -94,17 +94,15 @@ async fn rankings(
         let now_month = chrono::Datelike::month(&state.clock.now().with_timezone(&tz));
         let n = match period {
             Period::Year => None,
-            Period::HalfYear => Some(q.n.unwrap_or((now_month + 5) / 6)),
-            Period::Quarter => Some(q.n.unwrap_or((now_month + 2) / 3)),
+            Period::HalfYear => Some(q.n.unwrap_or(now_month.div_ceil(6))),
+            Period::Quarter => Some(q.n.unwrap_or(now_month.div_ceil(3))),
             Period::Month => Some(q.n.unwrap_or(now_month)),
         };
         let index = match q.index.as_deref() {
             Some("applicant") => "applicant",
             _ => "vanguard",
         };
-        let ranking = queries::rankings(&state.db, &org, year, period, n, index)
-            .await
-            .map_err(|e| AppError::field("n", super::super::message_of(&e)))?;
+        let ranking = queries::rankings(&state.db, &org, year, period, n, index).await?;
         let scope = crate::console::secretary::scope_orgs(&state, &user.principal).await?;
         let names: HashMap<i64, String> = scope.iter().map(|o| (o.id, o.name.clone())).collect();
         let total = ranking.items.len();
@@ -182,7 +180,7 @@ async fn close_page(
     org_id: i64,
     year: i32,
 ) -> AppResult<HttpResponse> {
-    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect};
     user.principal.require(Perm::PolicyWrite)?;
     let org = orgs::scoped(&state.db, &user.principal, Perm::PolicyWrite, OrgId(org_id))
         .await
@@ -196,12 +194,12 @@ async fn close_page(
     for chunk in subtree.chunks(500) {
         use entity::person::{Column, Entity};
         let ids: Vec<i64> = Entity::find()
+            .select_only()
+            .column(Column::Id)
             .filter(Column::OrgId.is_in(chunk.to_vec()))
+            .into_tuple()
             .all(&state.db)
-            .await?
-            .into_iter()
-            .map(|p| p.id)
-            .collect();
+            .await?;
         people += ids.len() as u64;
         person_ids.extend(ids);
         lines += entity::ledger_entry::Entity::find()
