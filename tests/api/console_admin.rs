@@ -56,6 +56,17 @@ async fn study(app: &TestApp, token: &str, person: i64, at: &str, points: u32) {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 }
 
+/// An account's id, as the security admin lists it.
+async fn account_id(app: &TestApp, security: &str, username: &str) -> i64 {
+    app.get("/api/v1/accounts", security)
+        .await
+        .body
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["username"] == username))
+        .and_then(|x| x["id"].as_i64())
+        .unwrap_or_else(|| panic!("no account {username}"))
+}
+
 async fn org_policy(app: &TestApp, token: &str, org: i64, year: i32) -> String {
     let r = app
         .get(&format!("/api/v1/orgs/{org}/policy?year={year}"), token)
@@ -434,18 +445,7 @@ async fn accounts_pages_follow_manages_exactly_and_resets_force_a_new_password()
     assert!(page.text.contains("重置密码"));
     assert!(page.text.contains("value=\"auditor\""));
     assert!(!page.text.contains("value=\"security_admin\""));
-    let sec_id = app
-        .get("/api/v1/accounts", &security)
-        .await
-        .body
-        .as_array()
-        .and_then(|a| {
-            a.iter()
-                .find(|x| x["username"] == "sec-b")
-                .map(|x| x["id"].clone())
-        })
-        .and_then(|v| v.as_i64())
-        .expect("sec-b");
+    let sec_id = account_id(&app, &security, "sec-b").await;
     let reset = sec
         .post(&format!("/console/accounts/{sec_id}/reset"), &[])
         .await;
@@ -458,18 +458,7 @@ async fn accounts_pages_follow_manages_exactly_and_resets_force_a_new_password()
         "the reset ended the login"
     );
     // Ending the admin's logins.
-    let chief = app
-        .get("/api/v1/accounts", &security)
-        .await
-        .body
-        .as_array()
-        .and_then(|a| {
-            a.iter()
-                .find(|x| x["username"] == "chief")
-                .map(|x| x["id"].clone())
-        })
-        .and_then(|v| v.as_i64())
-        .expect("chief");
+    let chief = account_id(&app, &security, "chief").await;
     let end = sec
         .post(&format!("/console/accounts/{chief}/logins/end"), &[])
         .await;
