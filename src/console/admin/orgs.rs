@@ -129,6 +129,13 @@ fn rule_name(p: &Policy, id: &str) -> String {
                 .find(|r| &*r.id == id)
                 .map(|r| r.label.clone())
         })
+        .or_else(|| {
+            p.indexes
+                .iter()
+                .filter_map(|i| i.floor.as_ref())
+                .find(|f| &*f.rule == id)
+                .map(|f| f.label.clone())
+        })
         .unwrap_or_else(|| id.to_owned())
 }
 
