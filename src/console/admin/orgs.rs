@@ -83,17 +83,30 @@ fn nest(
     build(None, orgs, &ids, counts, policies)
 }
 
+/// Every policy choice, oldest first (`inputs::choose_policy` picks the one in force).
+pub async fn policy_rows(state: &AppState) -> AppResult<Vec<entity::org_policy::Model>> {
+    use entity::org_policy::{Column, Entity};
+    use sea_orm::{EntityTrait, QueryOrder};
+    Ok(Entity::find()
+        .order_by_asc(Column::Id)
+        .all(&state.db)
+        .await?)
+}
+
 async fn tree(state: web::Data<AppState>, req: HttpRequest, user: ConsoleUser) -> HttpResponse {
     respond(&req, &user, async {
         user.principal.require(Perm::OrgRead)?;
         let list = crate::console::secretary::scope_orgs(&state, &user.principal).await?;
         let counts = head_counts(&state).await?;
-        // The policy each organization scores the running year with.
-        let mut policies = HashMap::new();
-        for o in &list {
-            let year = current_year(&state, o);
-            policies.insert(o.id, inputs::policy_choice(&state.db, &o.path, year).await?.0);
-        }
+        // The policy each organization scores the running year with (one query).
+        let choices = policy_rows(&state).await?;
+        let policies: HashMap<i64, String> = list
+            .iter()
+            .map(|o| {
+                let year = current_year(&state, o);
+                (o.id, inputs::choose_policy(&choices, &o.path, year).0)
+            })
+            .collect();
         Ok(page(
             &req,
             &user,

@@ -224,12 +224,13 @@ async fn close_page(
     }
     // The year-end and group rules of every policy the subtree scores the year with.
     let mut policies: BTreeMap<String, Value> = BTreeMap::new();
+    let choices = super::orgs::policy_rows(state).await?;
     for o in entity::organization::Entity::find()
         .filter(entity::organization::Column::Path.starts_with(org.path.as_str()))
         .all(&state.db)
         .await?
     {
-        let (name, source) = inputs::policy_choice(&state.db, &o.path, year).await?;
+        let (name, source) = inputs::choose_policy(&choices, &o.path, year);
         if policies.contains_key(&name) {
             continue;
         }
