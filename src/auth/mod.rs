@@ -187,6 +187,12 @@ impl Principal {
         }
     }
 
+    /// Password resets and ending another account's logins: security admins only, for
+    /// the accounts they manage (admins create and disable, never reset).
+    pub fn resets(&self, target: Role) -> bool {
+        self.role == Role::SecurityAdmin && self.manages(target)
+    }
+
     pub fn actor(&self) -> Actor {
         Actor::account(self.account_id, &self.username, self.ip.clone())
     }

@@ -751,6 +751,47 @@ pub async fn reset_password(
     store_generated(state, actor, account, true).await
 }
 
+/// Ends every login of an account (a lost laptop, a shared PC): security admins, for the
+/// accounts they manage; audited. The password stays.
+pub async fn end_logins(state: &AppState, principal: &Principal, id: AccountId) -> AppResult<()> {
+    // As for resets (`Principal::resets`): security admins, then `manages`.
+    if principal.role != Role::SecurityAdmin {
+        return Err(AppError::forbidden("只有安全管理员可以结束他人的登录"));
+    }
+    let account = managed(state, principal, id).await?;
+    let txn = crate::db::begin(&state.db).await?;
+    revoke_sessions(&txn, id, None).await?;
+    let mut entry = Entry::new("end_logins", "account", id);
+    if let Some(org) = account.org_id {
+        entry = entry.org(OrgId(org));
+    }
+    audit::record(&txn, &principal.actor(), entry).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Open logins per account (not revoked, not expired), for the accounts page.
+pub async fn open_logins(
+    db: &impl ConnectionTrait,
+) -> AppResult<std::collections::HashMap<i64, u64>> {
+    use entity::auth_session::{Column, Entity};
+    use sea_orm::QuerySelect;
+    let rows: Vec<(i64, i64)> = Entity::find()
+        .select_only()
+        .column(Column::AccountId)
+        .column_as(Column::Id.count(), "n")
+        .filter(Column::RevokedAt.is_null())
+        .filter(Column::ExpiresAt.gt(Utc::now()))
+        .group_by(Column::AccountId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(a, n)| (a, u64::try_from(n).unwrap_or(0)))
+        .collect())
+}
+
 /// A fresh generated password, as at an account's creation: the console asks for a new
 /// one at the first sign-in, but it is no reset, so the account's API logins go on
 /// (`vanguard demo` prints it for the README walkthrough).

@@ -5,7 +5,8 @@
 //! - [`session`]: sign-in on the existing login sessions, carried in a cookie.
 //! - [`auth_pages`]: login, logout, the forced password change, home and inbox.
 //! - [`secretary`]: today, activities (with the fixed-day rule), check-in, attendance.
-//! - [`admin`]: organizations, people, roster import.
+//! - [`admin`]: organizations, people's changes, accounts, rankings and year close,
+//!   fixed days across the subtree, roster import, disputes, the audit log.
 //!
 //! Pages are rendered with the project's one template environment
 //! ([`crate::web::render`]); the only script is the embedded `/assets/console.js`
@@ -26,7 +27,7 @@ use chrono_tz::Tz;
 use minijinja::Value;
 
 use crate::auth::{Perm, Role};
-use crate::error::{AppError, ErrorCode};
+use crate::error::{AppError, AppResult, ErrorCode};
 pub use session::ConsoleUser;
 
 /// Console pages: their own script, forms to this origin, QR images from this origin.
@@ -158,6 +159,30 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "console/case_comment.html",
         include_str!("../../templates/console/case_comment.html"),
     ),
+    (
+        "console/orgs.html",
+        include_str!("../../templates/console/orgs.html"),
+    ),
+    (
+        "console/org.html",
+        include_str!("../../templates/console/org.html"),
+    ),
+    (
+        "console/accounts.html",
+        include_str!("../../templates/console/accounts.html"),
+    ),
+    (
+        "console/rankings.html",
+        include_str!("../../templates/console/rankings.html"),
+    ),
+    (
+        "console/close.html",
+        include_str!("../../templates/console/close.html"),
+    ),
+    (
+        "console/fixed_days.html",
+        include_str!("../../templates/console/fixed_days.html"),
+    ),
 ];
 
 /// What the navigation offers: each entry needs the permission its API needs, so a
@@ -165,7 +190,8 @@ pub const TEMPLATES: &[(&str, &str)] = &[
 fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
     let role = user.principal.role;
     let secretary = role == Role::Secretary;
-    let items: [(&str, &str, Option<Perm>); 11] = [
+    let secretary_like = matches!(role, Role::Secretary | Role::Recorder);
+    let items: [(&str, &str, Option<Perm>); 13] = [
         ("/console/", "今日", None),
         (
             if secretary {
@@ -207,8 +233,14 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
             if secretary { "支部" } else { "组织" },
             Some(Perm::OrgRead),
         ),
+        (
+            "/console/fixed-days",
+            "固定活动日",
+            Some(Perm::ActivityRead),
+        ),
+        ("/console/rankings", "排名与结果", Some(Perm::ScoresRead)),
         ("/console/import", "导入", Some(Perm::PeopleWrite)),
-        ("/console/accounts", "账号", Some(Perm::AccountsManage)),
+        ("/console/accounts", "账号", Some(Perm::AccountsRead)),
         ("/console/audit", "审计日志", Some(Perm::AuditRead)),
     ];
     let mut seen = std::collections::HashSet::new();
@@ -216,11 +248,8 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
         .into_iter()
         .filter(|(href, _, perm)| {
             perm.is_none_or(|p| role.allows(p))
-                // Pages not built yet stay out of the navigation.
-                && !matches!(
-                    *href,
-                    "/console/accounts" | "/console/orgs"
-                )
+                // A branch's own pages cover these jobs on the phone.
+                && !(secretary_like && matches!(*href, "/console/fixed-days" | "/console/rankings"))
                 // One entry per page (a secretary's 党员 is the binding page).
                 && seen.insert(*href)
         })
@@ -258,6 +287,71 @@ pub fn page(
         CONSOLE_CSP,
         minijinja::context! { ..shell, ..ctx },
     )
+}
+
+/// A handler's page, or its error as a page: how every console handler ends.
+pub async fn respond(
+    req: &HttpRequest,
+    user: &ConsoleUser,
+    work: impl std::future::Future<Output = AppResult<HttpResponse>>,
+) -> HttpResponse {
+    work.await.unwrap_or_else(|e| error(req, user, &e))
+}
+
+/// A posted console form, as an extractor: a cross-site post is refused before its
+/// body is read, so no form handler can forget the check.
+pub struct Posted(pub Fields);
+
+/// The refusal of a cross-site post (403, plain text).
+#[derive(Debug)]
+pub struct CrossSite;
+
+impl std::fmt::Display for CrossSite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("跨站提交已被拒绝")
+    }
+}
+
+impl actix_web::ResponseError for CrossSite {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::FORBIDDEN
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::Forbidden()
+            .content_type("text/plain; charset=utf-8")
+            .body(self.to_string())
+    }
+}
+
+impl actix_web::FromRequest for Posted {
+    type Error = actix_web::Error;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        if refuse_cross_site(req).is_some() {
+            return Box::pin(std::future::ready(Err(CrossSite.into())));
+        }
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move { Ok(Self(Fields::parse(&body.await?))) })
+    }
+}
+
+/// Field errors for a form: each message shown next to its field.
+pub fn field_errors<'a>(errors: impl IntoIterator<Item = (&'a str, String)>) -> Value {
+    Value::from(
+        errors
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect::<std::collections::BTreeMap<_, _>>(),
+    )
+}
+
+/// A service's field error (or its detail) as the message of `field`.
+pub fn message_of(e: &AppError) -> String {
+    e.errors
+        .first()
+        .map_or_else(|| e.detail.clone(), |f| f.message.clone())
 }
 
 /// A short message inside the shell.
@@ -371,6 +465,11 @@ impl Fields {
             .collect()
     }
 
+    /// Every field as posted, in order (to carry a form through a confirmation).
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     /// Everything typed, to fill the form again after an error.
     pub fn values(&self) -> Value {
         // The first value of each name (what a text input showed).
@@ -468,7 +567,7 @@ mod tests {
                     missing_n => 1, kinds => vec![row.clone()], hosts => vec![row.clone()],
                     invitable => vec![row.clone()], today => vec![row.clone()], month => evil,
                     report => minijinja::context! { errors => vec![row.clone()], rows => 1 },
-                    case => row.clone(), history => vec![row.clone()], full_phone => evil, orgs => vec![row.clone(), row.clone()], allowed => minijinja::context! { accept => true, correct => true, reject => true },
+                    case => row.clone(), policy => row.clone(), confirm => row.clone(), shown => row.clone(), tree => vec![row.clone()], history => vec![row.clone()], full_phone => evil, orgs => vec![row.clone(), row.clone()], allowed => minijinja::context! { accept => true, correct => true, reject => true },
                     material => row.clone(), sections => vec![minijinja::context! { id => "x", title => evil, rows => vec![row.clone()], more => "/console/" }],
                     waiting => vec![minijinja::context! { openid => evil, who => evil, count => 1, scans => vec![row.clone()] }],
                     lines => vec![row.clone()], scans => vec![row.clone()], members => vec![row.clone()], unbound => vec![row.clone()],

@@ -1,6 +1,7 @@
 //! 人员 / 党员: search by name or 编号 with filters in the URL and server-side paging,
-//! masked phones, one person's history, and the audited 查看联系方式 (a POST: every
-//! read of a full number is written to the audit log).
+//! masked phones, one person's history and exemptions, and the audited 查看联系方式 (a
+//! POST: every read of a full number is written to the audit log). The change forms on
+//! the person's page (transfer, role, status, 免评) are `admin::changes`.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -106,24 +107,37 @@ async fn list(
     run.await.unwrap_or_else(|e| error(&req, &user, &e))
 }
 
-async fn person_page(
+/// One person's page; `extra` carries a change form's errors, what was typed, a
+/// confirmation waiting, or what was done (`admin::changes`).
+pub async fn person_page(
     state: &AppState,
     req: &HttpRequest,
     user: &ConsoleUser,
     id: i64,
     phone: Option<String>,
+    status: StatusCode,
+    extra: Value,
 ) -> Result<HttpResponse, AppError> {
     let p = people::get(&state.db, &user.principal, PersonId(id))
         .await
         .map_err(hide)?;
     let history = people::history(&state.db, &user.principal, PersonId(id)).await?;
     let org = crate::org::service::find(&state.db, p.org_id).await?;
+    let exemptions = people::list_exemptions(&state.db, &user.principal, PersonId(id)).await?;
+    let org_names = crate::ledger::inputs::org_map(&state.db).await?;
+    let forms = super::admin::changes::forms(state, user, &org).await?;
     Ok(page(
         req,
         user,
-        StatusCode::OK,
+        status,
         "console/person.html",
         context! {
+            exemptions => exemptions.iter().map(|e| context! {
+                action => if e.action == "grant" { "免评" } else { "撤销免评" },
+                year => e.year.map_or_else(|| "长期".to_owned(), |y| format!("{y}年度")),
+                reason => e.reason.clone(), approver => e.approver.clone(),
+                on => e.approved_on.format("%Y年%-m月%-d日").to_string(),
+            }).collect::<Vec<_>>(),
             title => p.name.clone(),
             person => context! {
                 id => id, name => p.name.clone(), external_id => p.external_id.clone(),
@@ -137,12 +151,38 @@ async fn person_page(
                     "role" => "类别变更", "transfer" => "组织关系转接", "status" => "状态变更",
                     "openid_bind" => "绑定微信", "openid_unbind" => "解绑微信", _ => "变更",
                 },
-                from => h.from_value.clone(), to => h.to_value.clone(),
+                from => h.from_value.as_deref().map(|v| readable(&h.kind, v, &org_names)),
+                to => h.to_value.as_deref().map(|v| readable(&h.kind, v, &org_names)),
                 on => h.effective_on.format("%Y年%-m月%-d日").to_string(),
                 reason => h.reason.clone(),
             }).collect::<Vec<_>>(),
+            ..context! { ..extra, ..forms }
         },
     ))
+}
+
+/// A history value as people read it: a role or status label, an organization's name.
+fn readable(
+    kind: &str,
+    value: &str,
+    orgs: &std::collections::HashMap<i64, entity::organization::Model>,
+) -> String {
+    let label = match kind {
+        "role" => crate::org::PersonRole::parse(value).map(|r| r.label().to_owned()),
+        "status" => crate::org::PersonStatus::parse(value).map(|s| s.label().to_owned()),
+        "transfer" => value
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| orgs.get(&id))
+            .map(|o| o.name.clone()),
+        _ => None,
+    };
+    label.unwrap_or_else(|| value.to_owned())
+}
+
+#[derive(Deserialize)]
+struct ShowQuery {
+    done: Option<String>,
 }
 
 async fn show(
@@ -150,10 +190,20 @@ async fn show(
     req: HttpRequest,
     user: ConsoleUser,
     path: web::Path<i64>,
+    q: web::Query<ShowQuery>,
 ) -> HttpResponse {
-    person_page(&state, &req, &user, *path, None)
-        .await
-        .unwrap_or_else(|e| error(&req, &user, &e))
+    let done = super::admin::changes::done_text(q.done.as_deref());
+    person_page(
+        &state,
+        &req,
+        &user,
+        *path,
+        None,
+        StatusCode::OK,
+        context! { done => done },
+    )
+    .await
+    .unwrap_or_else(|e| error(&req, &user, &e))
 }
 
 async fn contact(
@@ -175,6 +225,8 @@ async fn contact(
             &user,
             *path,
             Some(c.phone.unwrap_or_else(|| "未登记".to_owned())),
+            StatusCode::OK,
+            context! {},
         )
         .await
     };

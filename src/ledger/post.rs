@@ -182,6 +182,32 @@ pub async fn repost(
     })
 }
 
+/// Re-derives a person's running year, and `also` (an earlier year an exemption names),
+/// after a change of their history or exemptions (role, transfer, status, 免评), each in
+/// its own transaction. A closed year stays as it was closed.
+pub async fn repost_person(
+    db: &crate::db::Db,
+    scoring: &Scoring,
+    person_id: i64,
+    now: chrono::DateTime<Utc>,
+    also: Option<i32>,
+) -> AppResult<()> {
+    let person = crate::org::people::find(db, crate::ids::PersonId(person_id)).await?;
+    let org = crate::org::service::find(db, crate::ids::OrgId(person.org_id)).await?;
+    let running = inputs::year_of(now, inputs::tz_of(&org));
+    let mut years = vec![running];
+    years.extend(also.filter(|y| *y < running));
+    for year in years {
+        if year_closed(db, &org.path, year).await? {
+            continue;
+        }
+        let txn = crate::db::begin(db).await?;
+        repost(&txn, scoring, SubjectRef::Person(person_id), year, None).await?;
+        txn.commit().await?;
+    }
+    Ok(())
+}
+
 pub fn evaluate(
     scoring: &Scoring,
     inputs: &SubjectInputs,

@@ -33,7 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Years the ledger can hold: a year outside them is a typo, refused before any query.
 const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
 
-fn valid_year(year: i32) -> AppResult<i32> {
+pub fn valid_year(year: i32) -> AppResult<i32> {
     if YEARS.contains(&year) {
         Ok(year)
     } else {
@@ -44,7 +44,7 @@ fn valid_year(year: i32) -> AppResult<i32> {
     }
 }
 
-fn current_year(state: &AppState, org: &entity::organization::Model) -> i32 {
+pub fn current_year(state: &AppState, org: &entity::organization::Model) -> i32 {
     year_of(state.clock.now(), tz_of(org))
 }
 
@@ -421,9 +421,19 @@ pub async fn set_org_policy(
     path: web::Path<i64>,
     body: web::Json<SetPolicy>,
 ) -> AppResult<HttpResponse> {
-    let org =
-        crate::org::service::scoped(&state.db, &principal, Perm::PolicyWrite, OrgId(*path)).await?;
-    let body = body.into_inner();
+    Ok(HttpResponse::Ok()
+        .json(choose_policy_as(&state, &principal, OrgId(*path), body.into_inner()).await?))
+}
+
+/// Chooses an organization subtree's policy for a year, audited, and re-derives the
+/// running scores of that year at once (the API's and the console's one path).
+pub async fn choose_policy_as(
+    state: &AppState,
+    principal: &Principal,
+    org_id: OrgId,
+    body: SetPolicy,
+) -> AppResult<OrgPolicy> {
+    let org = crate::org::service::scoped(&state.db, principal, Perm::PolicyWrite, org_id).await?;
     match &body.source {
         Some(text) => {
             crate::policy::parse_policy(&format!("{}.toml", body.policy), text)
@@ -473,13 +483,13 @@ pub async fn set_org_policy(
     )
     .await?;
     sea_orm::TransactionSession::commit(txn).await?;
-    Ok(HttpResponse::Ok().json(OrgPolicy {
+    Ok(OrgPolicy {
         org_id: org.id,
         year: body.year,
         policy: body.policy,
         customized: body.source.is_some(),
         closed: false,
-    }))
+    })
 }
 
 /// Close a year (year rollover): year-end and group rules are applied, results and ledger

@@ -194,9 +194,10 @@ pub async fn change_role(
     path: web::Path<i64>,
     body: web::Json<RoleChange>,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(
-        people::change_role(&state.db, &principal, PersonId(*path), body.into_inner()).await?,
-    ))
+    let view =
+        people::change_role(&state.db, &principal, PersonId(*path), body.into_inner()).await?;
+    rescore(&state, *path, None).await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// Transfer a person to another organization in scope; the history keeps the old one.
@@ -209,8 +210,9 @@ pub async fn transfer(
     path: web::Path<i64>,
     body: web::Json<Transfer>,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok()
-        .json(people::transfer(&state.db, &principal, PersonId(*path), body.into_inner()).await?))
+    let view = people::transfer(&state.db, &principal, PersonId(*path), body.into_inner()).await?;
+    rescore(&state, *path, None).await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// Change a person's status (transferred out, deceased, left).
@@ -223,9 +225,10 @@ pub async fn change_status(
     path: web::Path<i64>,
     body: web::Json<StatusChange>,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(
-        people::change_status(&state.db, &principal, PersonId(*path), body.into_inner()).await?,
-    ))
+    let view =
+        people::change_status(&state.db, &principal, PersonId(*path), body.into_inner()).await?;
+    rescore(&state, *path, None).await?;
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// Role changes, transfers, status changes and WeChat bindings, oldest first.
@@ -263,9 +266,17 @@ pub async fn add_exemption(
     path: web::Path<i64>,
     body: web::Json<NewExemption>,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Created().json(
-        people::add_exemption(&state.db, &principal, PersonId(*path), body.into_inner()).await?,
-    ))
+    let body = body.into_inner();
+    let year = body.year;
+    let view = people::add_exemption(&state.db, &principal, PersonId(*path), body).await?;
+    rescore(&state, *path, year).await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// A change of a person's history or exemptions shows in their running score at once.
+pub async fn rescore(state: &AppState, person: i64, also: Option<i32>) -> AppResult<()> {
+    crate::ledger::post::repost_person(&state.db, &state.scoring, person, state.clock.now(), also)
+        .await
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -46,6 +46,7 @@
 //! rule = "XH-17"                #   (Policy::choices, for the API)
 //! question = "…"
 //! choice = "…"
+//! alternatives = ["…"]          # optional: the other readings, shown beside it
 //!
 //! [index.vanguard]              # an index and the subjects it covers:
 //! label = "先锋指数"             #   person roles, or ["org"]

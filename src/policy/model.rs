@@ -37,6 +37,8 @@ pub struct Choice {
     pub rule_id: String,
     pub question: String,
     pub choice: String,
+    /// The other readings the document allows (empty where the file names none).
+    pub alternatives: Vec<String>,
 }
 
 /// How long after the start of a fixed activity day a check-in still counts, and

@@ -61,6 +61,9 @@ struct RawChoice {
     rule: String,
     question: String,
     choice: String,
+    /// The other readings the document allows, shown beside the choice.
+    #[serde(default)]
+    alternatives: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -1063,6 +1066,7 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Policy, LoadError> {
                 rule_id: c.rule,
                 question: c.question,
                 choice: c.choice,
+                alternatives: c.alternatives,
             })
             .collect(),
         indexes,

@@ -5,6 +5,7 @@ mod auth;
 mod checkin;
 mod cli;
 mod console;
+mod console_admin;
 mod console_secretary;
 mod disputes;
 mod exports;

@@ -919,6 +919,57 @@ async fn console_story_import_activities_check_in_projector_and_scans() {
     );
 }
 
+/// The admin's desktop pages: the organization tree, an organization's policy with its
+/// readings, and a ranking, at 1366×900: every control labelled, nothing scrolling
+/// sideways, screenshots saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_org_tree_policy_and_rankings_at_desktop_width() {
+    let Some(driver) = driver().await else { return };
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    for (name, phone, points) in [("周五", "13900000011", 4), ("吴六", "13900000012", 2)] {
+        let id = app.person(&s.admin, name, phone, s.branch, "member").await;
+        let r = app
+            .post(
+                "/api/v1/items",
+                &s.admin,
+                json!({"person_id": id, "item": "study", "at": Utc::now().to_rfc3339(), "fields": {"points": points}}),
+            )
+            .await;
+        assert_eq!(r.status, reqwest::StatusCode::CREATED, "{}", r.text);
+    }
+    let c = driver.browser().await;
+    let p = Page {
+        c: &c,
+        base: app.address.clone(),
+    };
+    p.size(1366, 900).await;
+    p.login("chief", PASSWORD).await;
+    p.wait_text("今日").await;
+
+    p.go("/console/orgs").await;
+    let text = p.wait_text("B2 组织").await;
+    assert!(text.contains("xihu-2017"), "the policy in force: {text}");
+    p.assert_no_sideways_scroll("org tree").await;
+    p.shot("admin-orgs-1366").await;
+
+    p.go(&format!("/console/orgs/{}", s.branch)).await;
+    let text = p.wait_text("本政策的理解").await;
+    assert!(text.contains("其他理解"), "{text}");
+    p.assert_labelled("org page").await;
+    p.assert_no_sideways_scroll("org page").await;
+    p.shot("admin-org-policy-1366").await;
+
+    p.go(&format!("/console/rankings?org={}", s.branch)).await;
+    let text = p.wait_text("共 2 人").await;
+    let (first, second) = (text.find("周五"), text.find("吴六"));
+    assert!(first.is_some() && first < second, "ranked by score: {text}");
+    p.assert_labelled("rankings").await;
+    p.assert_no_sideways_scroll("rankings").await;
+    p.shot("admin-rankings-1366").await;
+    c.close().await.ok();
+}
+
 /// A 2×2 PNG (a phone photo stand-in).
 fn tiny_png() -> Vec<u8> {
     let mut out = Vec::new();

@@ -320,3 +320,19 @@ fn every_preset_states_its_choices() {
         );
     }
 }
+
+/// The console shows each reading beside the other readings the document allows.
+#[test]
+fn every_preset_choice_names_its_alternatives() {
+    let set = PolicySet::builtin().unwrap();
+    for name in set.names() {
+        let p = set.get(name).unwrap();
+        for c in &p.choices {
+            assert!(
+                !c.alternatives.is_empty() && c.alternatives.iter().all(|a| !a.is_empty()),
+                "{name}: {} names no alternative reading",
+                c.rule_id
+            );
+        }
+    }
+}
