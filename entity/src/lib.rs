@@ -15,6 +15,7 @@ pub mod fact;
 pub mod fixed_day_rule;
 pub mod ledger_entry;
 pub mod makeup_attempt;
+pub mod member_card;
 pub mod org_policy;
 pub mod organization;
 pub mod pending_scan;

@@ -6,6 +6,7 @@
 //! - [`auth_pages`]: login, logout, the forced password change, home and inbox.
 //! - [`secretary`]: today, activities (with the fixed-day rule), check-in, attendance.
 //! - [`admin`]: organizations, people, roster import.
+//! - [`card`]: member cards (issue, print, reissue) and 持卡签到 at an open session.
 //!
 //! Pages are rendered with the project's one template environment
 //! ([`crate::web::render`]); the only script is the embedded `/assets/console.js`
@@ -15,6 +16,7 @@
 
 pub mod admin;
 pub mod auth_pages;
+pub mod card;
 pub mod people;
 pub mod secretary;
 pub mod session;
@@ -101,6 +103,26 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     (
         "console/person.html",
         include_str!("../../templates/console/person.html"),
+    ),
+    (
+        "console/card_style.html",
+        include_str!("../../templates/console/card_style.html"),
+    ),
+    (
+        "console/card_face.html",
+        include_str!("../../templates/console/card_face.html"),
+    ),
+    (
+        "console/card_person.html",
+        include_str!("../../templates/console/card_person.html"),
+    ),
+    (
+        "console/card_sheet.html",
+        include_str!("../../templates/console/card_sheet.html"),
+    ),
+    (
+        "console/card_take.html",
+        include_str!("../../templates/console/card_take.html"),
     ),
 ];
 
@@ -347,6 +369,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     secretary::configure(cfg);
     admin::configure(cfg);
     people::configure(cfg);
+    card::configure(cfg);
 }
 
 #[cfg(test)]
