@@ -81,20 +81,34 @@ async fn driver() -> Option<Driver> {
 
 impl Driver {
     async fn browser(&self) -> Client {
+        self.browser_with(&[]).await
+    }
+
+    /// A browser with extra command-line switches (e.g. a fake camera).
+    async fn browser_with(&self, extra: &[String]) -> Client {
         let profile = self._profile.path().join(uuid::Uuid::new_v4().to_string());
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--lang=zh-CN",
+            "--window-size=390,844",
+        ]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        args.extend(extra.iter().cloned());
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            json!({
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--lang=zh-CN", "--window-size=390,844",
-                    format!("--user-data-dir={}", profile.display()),
-                ],
-            }),
+            json!({ "binary": CHROMIUM, "args": args }),
         );
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
@@ -919,6 +933,31 @@ async fn console_story_import_activities_check_in_projector_and_scans() {
     );
 }
 
+/// One 640×480 Y4M frame (Chromium's fake camera loops it) showing a QR code of `text`,
+/// 8 pixels a module, dark on white.
+fn qr_frame(text: &str) -> Vec<u8> {
+    let code = qrcode::QrCode::new(text.as_bytes()).expect("a QR code");
+    let n = code.width();
+    let colors = code.to_colors();
+    let (w, h, scale) = (640usize, 480usize, 8usize);
+    let side = (n + 8) * scale;
+    let (x0, y0) = ((w - side) / 2, (h - side) / 2);
+    let mut luma = vec![255u8; w * h];
+    for (i, c) in colors.iter().enumerate() {
+        if *c == qrcode::Color::Dark {
+            let (mx, my) = (i % n + 4, i / n + 4);
+            for dy in 0..scale {
+                let row = (y0 + my * scale + dy) * w + x0 + mx * scale;
+                luma[row..row + scale].fill(16);
+            }
+        }
+    }
+    let mut out = format!("YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C420jpeg\nFRAME\n").into_bytes();
+    out.extend_from_slice(&luma);
+    out.extend(std::iter::repeat_n(128u8, w * h / 2));
+    out
+}
+
 /// A 2×2 PNG (a phone photo stand-in).
 fn tiny_png() -> Vec<u8> {
     let mut out = Vec::new();
@@ -1070,6 +1109,44 @@ async fn member_card_typed_on_the_live_page_and_dispute_photo_refusals() {
         !missing.contains("赵一") && missing.contains("钱二"),
         "{missing}"
     );
+    // By camera: a second phone whose camera sees 钱二's card (Chromium's fake camera
+    // plays a still frame of the card's QR); the embedded reader posts it.
+    let qian = app
+        .get(&format!("/api/v1/people?org_id={}&q=钱二", s.branch), &s.admin)
+        .await
+        .body["items"][0]["id"]
+        .as_i64()
+        .expect("钱二");
+    let card = vanguard::checkin::card::active(&app.state.db, qian)
+        .await
+        .expect("db")
+        .expect("a card");
+    let camera_file = tempfile::tempdir().expect("dir");
+    let y4m = camera_file.path().join("card.y4m");
+    std::fs::write(&y4m, qr_frame(&vanguard::checkin::card::code(&card))).expect("y4m");
+    let phone = driver
+        .browser_with(&[
+            "--use-fake-ui-for-media-stream".to_owned(),
+            "--use-fake-device-for-media-stream".to_owned(),
+            format!("--use-file-for-fake-video-capture={}", y4m.display()),
+        ])
+        .await;
+    let q = Page {
+        c: &phone,
+        base: app.address.clone(),
+    };
+    q.login("sec-b", PASSWORD).await;
+    q.wait_text("今日").await;
+    q.go(&format!("/console/activities/{activity}/cards")).await;
+    q.click("#scan-start").await;
+    q.wait_text("签到成功：钱二").await;
+    assert_eq!(
+        q.js("return document.getElementById('card-arrived').innerText")
+            .await,
+        json!("2")
+    );
+    phone.close().await.ok();
+
     p.size(1366, 900).await;
     p.go(&format!("/console/cards?org={}", s.branch)).await;
     p.wait_text("已发卡 3 张").await;

@@ -35,11 +35,14 @@ if (start && video && form) {
       say.textContent = '这不是党员卡上的二维码';
       return;
     }
-    // The card just taken is still in front of the camera: do not post it again.
-    const last = JSON.parse(sessionStorage.getItem(LAST) || '{}');
-    if (last.code === text && Date.now() - last.at < 8000) { return; }
+    // The card just taken is still in front of the camera: do not post it again
+    // (closing and opening the camera by hand forgets it).
+    if (sessionStorage.getItem(LAST) === text) {
+      say.textContent = '这张卡刚刚已读过，请换下一张';
+      return;
+    }
     sent = true;
-    sessionStorage.setItem(LAST, JSON.stringify({ code: text, at: Date.now() }));
+    sessionStorage.setItem(LAST, text);
     scanner.stop();
     say.textContent = '已读到党员卡，正在签到…';
     document.getElementById('card-code').value = text;
@@ -68,6 +71,7 @@ if (start && video && form) {
   }
 
   start.addEventListener('click', function () {
+    sessionStorage.removeItem(LAST);
     if (scanner) { stop(); sessionStorage.removeItem(KEEP); say.textContent = ''; return; }
     open();
   });
