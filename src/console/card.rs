@@ -49,11 +49,7 @@ fn with_card_csp(mut resp: HttpResponse) -> HttpResponse {
 }
 
 /// What the printed card shows.
-fn face(
-    card: &entity::member_card::Model,
-    name: &str,
-    org: &str,
-) -> AppResult<Value> {
+fn face(card: &entity::member_card::Model, name: &str, org: &str) -> AppResult<Value> {
     Ok(context! {
         name => name,
         org => org,

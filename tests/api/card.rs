@@ -39,9 +39,14 @@ fn read_qr(svg: &str) -> String {
             }
         }
     }
-    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| {
-        if dark[y * w + x] { 0 } else { 255 }
-    });
+    let mut img =
+        rqrr::PreparedImage::prepare_from_greyscale(
+            w,
+            h,
+            |x, y| {
+                if dark[y * w + x] { 0 } else { 255 }
+            },
+        );
     let grids = img.detect_grids();
     assert_eq!(grids.len(), 1, "one QR code in the SVG");
     grids[0].decode().expect("a readable QR").1
@@ -77,13 +82,19 @@ async fn scene() -> Scene {
     let admin = s.admin_token.clone();
     let secretary = app.token("sec-b", PASSWORD).await;
     let mut people = [0; 3];
-    for (i, (name, phone)) in [("甲", "13800000001"), ("乙", "13800000002"), ("丙", "13800000003")]
-        .into_iter()
-        .enumerate()
+    for (i, (name, phone)) in [
+        ("甲", "13800000001"),
+        ("乙", "13800000002"),
+        ("丙", "13800000003"),
+    ]
+    .into_iter()
+    .enumerate()
     {
         people[i] = app.person(&admin, name, phone, s.branch, "member").await;
     }
-    let outsider = app.person(&admin, "丁", "13800000004", s.other, "member").await;
+    let outsider = app
+        .person(&admin, "丁", "13800000004", s.other, "member")
+        .await;
     let activity = crate::pages::fixed_day(
         &app,
         &secretary,
@@ -127,7 +138,11 @@ impl Scene {
 
     async fn take(&self, token: &str, body: Value) -> crate::helpers::Response {
         self.app
-            .post(&format!("/api/v1/sessions/{}/cards", self.session), token, body)
+            .post(
+                &format!("/api/v1/sessions/{}/cards", self.session),
+                token,
+                body,
+            )
             .await
     }
 
@@ -168,14 +183,19 @@ async fn xh_8_1_card_is_printed_read_back_from_its_svg_and_checks_in_by_number_a
     let number_a = card_a["number"].as_str().expect("number").to_owned();
     assert_eq!(number_a.len(), 9, "{card_a}");
     assert_eq!(
-        card_a["number_display"].as_str().map(|d| d.replace(' ', "")),
+        card_a["number_display"]
+            .as_str()
+            .map(|d| d.replace(' ', "")),
         Some(number_a.clone())
     );
 
     // The printed page (console) and the API's SVG carry the same signed code.
     let page = s.desk.get(&format!("/console/people/{b}/card")).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-    assert!(page.text.contains(card_b["number_display"].as_str().expect("display")));
+    assert!(
+        page.text
+            .contains(card_b["number_display"].as_str().expect("display"))
+    );
     let printed_b = read_qr(inline_svg(&page.text));
     assert!(printed_b.starts_with("VGC1:"), "{printed_b}");
     let svg = s
@@ -185,7 +205,10 @@ async fn xh_8_1_card_is_printed_read_back_from_its_svg_and_checks_in_by_number_a
     assert_eq!(svg.status, StatusCode::OK);
     assert_eq!(read_qr(&svg.text), printed_b);
     // The branch's A4 sheet holds both cards.
-    let sheet = s.desk.get(&format!("/console/cards?org={}", s.branch)).await;
+    let sheet = s
+        .desk
+        .get(&format!("/console/cards?org={}", s.branch))
+        .await;
     assert_eq!(sheet.status, StatusCode::OK, "{}", sheet.text);
     assert_eq!(sheet.text.matches("class=\"member-card\"").count(), 2);
     assert!(sheet.text.contains("@page { size: A4"));
@@ -220,7 +243,10 @@ async fn xh_8_1_card_is_printed_read_back_from_its_svg_and_checks_in_by_number_a
         .expect("fact");
     assert_eq!(fact.method.as_deref(), Some("card"));
     assert_eq!(fact.reason.as_deref(), Some("持卡签到"));
-    assert_eq!((fact.actor_kind.as_str(), fact.actor_name.as_str()), ("account", "sec-b"));
+    assert_eq!(
+        (fact.actor_kind.as_str(), fact.actor_name.as_str()),
+        ("account", "sec-b")
+    );
     assert_eq!(fact.session_id, Some(s.session));
     assert_eq!(
         fact.dedup_key.as_deref(),
@@ -228,13 +254,19 @@ async fn xh_8_1_card_is_printed_read_back_from_its_svg_and_checks_in_by_number_a
     );
     let sheet = s
         .app
-        .get(&format!("/api/v1/activities/{}/attendance", s.activity), &s.secretary)
+        .get(
+            &format!("/api/v1/activities/{}/attendance", s.activity),
+            &s.secretary,
+        )
         .await;
     let row = sheet.body["items"]
         .as_array()
         .and_then(|i| i.iter().find(|p| p["person_id"] == a).cloned())
         .expect("甲 on the sheet");
-    assert_eq!((row["status"].as_str(), row["method"].as_str()), (Some("on_time"), Some("card")));
+    assert_eq!(
+        (row["status"].as_str(), row["method"].as_str()),
+        (Some("on_time"), Some("card"))
+    );
     assert_eq!(s.written().await.2, 2, "each card check-in audited");
 }
 
@@ -251,7 +283,11 @@ async fn card_refusals_say_why_and_write_nothing() {
     let other_day = crate::pages::fixed_day(&s.app, &s.admin, s.other, "B2 党日", Utc::now()).await;
     let o = s
         .app
-        .post(&format!("/api/v1/activities/{other_day}/sessions"), &s.admin, json!({}))
+        .post(
+            &format!("/api/v1/activities/{other_day}/sessions"),
+            &s.admin,
+            json!({}),
+        )
         .await;
     let other_session = o.body["id"].as_i64().expect("session");
     let before = s.written().await;
@@ -265,15 +301,28 @@ async fn card_refusals_say_why_and_write_nothing() {
     // A reissue revokes the old card: it is refused, the new one works.
     let reissued = s
         .app
-        .post(&format!("/api/v1/people/{a}/card/reissue"), &s.secretary, json!({"reason": "卡片遗失"}))
+        .post(
+            &format!("/api/v1/people/{a}/card/reissue"),
+            &s.secretary,
+            json!({"reason": "卡片遗失"}),
+        )
         .await;
     assert_eq!(reissued.status, StatusCode::CREATED, "{}", reissued.text);
     assert_ne!(reissued.body["number"], old["number"]);
     let no_reason = s
         .app
-        .post(&format!("/api/v1/people/{a}/card/reissue"), &s.secretary, json!({"reason": " "}))
+        .post(
+            &format!("/api/v1/people/{a}/card/reissue"),
+            &s.secretary,
+            json!({"reason": " "}),
+        )
         .await;
-    refused(&no_reason, StatusCode::BAD_REQUEST, "validation_failed", "原因");
+    refused(
+        &no_reason,
+        StatusCode::BAD_REQUEST,
+        "validation_failed",
+        "原因",
+    );
     let twice = s
         .app
         .post(&format!("/api/v1/people/{a}/card"), &s.secretary, json!({}))
@@ -293,17 +342,38 @@ async fn card_refusals_say_why_and_write_nothing() {
     refused(&r, StatusCode::BAD_REQUEST, "validation_failed", "9 位");
     let forged = format!("VGC1:{number}:{}", "A".repeat(20));
     let r = s.take(&s.secretary, json!({"code": forged})).await;
-    refused(&r, StatusCode::BAD_REQUEST, "validation_failed", "二维码无效");
-    let r = s.take(&s.secretary, json!({"code": "ci.1.2.0123456789abcdef"})).await;
-    refused(&r, StatusCode::BAD_REQUEST, "validation_failed", "二维码无效");
+    refused(
+        &r,
+        StatusCode::BAD_REQUEST,
+        "validation_failed",
+        "二维码无效",
+    );
+    let r = s
+        .take(&s.secretary, json!({"code": "ci.1.2.0123456789abcdef"}))
+        .await;
+    refused(
+        &r,
+        StatusCode::BAD_REQUEST,
+        "validation_failed",
+        "二维码无效",
+    );
     let r = s.take(&s.secretary, json!({})).await;
-    refused(&r, StatusCode::BAD_REQUEST, "validation_failed", "请输入卡号");
+    refused(
+        &r,
+        StatusCode::BAD_REQUEST,
+        "validation_failed",
+        "请输入卡号",
+    );
 
     // A card outside the secretary's scope looks like no card; an admin over both
     // branches is told the holder's branch was not invited.
-    let r = s.take(&s.secretary, json!({"number": outsider["number"]})).await;
+    let r = s
+        .take(&s.secretary, json!({"number": outsider["number"]}))
+        .await;
     refused(&r, StatusCode::NOT_FOUND, "not_found", "管辖范围");
-    let r = s.take(&s.admin, json!({"number": outsider["number"]})).await;
+    let r = s
+        .take(&s.admin, json!({"number": outsider["number"]}))
+        .await;
     refused(&r, StatusCode::CONFLICT, "checkin_refused", "未受邀");
     // Another branch's session is not the secretary's to take cards at.
     let r = s
@@ -319,25 +389,42 @@ async fn card_refusals_say_why_and_write_nothing() {
     assert!(after_reissue.2 == before.2);
 
     // A second check-in of the same member is refused.
-    let ok = s.take(&s.secretary, json!({"number": card_b["number"]})).await;
+    let ok = s
+        .take(&s.secretary, json!({"number": card_b["number"]}))
+        .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
     let counted = s.written().await;
-    let r = s.take(&s.secretary, json!({"number": card_b["number"]})).await;
+    let r = s
+        .take(&s.secretary, json!({"number": card_b["number"]}))
+        .await;
     refused(&r, StatusCode::CONFLICT, "already_checked_in", "已签到过");
     assert_eq!(s.written().await, counted);
 
     // XH-8.1: more than 15 minutes after the start is too late; after the close, closed.
     s.app.state.clock.advance(Duration::minutes(21));
-    let r = s.take(&s.secretary, json!({"number": card_c["number"]})).await;
-    refused(&r, StatusCode::CONFLICT, "checkin_refused", "已超过签到时间");
+    let r = s
+        .take(&s.secretary, json!({"number": card_c["number"]}))
+        .await;
+    refused(
+        &r,
+        StatusCode::CONFLICT,
+        "checkin_refused",
+        "已超过签到时间",
+    );
     s.app.state.clock.advance(Duration::minutes(-21));
     let closed = s
         .app
-        .post(&format!("/api/v1/sessions/{}/close", s.session), &s.secretary, json!({}))
+        .post(
+            &format!("/api/v1/sessions/{}/close", s.session),
+            &s.secretary,
+            json!({}),
+        )
         .await;
     assert_eq!(closed.status, StatusCode::OK, "{}", closed.text);
     s.app.state.clock.advance(Duration::seconds(1));
-    let r = s.take(&s.secretary, json!({"number": card_c["number"]})).await;
+    let r = s
+        .take(&s.secretary, json!({"number": card_c["number"]}))
+        .await;
     refused(&r, StatusCode::CONFLICT, "checkin_refused", "签到已结束");
     assert_eq!(s.written().await, counted, "refusals wrote nothing");
     assert_eq!(s.score(c).await, json!(0));
@@ -352,26 +439,36 @@ async fn xh_13_card_method_is_a_visible_choice_of_every_preset() {
     let r = app.get("/api/v1/policies", &admin).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let policies = r.body.as_array().expect("policies");
-    for name in ["xihu-2017", "jinhua-2018", "erqi-2021", "sdtbu-2018", "town-2019"] {
+    for name in [
+        "xihu-2017",
+        "jinhua-2018",
+        "erqi-2021",
+        "sdtbu-2018",
+        "town-2019",
+    ] {
         let p = policies
             .iter()
             .find(|p| p["name"] == name)
             .unwrap_or_else(|| panic!("{name}"));
         let choices = p["choices"].as_array().expect("choices");
         assert!(
-            choices
-                .iter()
-                .any(|c| c["question"].as_str().is_some_and(|q| q.contains("持卡签到"))),
+            choices.iter().any(|c| c["question"]
+                .as_str()
+                .is_some_and(|q| q.contains("持卡签到"))),
             "{name} states how a card check-in scores"
         );
     }
-    let xihu = policies.iter().find(|p| p["name"] == "xihu-2017").expect("xihu");
+    let xihu = policies
+        .iter()
+        .find(|p| p["name"] == "xihu-2017")
+        .expect("xihu");
     assert!(
         xihu["choices"]
             .as_array()
             .expect("choices")
             .iter()
-            .any(|c| c["rule_id"] == "XH-13" && c["choice"].as_str().is_some_and(|t| t.contains("扫码签到"))),
+            .any(|c| c["rule_id"] == "XH-13"
+                && c["choice"].as_str().is_some_and(|t| t.contains("扫码签到"))),
         "{xihu}"
     );
 }
@@ -399,12 +496,20 @@ async fn xh_13_choice_an_applicant_card_checkin_scores_like_a_scan() {
     let training = r.body["id"].as_i64().expect("id");
     let o = s
         .app
-        .post(&format!("/api/v1/activities/{training}/sessions"), &s.secretary, json!({}))
+        .post(
+            &format!("/api/v1/activities/{training}/sessions"),
+            &s.secretary,
+            json!({}),
+        )
         .await;
     let session = o.body["id"].as_i64().expect("session");
     let r = s
         .app
-        .post(&format!("/api/v1/sessions/{session}/cards"), &s.secretary, json!({"number": card["number"]}))
+        .post(
+            &format!("/api/v1/sessions/{session}/cards"),
+            &s.secretary,
+            json!({"number": card["number"]}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["points"], json!(2), "{}", r.body);
@@ -423,7 +528,10 @@ async fn console_takes_a_typed_card_number_and_shows_refusals_next_to_the_field(
         .get(&format!("/console/activities/{}/live", s.activity))
         .await;
     assert!(live.text.contains("持卡签到"), "{}", live.text);
-    assert!(live.text.contains(&format!("/console/activities/{}/cards", s.activity)));
+    assert!(
+        live.text
+            .contains(&format!("/console/activities/{}/cards", s.activity))
+    );
 
     // Issue from the console: the person's page offers it, the sheet issues the rest.
     let page = s.desk.get(&format!("/console/people/{a}/card")).await;
@@ -431,14 +539,24 @@ async fn console_takes_a_typed_card_number_and_shows_refusals_next_to_the_field(
     let form_id = "card-form-1";
     let r = s
         .desk
-        .post(&format!("/console/people/{a}/card"), &[("action", "issue"), ("form_id", form_id)])
+        .post(
+            &format!("/console/people/{a}/card"),
+            &[("action", "issue"), ("form_id", form_id)],
+        )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     let again = s
         .desk
-        .post(&format!("/console/people/{a}/card"), &[("action", "issue"), ("form_id", form_id)])
+        .post(
+            &format!("/console/people/{a}/card"),
+            &[("action", "issue"), ("form_id", form_id)],
+        )
         .await;
-    assert_eq!(again.status, StatusCode::SEE_OTHER, "a double submit issues one card");
+    assert_eq!(
+        again.status,
+        StatusCode::SEE_OTHER,
+        "a double submit issues one card"
+    );
     let cards = entity::member_card::Entity::find()
         .filter(entity::member_card::Column::PersonId.eq(a))
         .count(&s.app.state.db)
@@ -450,7 +568,10 @@ async fn console_takes_a_typed_card_number_and_shows_refusals_next_to_the_field(
     let org = s.branch.to_string();
     let r = s
         .desk
-        .post("/console/cards", &[("org", org.as_str()), ("form_id", "sheet-1")])
+        .post(
+            "/console/cards",
+            &[("org", org.as_str()), ("form_id", "sheet-1")],
+        )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     let sheet = s.desk.get("/console/cards").await;
@@ -458,7 +579,10 @@ async fn console_takes_a_typed_card_number_and_shows_refusals_next_to_the_field(
     // Reissue without a reason: the error beside the field, nothing changed.
     let r = s
         .desk
-        .post(&format!("/console/people/{a}/card"), &[("action", "reissue"), ("reason", ""), ("form_id", "re-1")])
+        .post(
+            &format!("/console/people/{a}/card"),
+            &[("action", "reissue"), ("reason", ""), ("form_id", "re-1")],
+        )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.text.contains("id=\"reason-error\""), "{}", r.text);
@@ -482,15 +606,27 @@ async fn console_takes_a_typed_card_number_and_shows_refusals_next_to_the_field(
     // Cross-site: refused before anything is read.
     let r = s
         .desk
-        .post_from(Some("https://evil.example"), &path, &[("number", number.as_str())])
+        .post_from(
+            Some("https://evil.example"),
+            &path,
+            &[("number", number.as_str())],
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(s.written().await.2, 0);
     // The real number: counted, named, and the count moves.
     let r = s.desk.post(&path, &[("number", number.as_str())]).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert!(r.text.contains("签到成功：乙，按时签到，+5 分"), "{}", r.text);
-    assert!(r.text.contains("<b id=\"card-arrived\">1</b>"), "{}", r.text);
+    assert!(
+        r.text.contains("签到成功：乙，按时签到，+5 分"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text.contains("<b id=\"card-arrived\">1</b>"),
+        "{}",
+        r.text
+    );
     // Again: already in, said plainly.
     let r = s.desk.post(&path, &[("number", number.as_str())]).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
@@ -498,14 +634,18 @@ async fn console_takes_a_typed_card_number_and_shows_refusals_next_to_the_field(
     // The camera page loads the embedded reader under a policy that lets its worker run.
     let camera = s.desk.get(&path).await;
     assert!(camera.text.contains("/assets/card-scan.js"));
-    let csp = camera.headers["content-security-policy"].to_str().expect("csp");
+    let csp = camera.headers["content-security-policy"]
+        .to_str()
+        .expect("csp");
     assert!(csp.contains("worker-src 'self' blob:"), "{csp}");
     let js = s.desk.get("/assets/qr-scanner.min.js").await;
     assert_eq!(js.status, StatusCode::OK);
     assert!(js.text.contains("qr-scanner-worker.min.js"));
     // An auditor-like outsider of the branch sees no card page: 404, no data.
     let other = Desk::new(&s.app);
-    s.app.account(&s.admin, "sec-b2", "secretary", Some(s.other)).await;
+    s.app
+        .account(&s.admin, "sec-b2", "secretary", Some(s.other))
+        .await;
     other.login("sec-b2", PASSWORD).await;
     let r = other.get(&format!("/console/people/{a}/card")).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);

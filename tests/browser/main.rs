@@ -1091,7 +1091,10 @@ async fn member_card_typed_on_the_live_page_and_dispute_photo_refusals() {
     p.fill("#card-number", &number).await;
     p.click("#card-submit").await;
     let text = p.wait_text("签到成功：赵一").await;
-    assert!(text.contains("迟到签到") && text.contains("+3 分"), "{text}");
+    assert!(
+        text.contains("迟到签到") && text.contains("+3 分"),
+        "{text}"
+    );
     p.shot("secretary-card-checkin-390").await;
     p.go(&live).await;
     p.wait_text("实时签到").await;
@@ -1112,7 +1115,10 @@ async fn member_card_typed_on_the_live_page_and_dispute_photo_refusals() {
     // By camera: a second phone whose camera sees 钱二's card (Chromium's fake camera
     // plays a still frame of the card's QR); the embedded reader posts it.
     let qian = app
-        .get(&format!("/api/v1/people?org_id={}&q=钱二", s.branch), &s.admin)
+        .get(
+            &format!("/api/v1/people?org_id={}&q=钱二", s.branch),
+            &s.admin,
+        )
         .await
         .body["items"][0]["id"]
         .as_i64()

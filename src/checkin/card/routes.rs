@@ -171,9 +171,8 @@ pub async fn issue_cards(
     principal: Principal,
     path: web::Path<i64>,
 ) -> AppResult<HttpResponse> {
-    let org =
-        crate::org::service::scoped(&state.db, &principal, Perm::ActivityWrite, OrgId(*path))
-            .await?;
+    let org = crate::org::service::scoped(&state.db, &principal, Perm::ActivityWrite, OrgId(*path))
+        .await?;
     let issued = super::issue_missing(&state.db, &principal, &org, state.clock.now()).await?;
     Ok(HttpResponse::Ok().json(IssuedCards { issued }))
 }
@@ -189,13 +188,9 @@ pub async fn take_card(
     path: web::Path<i64>,
     body: web::Json<CardBody>,
 ) -> AppResult<HttpResponse> {
-    let (session, _) = crate::checkin::routes::scoped_session(
-        &state,
-        &principal,
-        Perm::ActivityWrite,
-        *path,
-    )
-    .await?;
+    let (session, _) =
+        crate::checkin::routes::scoped_session(&state, &principal, Perm::ActivityWrite, *path)
+            .await?;
     let input = body.into_inner().input()?;
     let taken = super::take(&state, &principal, &session, input).await?;
     Ok(HttpResponse::Ok().json(taken))
