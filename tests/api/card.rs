@@ -533,7 +533,15 @@ async fn console_takes_a_typed_card_number_and_shows_refusals_next_to_the_field(
             .contains(&format!("/console/activities/{}/cards", s.activity))
     );
 
-    // Issue from the console: the person's page offers it, the sheet issues the rest.
+    // Issue from the console: 党员 and the person's page lead to it, the sheet issues the rest.
+    let list = s.desk.get("/console/people").await;
+    assert!(list.text.contains("id=\"member-cards\""), "{}", list.text);
+    let person = s.desk.get(&format!("/console/people/{a}")).await;
+    assert!(
+        person.text.contains(&format!("/console/people/{a}/card")),
+        "{}",
+        person.text
+    );
     let page = s.desk.get(&format!("/console/people/{a}/card")).await;
     assert!(page.text.contains("还没有有效的党员卡"), "{}", page.text);
     let form_id = "card-form-1";
