@@ -31,6 +31,14 @@ pub enum ErrorCode {
     YearClosed,
     /// The case is not in a state that allows this step.
     CaseState,
+    /// The person already holds a valid member card (reissue replaces it).
+    CardExists,
+    /// The member card was revoked (reissued or withdrawn).
+    CardRevoked,
+    /// The person is already checked in to this activity.
+    AlreadyCheckedIn,
+    /// The check-in was judged and refused (not invited, too late, closed, …).
+    CheckinRefused,
 }
 
 impl ErrorCode {
@@ -54,6 +62,10 @@ impl ErrorCode {
             Self::DisputeOpen => "dispute_open",
             Self::YearClosed => "year_closed",
             Self::CaseState => "case_state",
+            Self::CardExists => "card_exists",
+            Self::CardRevoked => "card_revoked",
+            Self::AlreadyCheckedIn => "already_checked_in",
+            Self::CheckinRefused => "checkin_refused",
         }
     }
 
@@ -73,6 +85,10 @@ impl ErrorCode {
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::PasswordChangeRequired => StatusCode::FORBIDDEN,
             Self::DisputeOpen | Self::YearClosed | Self::CaseState => StatusCode::CONFLICT,
+            Self::CardExists
+            | Self::CardRevoked
+            | Self::AlreadyCheckedIn
+            | Self::CheckinRefused => StatusCode::CONFLICT,
         }
     }
 
@@ -97,6 +113,10 @@ impl ErrorCode {
             Self::DisputeOpen => "该记录已有处理中的异议",
             Self::YearClosed => "该年度已结转",
             Self::CaseState => "当前状态不能进行此操作",
+            Self::CardExists => "已有有效的党员卡",
+            Self::CardRevoked => "该党员卡已作废",
+            Self::AlreadyCheckedIn => "已签到，未重复记录",
+            Self::CheckinRefused => "签到未被接受",
         }
     }
 }

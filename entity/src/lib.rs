@@ -17,6 +17,7 @@ pub mod ledger_entry;
 pub mod makeup_attempt;
 pub mod member_setting;
 pub mod notice;
+pub mod member_card;
 pub mod org_policy;
 pub mod organization;
 pub mod pending_scan;

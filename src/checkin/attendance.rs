@@ -49,7 +49,7 @@ pub struct Item {
     pub org_id: i64,
     pub status: Status,
     pub at: Option<DateTime<Utc>>,
-    /// `qr`, `manual`, `batch`, `backfill`.
+    /// `qr`, `card`, `manual`, `batch`, `backfill`.
     pub method: Option<String>,
     pub fact_id: Option<i64>,
 }

@@ -3,6 +3,7 @@
 
 pub mod activities;
 pub mod attendance;
+pub mod card;
 pub mod fixed_day;
 pub mod judge;
 pub mod live;

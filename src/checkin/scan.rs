@@ -223,6 +223,28 @@ pub async fn handle(state: &AppState, scan: &Scan) -> AppResult<(Outcome, String
     }
 }
 
+/// Who takes a check-in on the one-fact path, and how: the member's own scan, or a
+/// secretary reading the member's card (`checkin::card`).
+pub struct Taker<'a> {
+    pub method: Method,
+    pub actor: Actor,
+    pub reason: Option<&'a str>,
+    /// The audit entry written with the fact: its action and details.
+    pub audit: Option<(&'a str, serde_json::Value)>,
+}
+
+impl Taker<'_> {
+    /// The member scanning the session's QR.
+    pub fn scan(person: i64) -> Self {
+        Taker {
+            method: Method::Qr,
+            actor: Actor::member(person, None),
+            reason: None,
+            audit: None,
+        }
+    }
+}
+
 /// Counts a bound person's scan at `at` (also for a pending scan resolved by binding).
 pub async fn count(
     state: &AppState,
@@ -232,6 +254,23 @@ pub async fn count(
     received_at: DateTime<Utc>,
     event_key: Option<&str>,
     scan: Option<&Scan>,
+) -> AppResult<(Outcome, Option<String>)> {
+    let taker = Taker::scan(person.id);
+    count_by(state, s, person, at, received_at, event_key, scan, taker).await
+}
+
+/// The one-fact path: judges a check-in of `person` at `at` like a scan and records it
+/// under the scan's key (one per person and activity), as `taker` says.
+#[allow(clippy::too_many_arguments)]
+pub async fn count_by(
+    state: &AppState,
+    s: &CachedSession,
+    person: &entity::person::Model,
+    at: DateTime<Utc>,
+    received_at: DateTime<Utc>,
+    event_key: Option<&str>,
+    scan: Option<&Scan>,
+    taker: Taker<'_>,
 ) -> AppResult<(Outcome, Option<String>)> {
     let db = &state.db;
     let refuse_with = |why: Refusal| async move {
@@ -253,22 +292,21 @@ pub async fn count(
         Ok(class) => class,
         Err(why) => return Ok((refuse_with(why).await?, None)),
     };
-    let actor = Actor::member(person.id, None);
     let txn = crate::db::begin(db).await?;
     let recorded = record(
         &txn,
         &state.scoring,
-        &actor,
+        &taker.actor,
         NewFact {
             kind: NewFactKind::CheckIn {
                 person: person.id,
                 activity: s.activity_id,
-                method: Method::Qr,
+                method: taker.method,
             },
             at,
             received_at,
             session_id: Some(s.id),
-            reason: None,
+            reason: taker.reason.map(str::to_owned),
             evidence: None,
             dedup_key: Some(format!("scan:{}:{}", s.activity_id, person.id)),
             source_event: event_key.map(str::to_owned),
@@ -291,6 +329,20 @@ pub async fn count(
         .postings_for(recorded.fact.id)
         .map(|p| p.note.clone())
         .next();
+    if let Some((action, mut details)) = taker.audit {
+        if let Some(d) = details.as_object_mut() {
+            d.insert("class".into(), class.code().into());
+            d.insert("points".into(), fmt_dec(points).into());
+        }
+        crate::audit::record(
+            &txn,
+            &taker.actor,
+            crate::audit::Entry::new(action, "fact", recorded.fact.id)
+                .org(crate::ids::OrgId(person.org_id))
+                .after(details),
+        )
+        .await?;
+    }
     sea_orm::TransactionSession::commit(txn).await?;
     super::live::counted(state, s, person, class.code()).await;
     let outcome = if exempt {

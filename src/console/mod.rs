@@ -7,6 +7,7 @@
 //! - [`secretary`]: today, activities (with the fixed-day rule), check-in, attendance.
 //! - [`admin`]: organizations, people's changes, accounts, rankings and year close,
 //!   fixed days across the subtree, roster import, disputes, the audit log.
+//! - [`card`]: member cards (issue, print, reissue) and 持卡签到 at an open session.
 //!
 //! Pages are rendered with the project's one template environment
 //! ([`crate::web::render`]); the only script is the embedded `/assets/console.js`
@@ -16,6 +17,7 @@
 
 pub mod admin;
 pub mod auth_pages;
+pub mod card;
 pub mod people;
 pub mod secretary;
 pub mod session;
@@ -182,6 +184,26 @@ pub const TEMPLATES: &[(&str, &str)] = &[
     (
         "console/fixed_days.html",
         include_str!("../../templates/console/fixed_days.html"),
+    ),
+    (
+        "console/card_style.html",
+        include_str!("../../templates/console/card_style.html"),
+    ),
+    (
+        "console/card_face.html",
+        include_str!("../../templates/console/card_face.html"),
+    ),
+    (
+        "console/card_person.html",
+        include_str!("../../templates/console/card_person.html"),
+    ),
+    (
+        "console/card_sheet.html",
+        include_str!("../../templates/console/card_sheet.html"),
+    ),
+    (
+        "console/card_take.html",
+        include_str!("../../templates/console/card_take.html"),
     ),
 ];
 
@@ -536,6 +558,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     secretary::configure(cfg);
     admin::configure(cfg);
     people::configure(cfg);
+    card::configure(cfg);
 }
 
 #[cfg(test)]

@@ -101,6 +101,7 @@ async fn list(
                 form => context! { q => q.q.clone(), org => q.org, status => q.status.clone() },
                 orgs => orgs.iter().map(|o| context! { id => o.id, name => o.name.clone() }).collect::<Vec<_>>(),
                 next => next,
+                can_card => user.can(Perm::ActivityWrite),
             },
         ))
     };
@@ -146,6 +147,7 @@ pub async fn person_page(
             },
             full_phone => phone,
             can_contact => user.can(Perm::PersonalRead),
+            can_card => user.principal.require_in(Perm::ActivityWrite, &org.path).is_ok(),
             history => history.iter().map(|h| context! {
                 kind => match h.kind.as_str() {
                     "role" => "类别变更", "transfer" => "组织关系转接", "status" => "状态变更",

@@ -194,6 +194,13 @@ impl Modify for Problems {
         reports::routes::export_register,
         checkin::projector::issue_token,
         checkin::projector::end_token,
+        checkin::card::routes::get_card,
+        checkin::card::routes::issue_card,
+        checkin::card::routes::card_svg,
+        checkin::card::routes::reissue_card,
+        checkin::card::routes::revoke_card,
+        checkin::card::routes::issue_cards,
+        checkin::card::routes::take_card,
     ),
     components(schemas(error::Problem, error::ErrorCode, error::FieldError)),
     modifiers(&Security, &Problems)

@@ -97,12 +97,14 @@ name_enum!(
 );
 
 name_enum!(
-    /// How a check-in was recorded.
+    /// How a check-in was recorded (`card`: a member card read by the secretary's
+    /// console, by camera or typed number).
     Method, "method", {
         Qr = "qr",
         Manual = "manual",
         Batch = "batch",
         Backfill = "backfill",
+        Card = "card",
     }
 );
 
@@ -128,6 +130,7 @@ impl Method {
             Method::Manual => "手工签到",
             Method::Batch => "批量签到",
             Method::Backfill => "补签",
+            Method::Card => "持卡签到",
         }
     }
 }

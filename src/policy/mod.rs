@@ -80,7 +80,7 @@
 //! [[rule.when]]                 # which facts feed it (one trigger each):
 //! checkin = ["fixed_day"]       #   checkin | makeup = [activity kinds],
 //!                               #   item = [item codes], held = [kinds] (orgs)
-//! methods = ["qr", "manual", "batch"]   # others earn nothing …
+//! methods = ["qr", "card", "manual", "batch"]   # others earn nothing …
 //! methods_rule = "XH-13"                # … by this rule
 //! unscored_outcome = "backfilled"       # such a check-in is still attendance
 //!                                       #   (0 points; year-end counts see it, XH-15.1)

@@ -21,6 +21,7 @@ fn method_label(m: &str) -> &'static str {
         "manual" => "手工签到",
         "batch" => "批量签到",
         "backfill" => "补签",
+        "card" => "持卡签到",
         _ => "其他",
     }
 }

@@ -42,7 +42,7 @@ const TEMPLATES: [(&str, &str); 6] = [
 ];
 
 /// Embedded static files: (name, content type, body).
-const ASSETS: [(&str, &str, &str); 2] = [
+const ASSETS: [(&str, &str, &str); 5] = [
     (
         "projector.js",
         "text/javascript; charset=utf-8",
@@ -52,6 +52,23 @@ const ASSETS: [(&str, &str, &str); 2] = [
         "console.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/console.js"),
+    ),
+    (
+        "card-scan.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/card-scan.js"),
+    ),
+    // nimiq/qr-scanner 1.4.2 from the npm registry (MIT, assets/qr-scanner.LICENSE),
+    // unchanged: the member card's camera reader.
+    (
+        "qr-scanner.min.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/qr-scanner.min.js"),
+    ),
+    (
+        "qr-scanner-worker.min.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/qr-scanner-worker.min.js"),
     ),
 ];
 

@@ -2,6 +2,7 @@
 
 mod audit;
 mod auth;
+mod card;
 mod checkin;
 mod cli;
 mod console;

@@ -783,6 +783,66 @@ fn cases(f: &Fixture) -> BTreeMap<String, Case> {
             Some(Auditor),
         ),
     );
+    // Member cards: the number is read with people.read; the signed code and every
+    // change need activity.write (who checks members in prints their cards).
+    add(
+        "GET /api/v1/people/{person_id}/card",
+        case(
+            Method::GET,
+            format!("/api/v1/people/{pb}/card"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    for (key, path, body) in [
+        (
+            "POST /api/v1/people/{person_id}/card",
+            format!("/api/v1/people/{pb}/card"),
+            None,
+        ),
+        (
+            "POST /api/v1/people/{person_id}/card/reissue",
+            format!("/api/v1/people/{pb}/card/reissue"),
+            Some(json!({"reason": "卡片遗失"})),
+        ),
+        (
+            "POST /api/v1/people/{person_id}/card/revoke",
+            format!("/api/v1/people/{pb}/card/revoke"),
+            Some(json!({"reason": "卡片遗失"})),
+        ),
+        (
+            "POST /api/v1/orgs/{org_id}/cards",
+            format!("/api/v1/orgs/{b}/cards"),
+            None,
+        ),
+        (
+            "POST /api/v1/sessions/{session_id}/cards",
+            format!("/api/v1/sessions/{ses}/cards"),
+            Some(json!({"number": "123456786"})),
+        ),
+    ] {
+        add(
+            key,
+            case(
+                Method::POST,
+                path,
+                body,
+                vec![SecretaryA, Auditor, Security],
+                Some(Admin),
+            ),
+        );
+    }
+    add(
+        "GET /api/v1/people/{person_id}/card.svg",
+        case(
+            Method::GET,
+            format!("/api/v1/people/{pb}/card.svg"),
+            None,
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
     m
 }
 

@@ -81,20 +81,34 @@ async fn driver() -> Option<Driver> {
 
 impl Driver {
     async fn browser(&self) -> Client {
+        self.browser_with(&[]).await
+    }
+
+    /// A browser with extra command-line switches (e.g. a fake camera).
+    async fn browser_with(&self, extra: &[String]) -> Client {
         let profile = self._profile.path().join(uuid::Uuid::new_v4().to_string());
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--lang=zh-CN",
+            "--window-size=390,844",
+        ]
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+        args.push(format!("--user-data-dir={}", profile.display()));
+        args.extend(extra.iter().cloned());
         let mut caps = serde_json::Map::new();
         caps.insert(
             "goog:chromeOptions".into(),
-            json!({
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                    "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    "--disable-dev-shm-usage", "--lang=zh-CN", "--window-size=390,844",
-                    format!("--user-data-dir={}", profile.display()),
-                ],
-            }),
+            json!({ "binary": CHROMIUM, "args": args }),
         );
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
@@ -970,6 +984,31 @@ async fn admin_org_tree_policy_and_rankings_at_desktop_width() {
     c.close().await.ok();
 }
 
+/// One 640×480 Y4M frame (Chromium's fake camera loops it) showing a QR code of `text`,
+/// 8 pixels a module, dark on white.
+fn qr_frame(text: &str) -> Vec<u8> {
+    let code = qrcode::QrCode::new(text.as_bytes()).expect("a QR code");
+    let n = code.width();
+    let colors = code.to_colors();
+    let (w, h, scale) = (640usize, 480usize, 8usize);
+    let side = (n + 8) * scale;
+    let (x0, y0) = ((w - side) / 2, (h - side) / 2);
+    let mut luma = vec![255u8; w * h];
+    for (i, c) in colors.iter().enumerate() {
+        if *c == qrcode::Color::Dark {
+            let (mx, my) = (i % n + 4, i / n + 4);
+            for dy in 0..scale {
+                let row = (y0 + my * scale + dy) * w + x0 + mx * scale;
+                luma[row..row + scale].fill(16);
+            }
+        }
+    }
+    let mut out = format!("YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C420jpeg\nFRAME\n").into_bytes();
+    out.extend_from_slice(&luma);
+    out.extend(std::iter::repeat_n(128u8, w * h / 2));
+    out
+}
+
 /// A 2×2 PNG (a phone photo stand-in).
 fn tiny_png() -> Vec<u8> {
     let mut out = Vec::new();
@@ -1003,4 +1042,233 @@ fn read_xlsx(bytes: &[u8]) -> Vec<Vec<String>> {
                 .collect()
         })
         .collect()
+}
+
+/// Member cards at phone width: the secretary prints the branch's cards (A4 sheet, one
+/// card), types a card number on the live page and sees the member counted; then the
+/// member's dispute page refuses an oversized and a non-image photo, in Chinese,
+/// keeping what was typed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_card_typed_on_the_live_page_and_dispute_photo_refusals() {
+    let Some(driver) = driver().await else { return };
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let started = std::time::Instant::now();
+    let zhao = app
+        .person(&s.admin, "赵一", "13900000001", s.branch, "member")
+        .await;
+    app.person(&s.admin, "钱二", "13900000002", s.branch, "member")
+        .await;
+    let sun = app
+        .person(&s.admin, "孙三", "13900000003", s.branch, "member")
+        .await;
+    app.bind(sun, "o-sun").await;
+    let token = app.token("sec-b", PASSWORD).await;
+    // A fixed day that started two minutes ago, check-in open.
+    let start = Utc::now() - chrono::Duration::minutes(2);
+    let r = app
+        .post(
+            "/api/v1/activities",
+            &token,
+            json!({"org_id": s.branch, "kind": "fixed_day", "title": "十二月主题党日",
+                   "starts_at": start.to_rfc3339(), "ends_at": (start + chrono::Duration::hours(2)).to_rfc3339()}),
+        )
+        .await;
+    let activity = r.body["id"].as_i64().expect("activity");
+    let r = app
+        .post(
+            &format!("/api/v1/activities/{activity}/sessions"),
+            &token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, reqwest::StatusCode::CREATED, "{}", r.text);
+
+    let c = driver.browser().await;
+    let p = Page {
+        c: &c,
+        base: app.address.clone(),
+    };
+    p.size(390, 844).await;
+    p.login("sec-b", PASSWORD).await;
+    p.wait_text("今日").await;
+
+    // 党员 → 党员卡: nobody has one yet; one click issues the branch's cards.
+    p.go("/console/people").await;
+    p.click("#member-cards").await;
+    p.wait_text("尚未发卡（3 人）").await;
+    p.click("#issue-all").await;
+    p.wait_text("已发卡 3 张").await;
+    assert_eq!(
+        p.js("return document.querySelectorAll('.member-card svg').length")
+            .await,
+        json!(3)
+    );
+    p.assert_no_sideways_scroll("card sheet").await;
+    p.assert_labelled("card sheet").await;
+    p.shot("secretary-cards-390").await;
+    p.go(&format!("/console/people/{zhao}/card")).await;
+    p.wait_text("作废并补发新卡").await;
+    p.assert_no_sideways_scroll("one card").await;
+    p.assert_labelled("one card").await;
+    p.shot("secretary-card-390").await;
+    let number = p
+        .js("return document.querySelector('.mc-number').innerText")
+        .await
+        .as_str()
+        .expect("the card's number")
+        .to_owned();
+
+    // On the live page: a typo is refused next to the field, the number counts 赵一.
+    let live = format!("/console/activities/{activity}/live");
+    p.go(&live).await;
+    p.wait_text("持卡签到").await;
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    let last = digits.as_bytes()[8] - b'0';
+    let typo = format!("{}{}", &digits[..8], (last + 1) % 10);
+    p.fill("#card-number", &typo).await;
+    p.click("#card-submit").await;
+    let text = p.wait_text("校验位").await;
+    assert!(text.contains("卡号有误"), "{text}");
+    assert_eq!(
+        p.js("return document.getElementById('card-number').value")
+            .await,
+        json!(typo),
+        "what was typed is kept"
+    );
+    p.assert_no_sideways_scroll("card check-in").await;
+    p.assert_labelled("card check-in").await;
+    p.go(&live).await;
+    p.fill("#card-number", &number).await;
+    p.click("#card-submit").await;
+    let text = p.wait_text("签到成功：赵一").await;
+    assert!(
+        text.contains("迟到签到") && text.contains("+3 分"),
+        "{text}"
+    );
+    p.shot("secretary-card-checkin-390").await;
+    p.go(&live).await;
+    p.wait_text("实时签到").await;
+    assert_eq!(
+        p.js("return document.getElementById('arrived-n').innerText")
+            .await,
+        json!("1"),
+        "the member is counted"
+    );
+    let missing = p
+        .js("return document.getElementById('missing-list').innerText")
+        .await;
+    let missing = missing.as_str().unwrap_or_default();
+    assert!(
+        !missing.contains("赵一") && missing.contains("钱二"),
+        "{missing}"
+    );
+    // By camera: a second phone whose camera sees 钱二's card (Chromium's fake camera
+    // plays a still frame of the card's QR); the embedded reader posts it.
+    let qian = app
+        .get(
+            &format!("/api/v1/people?org_id={}&q=钱二", s.branch),
+            &s.admin,
+        )
+        .await
+        .body["items"][0]["id"]
+        .as_i64()
+        .expect("钱二");
+    let card = vanguard::checkin::card::active(&app.state.db, qian)
+        .await
+        .expect("db")
+        .expect("a card");
+    let camera_file = tempfile::tempdir().expect("dir");
+    let y4m = camera_file.path().join("card.y4m");
+    std::fs::write(&y4m, qr_frame(&vanguard::checkin::card::code(&card))).expect("y4m");
+    let phone = driver
+        .browser_with(&[
+            "--use-fake-ui-for-media-stream".to_owned(),
+            "--use-fake-device-for-media-stream".to_owned(),
+            format!("--use-file-for-fake-video-capture={}", y4m.display()),
+        ])
+        .await;
+    let q = Page {
+        c: &phone,
+        base: app.address.clone(),
+    };
+    q.login("sec-b", PASSWORD).await;
+    q.wait_text("今日").await;
+    q.go(&format!("/console/activities/{activity}/cards")).await;
+    q.click("#scan-start").await;
+    q.wait_text("签到成功：钱二").await;
+    assert_eq!(
+        q.js("return document.getElementById('card-arrived').innerText")
+            .await,
+        json!("2")
+    );
+    phone.close().await.ok();
+
+    p.size(1366, 900).await;
+    p.go(&format!("/console/cards?org={}", s.branch)).await;
+    p.wait_text("已发卡 3 张").await;
+    p.shot("secretary-cards-1366").await;
+    p.go(&format!("/console/people/{zhao}/card")).await;
+    p.shot("secretary-card-1366").await;
+    p.go(&format!("/console/activities/{activity}/cards")).await;
+    p.wait_text("扫描党员卡").await;
+    p.shot("secretary-card-checkin-1366").await;
+    p.logout().await;
+
+    // The member's dispute page refuses an oversized and a non-image photo.
+    p.size(390, 844).await;
+    p.go("/wechat/oauth/start?next=/m/disputes/new").await;
+    p.wait_text("模拟微信网页授权").await;
+    p.fill("#openid", "o-sun").await;
+    p.click("button[type=submit]").await;
+    p.wait_text("提出异议").await;
+    let dir = tempfile::tempdir().expect("dir");
+    let big = dir.path().join("大照片.png");
+    let mut bytes = tiny_png();
+    bytes.resize(5 * 1024 * 1024 + 1024, 0);
+    std::fs::write(&big, &bytes).expect("big photo");
+    let text_file = dir.path().join("说明.png");
+    std::fs::write(&text_file, "这不是照片").expect("text file");
+    let cases_before = {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        entity::case::Entity::find()
+            .count(&app.state.db)
+            .await
+            .expect("db")
+    };
+    for (file, says) in [
+        (&big, "照片不能超过 5 MB"),
+        (&text_file, "只能上传 JPEG 或 PNG 格式的照片"),
+    ] {
+        p.js("const r = Array.from(document.querySelectorAll('input[name=target]')).find(i => i.closest('label').innerText.includes('十二月主题党日')); r.click(); return r.value")
+            .await;
+        p.fill("#reason", "我在会场，手机没电").await;
+        p.c.find(Locator::Css("#photo"))
+            .await
+            .expect("photo input")
+            .send_keys(&file.display().to_string())
+            .await
+            .expect("choose file");
+        p.click("form[action='/m/disputes'] button[type=submit]")
+            .await;
+        let text = p.wait_text(says).await;
+        assert!(!text.contains("待处理"), "{text}");
+        assert_eq!(
+            p.js("return document.getElementById('reason').value").await,
+            json!("我在会场，手机没电"),
+            "the reason is kept"
+        );
+        p.assert_no_sideways_scroll("dispute refused").await;
+    }
+    p.shot("member-dispute-photo-refused-390").await;
+    let cases_after = {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        entity::case::Entity::find()
+            .count(&app.state.db)
+            .await
+            .expect("db")
+    };
+    assert_eq!(cases_before, cases_after, "a refused photo files nothing");
+    c.close().await.ok();
+    eprintln!("card browser test took {:?}", started.elapsed());
 }

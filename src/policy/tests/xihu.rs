@@ -722,3 +722,27 @@ fn xh_13_manual_batch_or_backfilled_applicant_earns_nothing() {
         assert_eq!(posting.points_granted, dec("0"));
     }
 }
+
+// XH-13 (this preset's choice): a member card read at the activity counts like a scan,
+// for members (XH-8.1 by its time, XH-8.2) and applicants (XH-12) alike.
+#[test]
+fn xh_13_choice_card_checkins_score_like_scans() {
+    let mut k = xihu();
+    let d = k.activity(FixedDay, "2026-01-16 14:00", None);
+    let (on_time, late) = (k.member(), k.member());
+    k.checkin(on_time, d, "2026-01-16 13:58", Method::Card);
+    k.checkin(late, d, "2026-01-16 14:09", Method::Card);
+    assert_eq!(k.running(on_time).result().unwrap().score, Some(dec("5")));
+    assert_eq!(k.running(late).result().unwrap().score, Some(dec("3")));
+    let p = k.person(Role::Applicant);
+    let a = k.activity(Training, "2026-03-10 09:00", None);
+    let f = k.checkin(p, a, "2026-03-10 09:00", Method::Card);
+    let e = k.eval(p);
+    assert_eq!(granted(&e, f), dec("2"));
+    assert!(
+        k.policy
+            .choices
+            .iter()
+            .any(|c| c.rule_id == "XH-13" && c.question.contains("持卡签到"))
+    );
+}
