@@ -31,6 +31,12 @@ pub enum ErrorCode {
     YearClosed,
     /// The case is not in a state that allows this step.
     CaseState,
+    /// Leave is asked too late: the activity starts within the policy's lead time.
+    LeaveTooLate,
+    /// The member already has a leave request for this activity.
+    LeaveExists,
+    /// A leave request, declaration or proposal already answered or withdrawn.
+    ReviewState,
 }
 
 impl ErrorCode {
@@ -54,6 +60,9 @@ impl ErrorCode {
             Self::DisputeOpen => "dispute_open",
             Self::YearClosed => "year_closed",
             Self::CaseState => "case_state",
+            Self::LeaveTooLate => "leave_too_late",
+            Self::LeaveExists => "leave_exists",
+            Self::ReviewState => "review_state",
         }
     }
 
@@ -73,6 +82,7 @@ impl ErrorCode {
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::PasswordChangeRequired => StatusCode::FORBIDDEN,
             Self::DisputeOpen | Self::YearClosed | Self::CaseState => StatusCode::CONFLICT,
+            Self::LeaveTooLate | Self::LeaveExists | Self::ReviewState => StatusCode::CONFLICT,
         }
     }
 
@@ -97,6 +107,9 @@ impl ErrorCode {
             Self::DisputeOpen => "该记录已有处理中的异议",
             Self::YearClosed => "该年度已结转",
             Self::CaseState => "当前状态不能进行此操作",
+            Self::LeaveTooLate => "已过请假时限",
+            Self::LeaveExists => "已请过假",
+            Self::ReviewState => "该申请已处理或已撤回",
         }
     }
 }

@@ -26,3 +26,6 @@ pub mod subject_score;
 pub mod system_setting;
 pub mod upload;
 pub mod year_closing;
+pub mod declaration;
+pub mod leave_request;
+pub mod proposal;

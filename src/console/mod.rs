@@ -16,6 +16,7 @@
 pub mod admin;
 pub mod auth_pages;
 pub mod people;
+pub mod review;
 pub mod secretary;
 pub mod session;
 
@@ -102,6 +103,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "console/person.html",
         include_str!("../../templates/console/person.html"),
     ),
+    (
+        "console/review.html",
+        include_str!("../../templates/console/review.html"),
+    ),
 ];
 
 /// What the navigation offers: each entry needs the permission its API needs, so a
@@ -109,7 +114,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
 fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
     let role = user.principal.role;
     let secretary = role == Role::Secretary;
-    let items: [(&str, &str, Option<Perm>); 8] = [
+    let items: [(&str, &str, Option<Perm>); 9] = [
         ("/console/", "今日", None),
         (
             "/console/disputes",
@@ -139,6 +144,7 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
             if secretary { "支部" } else { "组织" },
             Some(Perm::OrgRead),
         ),
+        ("/console/review", "审核", Some(Perm::ActivityRead)),
         ("/console/import", "导入", Some(Perm::PeopleWrite)),
         ("/console/accounts", "账号", Some(Perm::AccountsManage)),
         ("/console/audit", "审计日志", Some(Perm::AuditRead)),
@@ -273,6 +279,11 @@ impl Fields {
             .unwrap_or_default()
     }
 
+    /// Every (name, value) as posted.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     pub fn all(&self, name: &str) -> Vec<String> {
         self.0
             .iter()
@@ -347,6 +358,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     secretary::configure(cfg);
     admin::configure(cfg);
     people::configure(cfg);
+    review::configure(cfg);
 }
 
 #[cfg(test)]
