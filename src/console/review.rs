@@ -255,6 +255,17 @@ async fn show(state: web::Data<AppState>, req: HttpRequest, user: ConsoleUser) -
         .unwrap_or_else(|e| error(&req, &user, &e))
 }
 
+/// Answering needs `Review` (a recorder has it not): 403, before anything is read.
+fn may_review(req: &HttpRequest, user: &ConsoleUser) -> Option<HttpResponse> {
+    (!user.can(Perm::Review)).then(|| {
+        error(
+            req,
+            user,
+            &AppError::forbidden(format!("{}无权审批", user.principal.role.label())),
+        )
+    })
+}
+
 /// A refused form: the page again with the message by its field, or the error page.
 async fn refused(
     state: &AppState,
@@ -369,6 +380,9 @@ async fn answer_leave(
     if let Some(r) = refuse_cross_site(&req) {
         return r;
     }
+    if let Some(r) = may_review(&req, &user) {
+        return r;
+    }
     let f = Fields::parse(&body);
     let id = *path;
     let approve = f.get("answer") == "approve";
@@ -439,6 +453,9 @@ async fn answer_declaration(
     if let Some(r) = refuse_cross_site(&req) {
         return r;
     }
+    if let Some(r) = may_review(&req, &user) {
+        return r;
+    }
     let f = Fields::parse(&body);
     let id = *path;
     let approve = f.get("answer") == "approve";
@@ -472,6 +489,9 @@ async fn answer_proposal(
     body: web::Bytes,
 ) -> HttpResponse {
     if let Some(r) = refuse_cross_site(&req) {
+        return r;
+    }
+    if let Some(r) = may_review(&req, &user) {
         return r;
     }
     let f = Fields::parse(&body);

@@ -161,7 +161,9 @@ async fn ask(
         .await
         .unwrap_or_else(|e| error_page(&e, Some("/m/leave")));
     };
-    if !crate::console::first_submit(&state, &format!("m-leave:{}", form.form_id)).await {
+    if !form.form_id.is_empty()
+        && !crate::console::first_submit(&state, &format!("m-leave:{}", form.form_id)).await
+    {
         return see_other("/m/leave");
     }
     let ip = crate::http::client_ip(&req, &state.trusted_proxies);
