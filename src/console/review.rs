@@ -11,7 +11,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use minijinja::{Value, context};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{ConsoleUser, Fields, error, first_submit, hide, new_form_id, page, refuse_cross_site, when};
+use super::{
+    ConsoleUser, Fields, error, first_submit, hide, new_form_id, page, refuse_cross_site, when,
+};
 use crate::auth::Perm;
 use crate::cycle::declarations::{self, DeclState, NewDeclaration};
 use crate::cycle::{leave, proposals};
@@ -25,9 +27,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/console/review", web::get().to(show))
         .route("/console/review/leave", web::post().to(enter_leave))
         .route("/console/review/leave/{id}", web::post().to(answer_leave))
-        .route("/console/review/declarations", web::post().to(enter_declaration))
-        .route("/console/review/declarations/{id}", web::post().to(answer_declaration))
-        .route("/console/review/proposals/{id}", web::post().to(answer_proposal))
+        .route(
+            "/console/review/declarations",
+            web::post().to(enter_declaration),
+        )
+        .route(
+            "/console/review/declarations/{id}",
+            web::post().to(answer_declaration),
+        )
+        .route(
+            "/console/review/proposals/{id}",
+            web::post().to(answer_proposal),
+        )
         .route("/console/review/photos/{upload}", web::get().to(photo));
 }
 
@@ -53,7 +64,10 @@ fn message_of(e: &AppError) -> String {
         .map_or_else(|| e.detail.clone(), |f| f.message.clone())
 }
 
-async fn names(state: &AppState, ids: impl Iterator<Item = i64>) -> AppResult<HashMap<i64, String>> {
+async fn names(
+    state: &AppState,
+    ids: impl Iterator<Item = i64>,
+) -> AppResult<HashMap<i64, String>> {
     let ids: Vec<i64> = ids.collect();
     if ids.is_empty() {
         return Ok(HashMap::new());
@@ -246,7 +260,11 @@ fn field_label(name: &str, required: bool) -> String {
         "level" => "级别".to_owned(),
         other => other.to_owned(),
     };
-    if required { format!("{base}（必填）") } else { base }
+    if required {
+        format!("{base}（必填）")
+    } else {
+        base
+    }
 }
 
 async fn show(state: web::Data<AppState>, req: HttpRequest, user: ConsoleUser) -> HttpResponse {
@@ -274,7 +292,10 @@ async fn refused(
     e: AppError,
     again: Again,
 ) -> HttpResponse {
-    if e.code == ErrorCode::NotFound || e.code == ErrorCode::Forbidden || !e.code.status().is_client_error() {
+    if e.code == ErrorCode::NotFound
+        || e.code == ErrorCode::Forbidden
+        || !e.code.status().is_client_error()
+    {
         return error(req, user, &hide(e));
     }
     render_page(state, req, user, e.code.status(), again, None)
@@ -289,7 +310,12 @@ fn back() -> HttpResponse {
 }
 
 /// Finds one person in scope by 编号 or name: exactly one, or a field error.
-async fn one_person(state: &AppState, user: &ConsoleUser, q: &str, field: &str) -> AppResult<PersonId> {
+async fn one_person(
+    state: &AppState,
+    user: &ConsoleUser,
+    q: &str,
+    field: &str,
+) -> AppResult<PersonId> {
     if q.is_empty() {
         return Err(AppError::field(field, "请填写党员姓名或编号"));
     }
@@ -428,15 +454,12 @@ async fn enter_declaration(
             for k in ["person", "item", "on_date", "description"] {
                 a.form.insert(format!("ed_{k}"), f.get(k));
             }
-            let field = e
-                .errors
-                .first()
-                .map_or("item", |x| match x.field.as_str() {
-                    "person" | "person_id" => "person",
-                    "on_date" => "on_date",
-                    "description" => "description",
-                    _ => "item",
-                });
+            let field = e.errors.first().map_or("item", |x| match x.field.as_str() {
+                "person" | "person_id" => "person",
+                "on_date" => "on_date",
+                "description" => "description",
+                _ => "item",
+            });
             a.errors.insert(format!("ed_{field}"), message_of(&e));
             refused(&state, &req, &user, e, a).await
         }
@@ -459,10 +482,23 @@ async fn answer_declaration(
     let f = Fields::parse(&body);
     let id = *path;
     let approve = f.get("answer") == "approve";
-    match declarations::decide(&state, &user.principal, id, approve, &f.get("reason"), |k| f.get(k)).await {
+    match declarations::decide(
+        &state,
+        &user.principal,
+        id,
+        approve,
+        &f.get("reason"),
+        |k| f.get(k),
+    )
+    .await
+    {
         Ok(_) => back(),
         Err(e) => {
-            let field = e.errors.first().map(|x| x.field.clone()).unwrap_or_default();
+            let field = e
+                .errors
+                .first()
+                .map(|x| x.field.clone())
+                .unwrap_or_default();
             let mut a = Again::default();
             a.form.insert(format!("decl-{id}"), f.get("reason"));
             for (k, v) in f.pairs() {

@@ -376,7 +376,10 @@ pub async fn decide(
         .exec(&txn)
         .await?;
     if done.rows_affected == 0 {
-        return Err(AppError::new(ErrorCode::ReviewState, "该申报已审核或已撤回"));
+        return Err(AppError::new(
+            ErrorCode::ReviewState,
+            "该申报已审核或已撤回",
+        ));
     }
     let mut fact_id = None;
     if let Some(fields) = fields {
@@ -394,7 +397,11 @@ pub async fn decide(
                 at,
                 received_at: now,
                 session_id: None,
-                reason: Some(format!("申报 #{}：{}", row.id, row.description.chars().take(60).collect::<String>())),
+                reason: Some(format!(
+                    "申报 #{}：{}",
+                    row.id,
+                    row.description.chars().take(60).collect::<String>()
+                )),
                 evidence: Some(format!("申报 #{}", row.id)),
                 dedup_key: Some(format!("declaration:{}", row.id)),
                 source_event: None,
@@ -414,7 +421,11 @@ pub async fn decide(
         &txn,
         &principal.actor(),
         crate::audit::Entry::new(
-            if approve { "approve_declaration" } else { "reject_declaration" },
+            if approve {
+                "approve_declaration"
+            } else {
+                "reject_declaration"
+            },
             "declaration",
             id,
         )
@@ -429,7 +440,10 @@ pub async fn decide(
     Ok(done)
 }
 
-pub async fn list_for_member(db: &impl ConnectionTrait, person: i64) -> AppResult<Vec<Declaration>> {
+pub async fn list_for_member(
+    db: &impl ConnectionTrait,
+    person: i64,
+) -> AppResult<Vec<Declaration>> {
     Ok(Decls::find()
         .filter(D::PersonId.eq(person))
         .order_by_desc(D::Id)

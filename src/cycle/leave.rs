@@ -131,7 +131,8 @@ pub async fn request(
         ));
     }
     let now = state.clock.now();
-    let policy = crate::ledger::inputs::policy_for(&state.db, &state.scoring, &org.path, year).await?;
+    let policy =
+        crate::ledger::inputs::policy_for(&state.db, &state.scoring, &org.path, year).await?;
     // A member asks the policy's lead time ahead; staff taking a phone call may enter
     // it until the start.
     let lead = if actor.kind == "member" {
@@ -144,7 +145,9 @@ pub async fn request(
         let detail = if now >= a.starts_at {
             format!("活动已于 {starts} 开始，不能再请假；如有特殊情况请联系支部书记")
         } else {
-            format!("请假须在活动开始前 {lead} 分钟提出（活动 {starts} 开始），已过请假时限；请联系支部书记")
+            format!(
+                "请假须在活动开始前 {lead} 分钟提出（活动 {starts} 开始），已过请假时限；请联系支部书记"
+            )
         };
         return Err(AppError::new(ErrorCode::LeaveTooLate, detail));
     }
@@ -156,7 +159,10 @@ pub async fn request(
         activity_id: Set(a.id),
         org_id: Set(person.org_id),
         reason: Set(reason.clone()),
-        state: Set(approved.unwrap_or(LeaveState::Requested).as_str().to_owned()),
+        state: Set(approved
+            .unwrap_or(LeaveState::Requested)
+            .as_str()
+            .to_owned()),
         open_key: Set(Some(open_key(a.id, person.id))),
         entered_by_kind: Set(kind),
         entered_by_id: Set(by_id),
@@ -202,7 +208,12 @@ pub(crate) fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
 }
 
 /// The member withdraws their own request, until the activity starts.
-pub async fn withdraw(state: &AppState, person: &entity::person::Model, id: i64, ip: Option<String>) -> AppResult<Leave> {
+pub async fn withdraw(
+    state: &AppState,
+    person: &entity::person::Model,
+    id: i64,
+    ip: Option<String>,
+) -> AppResult<Leave> {
     let row = Leaves::find_by_id(id)
         .one(&state.db)
         .await?
@@ -220,11 +231,17 @@ pub async fn withdraw(state: &AppState, person: &entity::person::Model, id: i64,
         .col_expr(L::State, Expr::value(LeaveState::Withdrawn.as_str()))
         .col_expr(L::OpenKey, Expr::value(Option::<String>::None))
         .filter(L::Id.eq(id))
-        .filter(L::State.is_in([LeaveState::Requested.as_str(), LeaveState::Approved.as_str()]))
+        .filter(L::State.is_in([
+            LeaveState::Requested.as_str(),
+            LeaveState::Approved.as_str(),
+        ]))
         .exec(&txn)
         .await?;
     if done.rows_affected == 0 {
-        return Err(AppError::new(ErrorCode::ReviewState, "该请假申请已处理或已撤回"));
+        return Err(AppError::new(
+            ErrorCode::ReviewState,
+            "该请假申请已处理或已撤回",
+        ));
     }
     crate::audit::record(
         &txn,
@@ -246,7 +263,12 @@ pub async fn find(db: &impl ConnectionTrait, id: i64) -> AppResult<Leave> {
 }
 
 /// A request the principal may see (`perm`): outside the scope it does not exist.
-pub async fn scoped(state: &AppState, principal: &Principal, perm: Perm, id: i64) -> AppResult<Leave> {
+pub async fn scoped(
+    state: &AppState,
+    principal: &Principal,
+    perm: Perm,
+    id: i64,
+) -> AppResult<Leave> {
     let row = find(&state.db, id).await?;
     crate::org::service::scoped(&state.db, principal, perm, OrgId(row.org_id))
         .await
@@ -303,10 +325,18 @@ pub async fn decide(
     crate::audit::record(
         &txn,
         &principal.actor(),
-        crate::audit::Entry::new(if approve { "approve_leave" } else { "refuse_leave" }, "leave_request", id)
-            .org(OrgId(row.org_id))
-            .before(serde_json::json!({"state": row.state}))
-            .after(serde_json::json!({"state": to.as_str(), "reason": reason})),
+        crate::audit::Entry::new(
+            if approve {
+                "approve_leave"
+            } else {
+                "refuse_leave"
+            },
+            "leave_request",
+            id,
+        )
+        .org(OrgId(row.org_id))
+        .before(serde_json::json!({"state": row.state}))
+        .after(serde_json::json!({"state": to.as_str(), "reason": reason})),
     )
     .await?;
     txn.commit().await?;
@@ -403,5 +433,8 @@ pub async fn enter_for(
 
 /// When the activity starts, in the member's words.
 pub fn starts_label(a: &entity::activity::Model, tz: chrono_tz::Tz) -> String {
-    a.starts_at.with_timezone(&tz).format("%-m月%-d日 %H:%M").to_string()
+    a.starts_at
+        .with_timezone(&tz)
+        .format("%-m月%-d日 %H:%M")
+        .to_string()
 }

@@ -147,14 +147,21 @@ pub async fn at_close(state: &AppState, activity: &entity::activity::Model) -> A
             }
             let tz = tz_of(&org);
             let with_leave = leave.contains(&item.person_id);
-            let when = activity.starts_at.with_timezone(&tz).format("%-m月%-d日 %H:%M");
+            let when = activity
+                .starts_at
+                .with_timezone(&tz)
+                .format("%-m月%-d日 %H:%M");
             let f = Finding {
                 kind: "absence",
                 rule: rule.rule.clone(),
                 person: item.person_id,
                 org: item.org_id,
                 activity: Some(activity.id),
-                period: activity.starts_at.with_timezone(&tz).date_naive().to_string(),
+                period: activity
+                    .starts_at
+                    .with_timezone(&tz)
+                    .date_naive()
+                    .to_string(),
                 item: if with_leave {
                     rule.with_leave.clone()
                 } else {
@@ -283,7 +290,8 @@ pub async fn month_end(state: &AppState, month: NaiveDate) -> AppResult<usize> {
                 let Some(acts) = held.get(&(m.year(), m.month())) else {
                     return false;
                 };
-                !acts.iter().any(|a| present.contains(a)) && acts.iter().any(|a| !excused.contains(a))
+                !acts.iter().any(|a| present.contains(a))
+                    && acts.iter().any(|a| !excused.contains(a))
             });
             if !inactive {
                 continue;
@@ -317,7 +325,11 @@ pub async fn month_end(state: &AppState, month: NaiveDate) -> AppResult<usize> {
 }
 
 /// Activities (of `ids`) the person attended in any way, annulled check-ins aside.
-async fn present_at(db: &impl ConnectionTrait, person: i64, ids: &[i64]) -> AppResult<HashSet<i64>> {
+async fn present_at(
+    db: &impl ConnectionTrait,
+    person: i64,
+    ids: &[i64],
+) -> AppResult<HashSet<i64>> {
     if ids.is_empty() {
         return Ok(HashSet::new());
     }
@@ -346,7 +358,11 @@ async fn present_at(db: &impl ConnectionTrait, person: i64, ids: &[i64]) -> AppR
         .collect())
 }
 
-async fn excused_at(db: &impl ConnectionTrait, person: i64, ids: &[i64]) -> AppResult<HashSet<i64>> {
+async fn excused_at(
+    db: &impl ConnectionTrait,
+    person: i64,
+    ids: &[i64],
+) -> AppResult<HashSet<i64>> {
     use entity::leave_request::Column as L;
     Ok(entity::leave_request::Entity::find()
         .select_only()
@@ -368,7 +384,12 @@ pub async fn find(db: &impl ConnectionTrait, id: i64) -> AppResult<Proposal> {
         .ok_or_else(|| AppError::not_found("没有找到该提议"))
 }
 
-async fn scoped(state: &AppState, principal: &Principal, perm: Perm, id: i64) -> AppResult<Proposal> {
+async fn scoped(
+    state: &AppState,
+    principal: &Principal,
+    perm: Perm,
+    id: i64,
+) -> AppResult<Proposal> {
     principal.require(perm)?;
     let row = find(&state.db, id).await?;
     crate::org::service::scoped(&state.db, principal, perm, OrgId(row.org_id))
@@ -410,11 +431,17 @@ pub async fn decide(
     let now = state.clock.now();
     let txn = crate::db::begin(&state.db).await?;
     let done = Proposals::update_many()
-        .col_expr(P::State, Expr::value(if confirm { CONFIRMED } else { DISMISSED }))
+        .col_expr(
+            P::State,
+            Expr::value(if confirm { CONFIRMED } else { DISMISSED }),
+        )
         .col_expr(P::DecidedAt, Expr::value(now))
         .col_expr(P::DecidedById, Expr::value(principal.account_id.0))
         .col_expr(P::DecidedByName, Expr::value(principal.username.clone()))
-        .col_expr(P::Reason, Expr::value((!reason.is_empty()).then(|| reason.clone())))
+        .col_expr(
+            P::Reason,
+            Expr::value((!reason.is_empty()).then(|| reason.clone())),
+        )
         .filter(P::Id.eq(id))
         .filter(P::State.eq(OPEN))
         .exec(&txn)
@@ -521,7 +548,10 @@ mod tests {
     #[test]
     fn months_back_crosses_the_year() {
         let d = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
-        assert_eq!(months_back(d, 5), NaiveDate::from_ymd_opt(2025, 10, 1).unwrap());
+        assert_eq!(
+            months_back(d, 5),
+            NaiveDate::from_ymd_opt(2025, 10, 1).unwrap()
+        );
         assert_eq!(months_back(d, 0), d);
         let now = DateTime::parse_from_rfc3339("2026-07-01T00:30:00+08:00")
             .unwrap()

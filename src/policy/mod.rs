@@ -176,8 +176,8 @@ pub use facts::{
 };
 pub use group::evaluate_group;
 pub use model::*;
-pub use workflow::{AbsenceProposal, Declarable, InactiveProposal, Workflow};
 pub use presets::{PRESETS, PolicySet, load_policy_file, parse_policy};
+pub use workflow::{AbsenceProposal, Declarable, InactiveProposal, Workflow};
 pub use year::{YearData, YearEvaluation, evaluate_year};
 
 /// `(file name, text)` of every `*.toml` in `dir`, sorted by name; a missing

@@ -1128,7 +1128,9 @@ fn workflow(
             ))
         }
     };
-    let lead = w.leave_lead_minutes.unwrap_or(Workflow::DEFAULT_LEAVE_LEAD_MINUTES);
+    let lead = w
+        .leave_lead_minutes
+        .unwrap_or(Workflow::DEFAULT_LEAVE_LEAD_MINUTES);
     if lead < 0 {
         return Err(ctx.err(span, "leave_lead_minutes must not be negative"));
     }

@@ -111,7 +111,10 @@ mod tests {
         let set = PolicySet::builtin().unwrap();
         let erqi = set.get("erqi-2021").unwrap();
         let a = erqi.workflow.absence.as_ref().unwrap();
-        assert_eq!((a.without_leave.as_str(), a.with_leave.as_str()), ("absence_unexcused", "absence_excused"));
+        assert_eq!(
+            (a.without_leave.as_str(), a.with_leave.as_str()),
+            ("absence_unexcused", "absence_excused")
+        );
         assert_eq!(erqi.workflow.leave_lead_minutes, 60);
         let town = set.get("town-2019").unwrap();
         assert_eq!(town.workflow.inactive.as_ref().unwrap().months, 6);
@@ -128,7 +131,11 @@ mod tests {
         assert!(codes.contains(&"contribution".to_owned()), "{codes:?}");
         assert!(!codes.contains(&"negative_list".to_owned()), "{codes:?}");
         let erqi = set.get("erqi-2021").unwrap();
-        let codes: Vec<String> = erqi.declarable_items().into_iter().map(|d| d.code).collect();
+        let codes: Vec<String> = erqi
+            .declarable_items()
+            .into_iter()
+            .map(|d| d.code)
+            .collect();
         assert!(!codes.iter().any(|c| c.starts_with("absence")), "{codes:?}");
     }
 }

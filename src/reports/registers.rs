@@ -123,7 +123,15 @@ pub async fn attendance_sheet(
         .collect();
     Ok(Table {
         sheet: "考勤".into(),
-        headers: vec!["姓名", "所在组织", "考勤", "签到时间", "签到方式", "积分", "请假"],
+        headers: vec![
+            "姓名",
+            "所在组织",
+            "考勤",
+            "签到时间",
+            "签到方式",
+            "积分",
+            "请假",
+        ],
         rows,
     })
 }

@@ -328,7 +328,8 @@ pub fn parse_scenario(
     }
     // Approved leave (person, activity), wherever it stands in the file: an absence
     // with leave is the lighter item (EQ-3).
-    let mut on_leave: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
+    let mut on_leave: std::collections::HashSet<(String, String)> =
+        std::collections::HashSet::new();
     for e in &objs {
         if e.str("kind")?.as_deref() == Some("leave") {
             on_leave.insert((e.req_str("person")?, e.req_str("activity")?));
@@ -400,7 +401,10 @@ pub fn parse_scenario(
                 if !policy.declarable_items().iter().any(|d| d.code == code) {
                     return Err(field_err(
                         &e.at("item"),
-                        format!("no declarable item \"{code}\" in policy \"{}\"", policy.name),
+                        format!(
+                            "no declarable item \"{code}\" in policy \"{}\"",
+                            policy.name
+                        ),
                     ));
                 }
                 let state = e.str("state")?.unwrap_or_else(|| "approved".to_owned());
@@ -420,7 +424,9 @@ pub fn parse_scenario(
                     other => {
                         return Err(field_err(
                             &e.at("state"),
-                            format!("unknown state \"{other}\" (approved, submitted, rejected, withdrawn)"),
+                            format!(
+                                "unknown state \"{other}\" (approved, submitted, rejected, withdrawn)"
+                            ),
                         ));
                     }
                 }
@@ -470,7 +476,9 @@ pub fn parse_scenario(
                 if !scores(objs[target].str("kind")?) {
                     return Err(field_err(
                         &e.at("target"),
-                        format!("event \"{name}\" records no fact to annul (annul checkins, makeup_study, items)"),
+                        format!(
+                            "event \"{name}\" records no fact to annul (annul checkins, makeup_study, items)"
+                        ),
                     ));
                 }
                 EventBody::Annul {
@@ -481,7 +489,9 @@ pub fn parse_scenario(
             other => {
                 return Err(field_err(
                     &e.at("kind"),
-                    format!("unknown kind \"{other}\" (checkin, makeup_study, item, annul, leave, absence, declaration)"),
+                    format!(
+                        "unknown kind \"{other}\" (checkin, makeup_study, item, annul, leave, absence, declaration)"
+                    ),
                 ));
             }
         };
@@ -504,10 +514,16 @@ pub fn parse_scenario(
 }
 
 /// An item event's own fields (every key but the event's), checked by the policy.
-fn item_fields(e: &Obj<'_>, spec: &crate::policy::ItemSpec, also_skip: &[&str]) -> Result<Fields, ScoreError> {
+fn item_fields(
+    e: &Obj<'_>,
+    spec: &crate::policy::ItemSpec,
+    also_skip: &[&str],
+) -> Result<Fields, ScoreError> {
     let mut fields = Fields::new();
     for (key, raw) in e.keys() {
-        if matches!(key, "kind" | "id" | "person" | "org" | "item" | "at") || also_skip.contains(&key) {
+        if matches!(key, "kind" | "id" | "person" | "org" | "item" | "at")
+            || also_skip.contains(&key)
+        {
             continue;
         }
         let path = e.at(key);

@@ -431,8 +431,9 @@ fn sd_2_only_an_approved_declaration_scores_in_scenarios() {
     assert!(refused(&bad).starts_with("events[1].state: unknown state"));
     let mut bad = erqi_absences();
     bad["events"][2]["id"] = json!("l1");
-    bad["events"].as_array_mut().unwrap().push(
-        json!({"kind": "annul", "target": "l1", "at": "2026-03-11T09:00:00+08:00"}),
-    );
+    bad["events"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"kind": "annul", "target": "l1", "at": "2026-03-11T09:00:00+08:00"}));
     assert!(refused(&bad).starts_with("events[3].target:"));
 }

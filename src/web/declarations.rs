@@ -122,7 +122,11 @@ async fn page(
     ))
 }
 
-async fn show(state: web::Data<AppState>, session: MemberSession, req: HttpRequest) -> HttpResponse {
+async fn show(
+    state: web::Data<AppState>,
+    session: MemberSession,
+    req: HttpRequest,
+) -> HttpResponse {
     let person = match person_of(&state, &session, &req).await {
         Ok(p) => p,
         Err(resp) => return resp,
@@ -206,9 +210,15 @@ async fn declare(
     let parts = match read_parts(payload, settings.max_bytes).await {
         Ok(p) => p,
         Err(e) => {
-            return page(&state, &person, e.code.status(), Typed::default(), Some((e.detail, "")))
-                .await
-                .unwrap_or_else(|e| error_page(&e, Some("/m/declarations")));
+            return page(
+                &state,
+                &person,
+                e.code.status(),
+                Typed::default(),
+                Some((e.detail, "")),
+            )
+            .await
+            .unwrap_or_else(|e| error_page(&e, Some("/m/declarations")));
         }
     };
     let get = |k: &str| parts.text.get(k).cloned().unwrap_or_default();
@@ -232,9 +242,15 @@ async fn declare(
     let photo = match photo {
         Ok(p) => p,
         Err(e) => {
-            return page(&state, &person, e.code.status(), typed(), Some((e.detail, "photo")))
-                .await
-                .unwrap_or_else(|e| error_page(&e, Some("/m/declarations")));
+            return page(
+                &state,
+                &person,
+                e.code.status(),
+                typed(),
+                Some((e.detail, "photo")),
+            )
+            .await
+            .unwrap_or_else(|e| error_page(&e, Some("/m/declarations")));
         }
     };
     let ip = crate::http::client_ip(&req, &state.trusted_proxies);
@@ -245,16 +261,30 @@ async fn declare(
         photo,
         form_key: Some(get("form_id")).filter(|k| !k.is_empty()),
     };
-    match declarations::submit(&state, &person, input, &crate::audit::Actor::member(person.id, ip))
-        .await
+    match declarations::submit(
+        &state,
+        &person,
+        input,
+        &crate::audit::Actor::member(person.id, ip),
+    )
+    .await
     {
         Ok(_) => see_other("/m/declarations"),
         Err(e) if e.code.status().is_client_error() => {
             let field = field_of(&e);
-            let msg = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
-            page(&state, &person, e.code.status(), typed(), Some((msg, field)))
-                .await
-                .unwrap_or_else(|e| error_page(&e, Some("/m/declarations")))
+            let msg = e
+                .errors
+                .first()
+                .map_or(e.detail.clone(), |f| f.message.clone());
+            page(
+                &state,
+                &person,
+                e.code.status(),
+                typed(),
+                Some((msg, field)),
+            )
+            .await
+            .unwrap_or_else(|e| error_page(&e, Some("/m/declarations")))
         }
         Err(e) => error_page(&e, Some("/m/declarations")),
     }
@@ -276,11 +306,15 @@ async fn withdraw(
     let ip = crate::http::client_ip(&req, &state.trusted_proxies);
     match declarations::withdraw(&state, &person, *path, ip).await {
         Ok(_) => see_other("/m/declarations"),
-        Err(e) if e.code.status().is_client_error() && e.code != ErrorCode::NotFound => {
-            page(&state, &person, e.code.status(), Typed::default(), Some((e.detail, "")))
-                .await
-                .unwrap_or_else(|e| error_page(&e, Some("/m/declarations")))
-        }
+        Err(e) if e.code.status().is_client_error() && e.code != ErrorCode::NotFound => page(
+            &state,
+            &person,
+            e.code.status(),
+            Typed::default(),
+            Some((e.detail, "")),
+        )
+        .await
+        .unwrap_or_else(|e| error_page(&e, Some("/m/declarations"))),
         Err(e) => error_page(&e, Some("/m/declarations")),
     }
 }

@@ -14,10 +14,8 @@ use crate::ledger::inputs::tz_of;
 use crate::state::AppState;
 use crate::wechat::MemberSession;
 
-pub const TEMPLATES: [(&str, &str); 1] = [(
-    "leave.html",
-    include_str!("../../templates/web/leave.html"),
-)];
+pub const TEMPLATES: [(&str, &str); 1] =
+    [("leave.html", include_str!("../../templates/web/leave.html"))];
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -111,14 +109,25 @@ async fn page(
 
 use sea_orm::EntityTrait;
 
-async fn show(state: web::Data<AppState>, session: MemberSession, req: HttpRequest) -> HttpResponse {
+async fn show(
+    state: web::Data<AppState>,
+    session: MemberSession,
+    req: HttpRequest,
+) -> HttpResponse {
     let person = match person_of(&state, &session, &req).await {
         Ok(p) => p,
         Err(resp) => return resp,
     };
-    page(&state, &person, StatusCode::OK, Typed::default(), None, None)
-        .await
-        .unwrap_or_else(|e| error_page(&e, Some("/m/")))
+    page(
+        &state,
+        &person,
+        StatusCode::OK,
+        Typed::default(),
+        None,
+        None,
+    )
+    .await
+    .unwrap_or_else(|e| error_page(&e, Some("/m/")))
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -175,10 +184,20 @@ async fn ask(
                 Some("reason") => "reason",
                 _ => "activity",
             };
-            let msg = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
-            page(&state, &person, e.code.status(), typed, Some((msg, field)), None)
-                .await
-                .unwrap_or_else(|e| error_page(&e, Some("/m/leave")))
+            let msg = e
+                .errors
+                .first()
+                .map_or(e.detail.clone(), |f| f.message.clone());
+            page(
+                &state,
+                &person,
+                e.code.status(),
+                typed,
+                Some((msg, field)),
+                None,
+            )
+            .await
+            .unwrap_or_else(|e| error_page(&e, Some("/m/leave")))
         }
         Err(e) => error_page(&e, Some("/m/leave")),
     }
@@ -200,10 +219,19 @@ async fn withdraw(
     let ip = crate::http::client_ip(&req, &state.trusted_proxies);
     match leave::withdraw(&state, &person, *path, ip).await {
         Ok(_) => see_other("/m/leave"),
-        Err(e) if e.code.status().is_client_error() && e.code != crate::error::ErrorCode::NotFound => {
-            page(&state, &person, e.code.status(), Typed::default(), Some((e.detail, "")), None)
-                .await
-                .unwrap_or_else(|e| error_page(&e, Some("/m/leave")))
+        Err(e)
+            if e.code.status().is_client_error() && e.code != crate::error::ErrorCode::NotFound =>
+        {
+            page(
+                &state,
+                &person,
+                e.code.status(),
+                Typed::default(),
+                Some((e.detail, "")),
+                None,
+            )
+            .await
+            .unwrap_or_else(|e| error_page(&e, Some("/m/leave")))
         }
         Err(e) => error_page(&e, Some("/m/leave")),
     }

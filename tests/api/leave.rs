@@ -32,7 +32,13 @@ pub async fn set_policy(app: &TestApp, admin: &str, org: i64, year: i32, policy:
     assert!(r.status.is_success(), "{}", r.text);
 }
 
-pub async fn activity(app: &TestApp, token: &str, org: i64, title: &str, start: DateTime<Utc>) -> i64 {
+pub async fn activity(
+    app: &TestApp,
+    token: &str,
+    org: i64,
+    title: &str,
+    start: DateTime<Utc>,
+) -> i64 {
     let r = app
         .post(
             "/api/v1/activities",
@@ -45,7 +51,15 @@ pub async fn activity(app: &TestApp, token: &str, org: i64, title: &str, start: 
 }
 
 /// A member, bound to `openid` and signed in on a phone.
-pub async fn member(app: &TestApp, admin: &str, org: i64, name: &str, phone_no: &str, openid: &str, next: &str) -> (i64, Phone) {
+pub async fn member(
+    app: &TestApp,
+    admin: &str,
+    org: i64,
+    name: &str,
+    phone_no: &str,
+    openid: &str,
+    next: &str,
+) -> (i64, Phone) {
     let p = app.person(admin, name, phone_no, org, "member").await;
     app.bind(p, openid).await;
     let phone = Phone::new(app);
@@ -80,7 +94,11 @@ async fn proposal_rows(app: &TestApp) -> Vec<entity::proposal::Model> {
 
 async fn open_session(app: &TestApp, token: &str, activity: i64) -> i64 {
     let r = app
-        .post(&format!("/api/v1/activities/{activity}/sessions"), token, json!({}))
+        .post(
+            &format!("/api/v1/activities/{activity}/sessions"),
+            token,
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     r.body["id"].as_i64().expect("session id")
@@ -88,7 +106,11 @@ async fn open_session(app: &TestApp, token: &str, activity: i64) -> i64 {
 
 async fn close_session(app: &TestApp, token: &str, session: i64) {
     let r = app
-        .post(&format!("/api/v1/sessions/{session}/close"), token, json!({}))
+        .post(
+            &format!("/api/v1/sessions/{session}/close"),
+            token,
+            json!({}),
+        )
         .await;
     assert!(r.status.is_success(), "{}", r.text);
 }
@@ -100,53 +122,110 @@ async fn leave_requested_on_m_approved_in_console_shows_in_its_column_and_is_tol
     app.state.clock.set(at(2026, 3, 10, 8, 0));
     let start = at(2026, 3, 10, 14, 0);
     let a = activity(&app, &s.admin_token, s.branch, "3月主题党日", start).await;
-    let (p, phone) = member(&app, &s.admin_token, s.branch, "李请假", "13800000301", "o-leave-1", "/m/leave").await;
+    let (p, phone) = member(
+        &app,
+        &s.admin_token,
+        s.branch,
+        "李请假",
+        "13800000301",
+        "o-leave-1",
+        "/m/leave",
+    )
+    .await;
 
     let form = phone.get("/m/leave").await;
     assert_eq!(form.status, StatusCode::OK, "{}", form.text);
-    assert!(form.text.contains("3月主题党日") && form.text.contains("60 分钟"), "{}", form.text);
+    assert!(
+        form.text.contains("3月主题党日") && form.text.contains("60 分钟"),
+        "{}",
+        form.text
+    );
     let fid = "leave-form-1";
     let asked = phone
-        .post("/m/leave", &[("activity", &a.to_string()), ("reason", "出差在外"), ("form_id", fid)])
+        .post(
+            "/m/leave",
+            &[
+                ("activity", &a.to_string()),
+                ("reason", "出差在外"),
+                ("form_id", fid),
+            ],
+        )
         .await;
     assert_eq!(asked.status, StatusCode::SEE_OTHER, "{}", asked.text);
     // A double submit of the same form stores one request.
     let again = phone
-        .post("/m/leave", &[("activity", &a.to_string()), ("reason", "出差在外"), ("form_id", fid)])
+        .post(
+            "/m/leave",
+            &[
+                ("activity", &a.to_string()),
+                ("reason", "出差在外"),
+                ("form_id", fid),
+            ],
+        )
         .await;
     assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.text);
     assert_eq!(leave_rows(&app).await.len(), 1);
     let mine = phone.get("/m/leave").await;
-    assert!(mine.text.contains("待审批") && mine.text.contains("出差在外"), "{}", mine.text);
+    assert!(
+        mine.text.contains("待审批") && mine.text.contains("出差在外"),
+        "{}",
+        mine.text
+    );
 
     // The secretary sees it and approves it on the console.
     let review = s.secretary.get("/console/review").await;
     assert_eq!(review.status, StatusCode::OK, "{}", review.text);
-    assert!(review.text.contains("李请假") && review.text.contains("出差在外"), "{}", review.text);
+    assert!(
+        review.text.contains("李请假") && review.text.contains("出差在外"),
+        "{}",
+        review.text
+    );
     let id = leave_rows(&app).await[0].id;
     let cross = s
         .secretary
-        .post_from(Some("https://evil.example"), &format!("/console/review/leave/{id}"), &[("answer", "approve")])
+        .post_from(
+            Some("https://evil.example"),
+            &format!("/console/review/leave/{id}"),
+            &[("answer", "approve")],
+        )
         .await;
     assert_eq!(cross.status, StatusCode::FORBIDDEN);
-    assert_eq!(leave_rows(&app).await[0].state, "requested", "a cross-site post changes nothing");
+    assert_eq!(
+        leave_rows(&app).await[0].state,
+        "requested",
+        "a cross-site post changes nothing"
+    );
     let ok = s
         .secretary
-        .post(&format!("/console/review/leave/{id}"), &[("answer", "approve"), ("reason", "")])
+        .post(
+            &format!("/console/review/leave/{id}"),
+            &[("answer", "approve"), ("reason", "")],
+        )
         .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text);
     let twice = s
         .secretary
-        .post(&format!("/console/review/leave/{id}"), &[("answer", "refuse"), ("reason", "改主意")])
+        .post(
+            &format!("/console/review/leave/{id}"),
+            &[("answer", "refuse"), ("reason", "改主意")],
+        )
         .await;
-    assert_eq!(twice.status, StatusCode::CONFLICT, "one answer: {}", twice.text);
+    assert_eq!(
+        twice.status,
+        StatusCode::CONFLICT,
+        "one answer: {}",
+        twice.text
+    );
     assert_eq!(leave_rows(&app).await[0].state, "approved");
     assert!(phone.get("/m/leave").await.text.contains("已准假"));
 
     // The sheet: 请假 as its own status and column, in the API, the console and the export.
     app.state.clock.set(start + Duration::hours(3));
     let sheet = app
-        .get(&format!("/api/v1/activities/{a}/attendance"), &s.admin_token)
+        .get(
+            &format!("/api/v1/activities/{a}/attendance"),
+            &s.admin_token,
+        )
         .await;
     assert_eq!(sheet.status, StatusCode::OK, "{}", sheet.text);
     let me = sheet.body["items"]
@@ -160,11 +239,21 @@ async fn leave_requested_on_m_approved_in_console_shows_in_its_column_and_is_tol
     assert_eq!(me["leave"], true);
     assert_eq!(sheet.body["counts"]["leave"], 1);
     assert_eq!(sheet.body["counts"]["missing"], 0);
-    let console_sheet = s.secretary.get(&format!("/console/activities/{a}/attendance")).await;
-    assert!(console_sheet.text.contains("请假"), "{}", console_sheet.text);
+    let console_sheet = s
+        .secretary
+        .get(&format!("/console/activities/{a}/attendance"))
+        .await;
+    assert!(
+        console_sheet.text.contains("请假"),
+        "{}",
+        console_sheet.text
+    );
     let csv = app
         .client
-        .get(format!("{}/api/v1/activities/{a}/attendance/export?format=csv", app.address))
+        .get(format!(
+            "{}/api/v1/activities/{a}/attendance/export?format=csv",
+            app.address
+        ))
         .bearer_auth(&s.admin_token)
         .send()
         .await
@@ -173,11 +262,20 @@ async fn leave_requested_on_m_approved_in_console_shows_in_its_column_and_is_tol
     let text = csv.text().await.expect("csv");
     let header_line = text.lines().next().unwrap_or_default();
     assert!(header_line.ends_with("请假"), "{header_line}");
-    assert!(text.lines().any(|l| l.contains("李请假") && l.ends_with("请假")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("李请假") && l.ends_with("请假")),
+        "{text}"
+    );
 
     // The member was told once, in the simulator's inbox.
     let inbox = phone.get("/sandbox/phone?openid=o-leave-1").await;
-    assert_eq!(inbox.text.matches("[模板消息] leave").count(), 1, "{}", inbox.text);
+    assert_eq!(
+        inbox.text.matches("[模板消息] leave").count(),
+        1,
+        "{}",
+        inbox.text
+    );
 }
 
 #[tokio::test]
@@ -187,31 +285,62 @@ async fn leave_after_the_lead_time_or_the_start_is_refused_in_chinese_and_writes
     let start = at(2026, 3, 10, 14, 0);
     app.state.clock.set(at(2026, 3, 10, 8, 0));
     let a = activity(&app, &s.admin_token, s.branch, "3月主题党日", start).await;
-    let (_, phone) = member(&app, &s.admin_token, s.branch, "王迟到", "13800000302", "o-leave-2", "/m/leave").await;
+    let (_, phone) = member(
+        &app,
+        &s.admin_token,
+        s.branch,
+        "王迟到",
+        "13800000302",
+        "o-leave-2",
+        "/m/leave",
+    )
+    .await;
 
     app.state.clock.set(start - Duration::minutes(30));
     let late = phone
-        .post("/m/leave", &[("activity", &a.to_string()), ("reason", "临时有事")])
+        .post(
+            "/m/leave",
+            &[("activity", &a.to_string()), ("reason", "临时有事")],
+        )
         .await;
     assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.text);
-    assert!(late.text.contains("请假须在活动开始前 60 分钟提出"), "{}", late.text);
-    assert!(late.text.contains("临时有事"), "the form keeps what was typed");
+    assert!(
+        late.text.contains("请假须在活动开始前 60 分钟提出"),
+        "{}",
+        late.text
+    );
+    assert!(
+        late.text.contains("临时有事"),
+        "the form keeps what was typed"
+    );
 
     app.state.clock.set(start + Duration::minutes(5));
     let after = phone
-        .post("/m/leave", &[("activity", &a.to_string()), ("reason", "临时有事")])
+        .post(
+            "/m/leave",
+            &[("activity", &a.to_string()), ("reason", "临时有事")],
+        )
         .await;
     assert_eq!(after.status, StatusCode::CONFLICT, "{}", after.text);
-    assert!(after.text.contains("活动已于") && after.text.contains("不能再请假"), "{}", after.text);
+    assert!(
+        after.text.contains("活动已于") && after.text.contains("不能再请假"),
+        "{}",
+        after.text
+    );
 
     // No reason, no activity, another branch's activity: each refused by its field.
     app.state.clock.set(at(2026, 3, 10, 8, 0));
-    let empty = phone.post("/m/leave", &[("activity", &a.to_string()), ("reason", " ")]).await;
+    let empty = phone
+        .post("/m/leave", &[("activity", &a.to_string()), ("reason", " ")])
+        .await;
     assert_eq!(empty.status, StatusCode::BAD_REQUEST, "{}", empty.text);
     assert!(empty.text.contains("请填写请假事由"), "{}", empty.text);
     let other = activity(&app, &s.admin_token, s.other, "别的支部", start).await;
     let foreign = phone
-        .post("/m/leave", &[("activity", &other.to_string()), ("reason", "出差")])
+        .post(
+            "/m/leave",
+            &[("activity", &other.to_string()), ("reason", "出差")],
+        )
         .await;
     assert_eq!(foreign.status, StatusCode::NOT_FOUND, "{}", foreign.text);
     // A cross-site post is refused before anything is read.
@@ -235,27 +364,61 @@ async fn a_member_withdraws_leave_before_the_start_and_may_ask_again() {
     let start = at(2026, 3, 10, 14, 0);
     app.state.clock.set(at(2026, 3, 10, 8, 0));
     let a = activity(&app, &s.admin_token, s.branch, "3月主题党日", start).await;
-    let (_, phone) = member(&app, &s.admin_token, s.branch, "赵撤回", "13800000303", "o-leave-3", "/m/leave").await;
-    phone.post("/m/leave", &[("activity", &a.to_string()), ("reason", "出差")]).await;
-    let dup = phone.post("/m/leave", &[("activity", &a.to_string()), ("reason", "再请一次")]).await;
+    let (_, phone) = member(
+        &app,
+        &s.admin_token,
+        s.branch,
+        "赵撤回",
+        "13800000303",
+        "o-leave-3",
+        "/m/leave",
+    )
+    .await;
+    phone
+        .post(
+            "/m/leave",
+            &[("activity", &a.to_string()), ("reason", "出差")],
+        )
+        .await;
+    let dup = phone
+        .post(
+            "/m/leave",
+            &[("activity", &a.to_string()), ("reason", "再请一次")],
+        )
+        .await;
     assert_eq!(dup.status, StatusCode::CONFLICT, "{}", dup.text);
     assert!(dup.text.contains("已为该活动请过假"), "{}", dup.text);
     let id = leave_rows(&app).await[0].id;
     let w = phone.post(&format!("/m/leave/{id}/withdraw"), &[]).await;
     assert_eq!(w.status, StatusCode::SEE_OTHER, "{}", w.text);
     assert_eq!(leave_rows(&app).await[0].state, "withdrawn");
-    let again = phone.post("/m/leave", &[("activity", &a.to_string()), ("reason", "出差")]).await;
+    let again = phone
+        .post(
+            "/m/leave",
+            &[("activity", &a.to_string()), ("reason", "出差")],
+        )
+        .await;
     assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.text);
     // The secretary cannot answer a withdrawn request.
     let gone = s
         .secretary
-        .post(&format!("/console/review/leave/{id}"), &[("answer", "approve")])
+        .post(
+            &format!("/console/review/leave/{id}"),
+            &[("answer", "approve")],
+        )
         .await;
     assert_eq!(gone.status, StatusCode::CONFLICT, "{}", gone.text);
     // After the start it can no longer be withdrawn.
-    let second = leave_rows(&app).await.iter().map(|l| l.id).max().expect("second");
+    let second = leave_rows(&app)
+        .await
+        .iter()
+        .map(|l| l.id)
+        .max()
+        .expect("second");
     app.state.clock.set(start + Duration::minutes(1));
-    let late = phone.post(&format!("/m/leave/{second}/withdraw"), &[]).await;
+    let late = phone
+        .post(&format!("/m/leave/{second}/withdraw"), &[])
+        .await;
     assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.text);
     assert!(late.text.contains("活动已开始"), "{}", late.text);
 }
@@ -267,46 +430,100 @@ async fn the_secretary_enters_leave_for_a_member_without_a_phone_and_a_recorder_
     let start = at(2026, 3, 10, 14, 0);
     app.state.clock.set(at(2026, 3, 10, 8, 0));
     let a = activity(&app, &s.admin_token, s.branch, "3月主题党日", start).await;
-    let p = app.person(&s.admin_token, "孙无机", "13800000304", s.branch, "member").await;
-    let q = app.person(&s.admin_token, "周无机", "13800000305", s.branch, "member").await;
+    let p = app
+        .person(&s.admin_token, "孙无机", "13800000304", s.branch, "member")
+        .await;
+    let q = app
+        .person(&s.admin_token, "周无机", "13800000305", s.branch, "member")
+        .await;
     // Refused by its field, with what was typed kept.
     let bad = s
         .secretary
-        .post("/console/review/leave", &[("person", "查无此人"), ("activity", &a.to_string()), ("reason", "住院")])
+        .post(
+            "/console/review/leave",
+            &[
+                ("person", "查无此人"),
+                ("activity", &a.to_string()),
+                ("reason", "住院"),
+            ],
+        )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
-    assert!(bad.text.contains("没有找到") && bad.text.contains("住院"), "{}", bad.text);
+    assert!(
+        bad.text.contains("没有找到") && bad.text.contains("住院"),
+        "{}",
+        bad.text
+    );
     let ok = s
         .secretary
-        .post("/console/review/leave", &[("person", "孙无机"), ("activity", &a.to_string()), ("reason", "住院")])
+        .post(
+            "/console/review/leave",
+            &[
+                ("person", "孙无机"),
+                ("activity", &a.to_string()),
+                ("reason", "住院"),
+            ],
+        )
         .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text);
     let rows = leave_rows(&app).await;
     assert_eq!(rows.len(), 1);
-    assert_eq!((rows[0].person_id, rows[0].state.as_str()), (p, "approved"), "the secretary's entry is approved at once");
+    assert_eq!(
+        (rows[0].person_id, rows[0].state.as_str()),
+        (p, "approved"),
+        "the secretary's entry is approved at once"
+    );
 
     // A recorder (组织委员) enters one; it waits for the secretary; they cannot approve it.
-    app.account(&s.admin_token, "rec-b", "recorder", Some(s.branch)).await;
+    app.account(&s.admin_token, "rec-b", "recorder", Some(s.branch))
+        .await;
     let rec = Desk::new(&app);
     rec.login("rec-b", PASSWORD).await;
     let entered = rec
-        .post("/console/review/leave", &[("person", "周无机"), ("activity", &a.to_string()), ("reason", "探亲")])
+        .post(
+            "/console/review/leave",
+            &[
+                ("person", "周无机"),
+                ("activity", &a.to_string()),
+                ("reason", "探亲"),
+            ],
+        )
         .await;
     assert_eq!(entered.status, StatusCode::SEE_OTHER, "{}", entered.text);
-    let row = leave_rows(&app).await.into_iter().find(|l| l.person_id == q).expect("entered");
+    let row = leave_rows(&app)
+        .await
+        .into_iter()
+        .find(|l| l.person_id == q)
+        .expect("entered");
     assert_eq!(row.state, "requested");
     let denied = rec
-        .post(&format!("/console/review/leave/{}", row.id), &[("answer", "approve")])
+        .post(
+            &format!("/console/review/leave/{}", row.id),
+            &[("answer", "approve")],
+        )
         .await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN, "{}", denied.text);
-    assert_eq!(leave_rows(&app).await.into_iter().find(|l| l.id == row.id).expect("row").state, "requested");
+    assert_eq!(
+        leave_rows(&app)
+            .await
+            .into_iter()
+            .find(|l| l.id == row.id)
+            .expect("row")
+            .state,
+        "requested"
+    );
 
     // Another branch's secretary: no such request.
-    let (_, _) = app.account(&s.admin_token, "sec-b2", "secretary", Some(s.other)).await;
+    let (_, _) = app
+        .account(&s.admin_token, "sec-b2", "secretary", Some(s.other))
+        .await;
     let other = Desk::new(&app);
     other.login("sec-b2", PASSWORD).await;
     let hidden = other
-        .post(&format!("/console/review/leave/{}", row.id), &[("answer", "approve")])
+        .post(
+            &format!("/console/review/leave/{}", row.id),
+            &[("answer", "approve")],
+        )
         .await;
     assert_eq!(hidden.status, StatusCode::NOT_FOUND, "{}", hidden.text);
     assert!(!other.get("/console/review").await.text.contains("周无机"));
@@ -322,12 +539,35 @@ async fn eq_3_absence_with_leave_is_minus_half_without_leave_minus_one_only_once
     let start = at(2026, 3, 10, 14, 0);
     app.state.clock.set(at(2026, 3, 10, 8, 0));
     let a = activity(&app, &s.admin_token, s.branch, "3月党员大会", start).await;
-    let (excused, phone) = member(&app, &s.admin_token, s.branch, "钱请假", "13800000311", "o-eq3-1", "/m/leave").await;
-    let absent = app.person(&s.admin_token, "吴缺席", "13800000312", s.branch, "member").await;
-    let nophone = app.person(&s.admin_token, "郑无机", "13800000313", s.branch, "member").await;
-    phone.post("/m/leave", &[("activity", &a.to_string()), ("reason", "出差")]).await;
+    let (excused, phone) = member(
+        &app,
+        &s.admin_token,
+        s.branch,
+        "钱请假",
+        "13800000311",
+        "o-eq3-1",
+        "/m/leave",
+    )
+    .await;
+    let absent = app
+        .person(&s.admin_token, "吴缺席", "13800000312", s.branch, "member")
+        .await;
+    let nophone = app
+        .person(&s.admin_token, "郑无机", "13800000313", s.branch, "member")
+        .await;
+    phone
+        .post(
+            "/m/leave",
+            &[("activity", &a.to_string()), ("reason", "出差")],
+        )
+        .await;
     let id = leave_rows(&app).await[0].id;
-    s.secretary.post(&format!("/console/review/leave/{id}"), &[("answer", "approve")]).await;
+    s.secretary
+        .post(
+            &format!("/console/review/leave/{id}"),
+            &[("answer", "approve")],
+        )
+        .await;
 
     app.state.clock.set(start - Duration::minutes(10));
     let (_, sec_token) = (0, app.token("sec-b", PASSWORD).await);
@@ -351,44 +591,90 @@ async fn eq_3_absence_with_leave_is_minus_half_without_leave_minus_one_only_once
     let of = |p: i64| props.iter().find(|x| x.person_id == p).cloned();
     assert_eq!(of(excused).expect("excused").item, "absence_excused");
     assert_eq!(of(absent).expect("absent").item, "absence_unexcused");
-    assert!(of(nophone).is_none(), "a member the secretary checked in is never proposed");
+    assert!(
+        of(nophone).is_none(),
+        "a member the secretary checked in is never proposed"
+    );
     assert!(props.iter().all(|x| x.rule == "EQ-3" && x.state == "open"));
-    assert_eq!(score(&app, &s.admin_token, excused, 2026).await, before_excused, "nothing deducted silently");
-    assert_eq!(score(&app, &s.admin_token, absent, 2026).await, before_absent);
+    assert_eq!(
+        score(&app, &s.admin_token, excused, 2026).await,
+        before_excused,
+        "nothing deducted silently"
+    );
+    assert_eq!(
+        score(&app, &s.admin_token, absent, 2026).await,
+        before_absent
+    );
     // Closing again proposes nothing new.
-    vanguard::cycle::proposals::at_close(&app.state, &vanguard::checkin::attendance::activity(&app.state.db, a).await.expect("a"))
-        .await
-        .expect("again");
+    vanguard::cycle::proposals::at_close(
+        &app.state,
+        &vanguard::checkin::attendance::activity(&app.state.db, a)
+            .await
+            .expect("a"),
+    )
+    .await
+    .expect("again");
     assert_eq!(proposal_rows(&app).await.len(), 2);
 
     // The console lists them; a dismissal needs a reason.
     let page = s.secretary.get("/console/review").await;
-    assert!(page.text.contains("未参加“3月党员大会”") && page.text.contains("已请假"), "{}", page.text);
+    assert!(
+        page.text.contains("未参加“3月党员大会”") && page.text.contains("已请假"),
+        "{}",
+        page.text
+    );
     let pa = of(absent).expect("absent").id;
     let pe = of(excused).expect("excused").id;
     let no_reason = s
         .secretary
-        .post(&format!("/console/review/proposals/{pa}"), &[("answer", "dismiss"), ("reason", "")])
+        .post(
+            &format!("/console/review/proposals/{pa}"),
+            &[("answer", "dismiss"), ("reason", "")],
+        )
         .await;
-    assert_eq!(no_reason.status, StatusCode::BAD_REQUEST, "{}", no_reason.text);
-    assert!(no_reason.text.contains("请填写驳回的理由"), "{}", no_reason.text);
+    assert_eq!(
+        no_reason.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        no_reason.text
+    );
+    assert!(
+        no_reason.text.contains("请填写驳回的理由"),
+        "{}",
+        no_reason.text
+    );
     for id in [pa, pe] {
         let r = s
             .secretary
-            .post(&format!("/console/review/proposals/{id}"), &[("answer", "confirm"), ("reason", "支委会核实")])
+            .post(
+                &format!("/console/review/proposals/{id}"),
+                &[("answer", "confirm"), ("reason", "支委会核实")],
+            )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     }
     let num = |v: serde_json::Value| v.as_f64().unwrap_or(0.0);
-    assert_eq!(num(score(&app, &s.admin_token, excused, 2026).await), num(before_excused.clone()) - 0.5);
-    assert_eq!(num(score(&app, &s.admin_token, absent, 2026).await), num(before_absent.clone()) - 1.0);
+    assert_eq!(
+        num(score(&app, &s.admin_token, excused, 2026).await),
+        num(before_excused.clone()) - 0.5
+    );
+    assert_eq!(
+        num(score(&app, &s.admin_token, absent, 2026).await),
+        num(before_absent.clone()) - 1.0
+    );
     // Confirming twice records nothing more.
     let twice = s
         .secretary
-        .post(&format!("/console/review/proposals/{pa}"), &[("answer", "confirm")])
+        .post(
+            &format!("/console/review/proposals/{pa}"),
+            &[("answer", "confirm")],
+        )
         .await;
     assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.text);
-    assert_eq!(num(score(&app, &s.admin_token, absent, 2026).await), num(before_absent.clone()) - 1.0);
+    assert_eq!(
+        num(score(&app, &s.admin_token, absent, 2026).await),
+        num(before_absent.clone()) - 1.0
+    );
 }
 
 #[tokio::test]
@@ -399,7 +685,9 @@ async fn eq_3_a_dismissed_proposal_deducts_nothing_and_keeps_its_reason() {
     let start = at(2026, 3, 10, 14, 0);
     app.state.clock.set(start - Duration::minutes(10));
     let a = activity(&app, &s.admin_token, s.branch, "3月党课", start).await;
-    let p = app.person(&s.admin_token, "冯缺席", "13800000321", s.branch, "member").await;
+    let p = app
+        .person(&s.admin_token, "冯缺席", "13800000321", s.branch, "member")
+        .await;
     let sec = app.token("sec-b", PASSWORD).await;
     let session = open_session(&app, &sec, a).await;
     app.state.clock.set(start + Duration::hours(2));
@@ -408,7 +696,10 @@ async fn eq_3_a_dismissed_proposal_deducts_nothing_and_keeps_its_reason() {
     let id = proposal_rows(&app).await[0].id;
     let r = s
         .secretary
-        .post(&format!("/console/review/proposals/{id}"), &[("answer", "dismiss"), ("reason", "因公外出，书记知情")])
+        .post(
+            &format!("/console/review/proposals/{id}"),
+            &[("answer", "dismiss"), ("reason", "因公外出，书记知情")],
+        )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     let row = proposal_rows(&app).await.remove(0);
@@ -426,23 +717,52 @@ async fn xh_15_1_leave_changes_nothing_under_xihu() {
     let start = at(2026, 3, 10, 14, 0);
     app.state.clock.set(at(2026, 3, 10, 8, 0));
     let a = activity(&app, &s.admin_token, s.branch, "3月主题党日", start).await;
-    let (with_leave, phone) = member(&app, &s.admin_token, s.branch, "陈请假", "13800000331", "o-xh-1", "/m/leave").await;
-    let without = app.person(&s.admin_token, "褚缺席", "13800000332", s.branch, "member").await;
-    phone.post("/m/leave", &[("activity", &a.to_string()), ("reason", "出差")]).await;
+    let (with_leave, phone) = member(
+        &app,
+        &s.admin_token,
+        s.branch,
+        "陈请假",
+        "13800000331",
+        "o-xh-1",
+        "/m/leave",
+    )
+    .await;
+    let without = app
+        .person(&s.admin_token, "褚缺席", "13800000332", s.branch, "member")
+        .await;
+    phone
+        .post(
+            "/m/leave",
+            &[("activity", &a.to_string()), ("reason", "出差")],
+        )
+        .await;
     let id = leave_rows(&app).await[0].id;
-    let ok = s.secretary.post(&format!("/console/review/leave/{id}"), &[("answer", "approve")]).await;
+    let ok = s
+        .secretary
+        .post(
+            &format!("/console/review/leave/{id}"),
+            &[("answer", "approve")],
+        )
+        .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text);
     let sec = app.token("sec-b", PASSWORD).await;
     app.state.clock.set(start - Duration::minutes(10));
     let session = open_session(&app, &sec, a).await;
     app.state.clock.set(start + Duration::hours(2));
     close_session(&app, &sec, session).await;
-    assert!(proposal_rows(&app).await.is_empty(), "absences do not count under xihu-2017");
+    assert!(
+        proposal_rows(&app).await.is_empty(),
+        "absences do not count under xihu-2017"
+    );
     // The year's end: XH-15.1 counts days attended; leave is not attendance, and not a
     // lighter absence either: both members end the same.
     app.state.clock.set(at(2027, 1, 5, 9, 0));
     let r = app
-        .post(&format!("/api/v1/orgs/{}/years/2026/close", s.branch), &s.admin_token, json!({}))
+        .post(
+            &format!("/api/v1/orgs/{}/years/2026/close", s.branch),
+            &s.admin_token,
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let a_score = score(&app, &s.admin_token, with_leave, 2026).await;
@@ -450,7 +770,12 @@ async fn xh_15_1_leave_changes_nothing_under_xihu() {
     assert_eq!(a_score, b_score, "leave changes nothing under xihu-2017");
     // Make-up study stays open to the member on leave (XH-8.1): the sheet shows 请假,
     // not attendance.
-    let sheet = app.get(&format!("/api/v1/activities/{a}/attendance"), &s.admin_token).await;
+    let sheet = app
+        .get(
+            &format!("/api/v1/activities/{a}/attendance"),
+            &s.admin_token,
+        )
+        .await;
     assert_eq!(sheet.body["counts"]["leave"], 1, "{}", sheet.text);
 }
 
@@ -461,13 +786,24 @@ async fn tw_5_six_months_without_attending_are_proposed_at_month_end_once_across
     let app = spawn_app().await;
     let s = staff(&app).await;
     set_policy(&app, &s.admin_token, s.branch, 2026, "town-2019").await;
-    let idle = app.person(&s.admin_token, "蒋不来", "13800000341", s.branch, "member").await;
-    let nophone = app.person(&s.admin_token, "沈无机", "13800000342", s.branch, "member").await;
+    let idle = app
+        .person(&s.admin_token, "蒋不来", "13800000341", s.branch, "member")
+        .await;
+    let nophone = app
+        .person(&s.admin_token, "沈无机", "13800000342", s.branch, "member")
+        .await;
     let sec = app.token("sec-b", PASSWORD).await;
     for m in 1..=6 {
         let start = at(2026, m, 15, 14, 0);
         app.state.clock.set(start - Duration::hours(1));
-        let a = activity(&app, &s.admin_token, s.branch, &format!("{m}月主题党日"), start).await;
+        let a = activity(
+            &app,
+            &s.admin_token,
+            s.branch,
+            &format!("{m}月主题党日"),
+            start,
+        )
+        .await;
         if m == 3 {
             app.state.clock.set(start + Duration::minutes(5));
             let r = app
@@ -482,7 +818,12 @@ async fn tw_5_six_months_without_attending_are_proposed_at_month_end_once_across
     }
     // Before the sixth month ends nothing is proposed.
     app.state.clock.set(at(2026, 6, 20, 9, 0));
-    assert_eq!(vanguard::cycle::proposals::run_month_end(&app.state).await.expect("may"), 0);
+    assert_eq!(
+        vanguard::cycle::proposals::run_month_end(&app.state)
+            .await
+            .expect("may"),
+        0
+    );
     assert!(proposal_rows(&app).await.is_empty());
 
     app.state.clock.set(at(2026, 7, 1, 0, 30));
@@ -494,24 +835,47 @@ async fn tw_5_six_months_without_attending_are_proposed_at_month_end_once_across
     );
     assert_eq!(x.expect("first") + y.expect("second"), 1);
     // The job for the month again (the lock lost): still one.
-    vanguard::cycle::proposals::month_end(&app.state, chrono::NaiveDate::from_ymd_opt(2026, 6, 1).expect("d"))
-        .await
-        .expect("again");
+    vanguard::cycle::proposals::month_end(
+        &app.state,
+        chrono::NaiveDate::from_ymd_opt(2026, 6, 1).expect("d"),
+    )
+    .await
+    .expect("again");
     let props = proposal_rows(&app).await;
     assert_eq!(props.len(), 1, "{props:?}");
-    assert_eq!((props[0].person_id, props[0].rule.as_str(), props[0].item.as_str()), (idle, "TW-5", "veto"));
-    assert!(props.iter().all(|p| p.person_id != nophone), "checked in by the secretary once: not proposed");
+    assert_eq!(
+        (
+            props[0].person_id,
+            props[0].rule.as_str(),
+            props[0].item.as_str()
+        ),
+        (idle, "TW-5", "veto")
+    );
+    assert!(
+        props.iter().all(|p| p.person_id != nophone),
+        "checked in by the secretary once: not proposed"
+    );
 
     // Confirmed: the veto sets the year's score to 0.
     let r = app
-        .post("/api/v1/items", &s.admin_token, json!({"person_id": idle, "item": "dues", "at": at(2026, 2, 1, 9, 0).to_rfc3339()}))
+        .post(
+            "/api/v1/items",
+            &s.admin_token,
+            json!({"person_id": idle, "item": "dues", "at": at(2026, 2, 1, 9, 0).to_rfc3339()}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_ne!(score(&app, &s.admin_token, idle, 2026).await, json!(0));
     let id = props[0].id;
     let r = s
         .secretary
-        .post(&format!("/console/review/proposals/{id}"), &[("answer", "confirm"), ("reason", "连续六个月未参加组织生活，支委会认定")])
+        .post(
+            &format!("/console/review/proposals/{id}"),
+            &[
+                ("answer", "confirm"),
+                ("reason", "连续六个月未参加组织生活，支委会认定"),
+            ],
+        )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     assert_eq!(score(&app, &s.admin_token, idle, 2026).await, json!(0));
