@@ -232,7 +232,32 @@ pub async fn run_month_end(state: &AppState) -> AppResult<usize> {
         Ok(false) => return Ok(0),
         Err(e) => tracing::warn!(error = %e, "month-end lock unavailable; running anyway"),
     }
-    month_end(state, month).await
+    let lapsed = lapsed_sessions(state, month).await?;
+    Ok(lapsed + month_end(state, month).await?)
+}
+
+/// EQ-3 for the month's sessions that ended by their window without a secretary
+/// closing them (a closed one was proposed at its close; running again adds nothing).
+async fn lapsed_sessions(state: &AppState, month: NaiveDate) -> AppResult<usize> {
+    let tz = chrono_tz::Asia::Shanghai;
+    let from = inputs::start_of_day(month, tz).with_timezone(&Utc);
+    let until = inputs::start_of_day(add_months(month, 1), tz).with_timezone(&Utc);
+    let activities: Vec<i64> = entity::checkin_session::Entity::find()
+        .select_only()
+        .column(entity::checkin_session::Column::ActivityId)
+        .distinct()
+        .filter(entity::checkin_session::Column::ClosedAt.is_null())
+        .filter(entity::checkin_session::Column::ClosesAt.gte(from))
+        .filter(entity::checkin_session::Column::ClosesAt.lt(until))
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    let mut new = 0;
+    for id in activities {
+        let a = attendance::activity(&state.db, id).await?;
+        new += at_close(state, &a).await?;
+    }
+    Ok(new)
 }
 
 /// TW-5 for the months ending with `month` (its first day).

@@ -880,3 +880,35 @@ async fn tw_5_six_months_without_attending_are_proposed_at_month_end_once_across
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     assert_eq!(score(&app, &s.admin_token, idle, 2026).await, json!(0));
 }
+
+#[tokio::test]
+async fn eq_3_a_session_that_ended_without_a_close_is_proposed_at_month_end() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    set_policy(&app, &s.admin_token, s.branch, 2026, "erqi-2021").await;
+    let start = at(2026, 3, 10, 14, 0);
+    app.state.clock.set(start - Duration::minutes(10));
+    let a = activity(&app, &s.admin_token, s.branch, "3月党员大会", start).await;
+    let p = app
+        .person(&s.admin_token, "何未关", "13800000351", s.branch, "member")
+        .await;
+    let sec = app.token("sec-b", PASSWORD).await;
+    open_session(&app, &sec, a).await;
+    app.state.clock.set(at(2026, 4, 1, 1, 0));
+    assert_eq!(
+        vanguard::cycle::proposals::run_month_end(&app.state)
+            .await
+            .expect("month end"),
+        1
+    );
+    let props = proposal_rows(&app).await;
+    assert_eq!(props.len(), 1);
+    assert_eq!(
+        (
+            props[0].person_id,
+            props[0].item.as_str(),
+            props[0].state.as_str()
+        ),
+        (p, "absence_unexcused", "open")
+    );
+}
