@@ -39,6 +39,12 @@ pub enum ErrorCode {
     AlreadyCheckedIn,
     /// The check-in was judged and refused (not invited, too late, closed, …).
     CheckinRefused,
+    /// Leave is asked too late: the activity starts within the policy's lead time.
+    LeaveTooLate,
+    /// The member already has a leave request for this activity.
+    LeaveExists,
+    /// A leave request, declaration or proposal already answered or withdrawn.
+    ReviewState,
 }
 
 impl ErrorCode {
@@ -66,6 +72,9 @@ impl ErrorCode {
             Self::CardRevoked => "card_revoked",
             Self::AlreadyCheckedIn => "already_checked_in",
             Self::CheckinRefused => "checkin_refused",
+            Self::LeaveTooLate => "leave_too_late",
+            Self::LeaveExists => "leave_exists",
+            Self::ReviewState => "review_state",
         }
     }
 
@@ -89,6 +98,7 @@ impl ErrorCode {
             | Self::CardRevoked
             | Self::AlreadyCheckedIn
             | Self::CheckinRefused => StatusCode::CONFLICT,
+            Self::LeaveTooLate | Self::LeaveExists | Self::ReviewState => StatusCode::CONFLICT,
         }
     }
 
@@ -117,6 +127,9 @@ impl ErrorCode {
             Self::CardRevoked => "该党员卡已作废",
             Self::AlreadyCheckedIn => "已签到，未重复记录",
             Self::CheckinRefused => "签到未被接受",
+            Self::LeaveTooLate => "已过请假时限",
+            Self::LeaveExists => "已请过假",
+            Self::ReviewState => "该申请已处理或已撤回",
         }
     }
 }

@@ -144,6 +144,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("creating the initial admin: {e}"))?;
         crate::checkin::members::spawn_pending_sweep(state.clone());
         crate::notify::reminders::spawn(state.clone());
+        crate::cycle::proposals::spawn_month_end(state.clone());
         let handler = Arc::new(crate::checkin::members::CheckinHandler {
             state: state.clone(),
         });

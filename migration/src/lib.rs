@@ -12,6 +12,7 @@ mod m20261204_000031_projector_tokens;
 mod m20261204_000040_fixed_day_rules;
 mod m20261205_000100_member_cards;
 mod m20261205_000120_study_material_retired;
+mod m20261205_000130_leave_declarations_proposals;
 mod m20261205_000160_notices;
 
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000040_fixed_day_rules::Migration),
             Box::new(m20261205_000100_member_cards::Migration),
             Box::new(m20261205_000120_study_material_retired::Migration),
+            Box::new(m20261205_000130_leave_declarations_proposals::Migration),
             Box::new(m20261205_000160_notices::Migration),
         ]
     }

@@ -33,7 +33,7 @@ pub enum Role {
     Auditor,
     /// 安全管理员: accounts and the audit log; cannot change scores.
     SecurityAdmin,
-    /// 组织委员: enters what a secretary enters in one branch; approves nothing.
+    /// 组织委员: enters what a secretary enters in one branch; approves nothing (no `Review`).
     Recorder,
 }
 
@@ -74,8 +74,8 @@ impl Role {
         use Perm::*;
         match self {
             Self::Admin => !matches!(perm, AuditRead),
-            // No approval step exists yet: a recorder enters what a secretary enters.
-            // Approvals, when they come, get their own Perm that recorders lack.
+            // A recorder enters what a secretary enters and approves nothing (Review).
+            Self::Secretary if perm == Review => true,
             Self::Secretary | Self::Recorder => matches!(
                 perm,
                 OrgRead
@@ -117,6 +117,9 @@ pub enum Perm {
     /// A member's WeChat binding: unbind, bind a waiting scan's openid (secretaries too).
     BindingWrite,
     PolicyWrite,
+    /// Answering members' requests: approving leave and declarations, confirming what
+    /// the platform proposes. Secretaries and admins; recorders (组织委员) lack it.
+    Review,
 }
 
 impl Perm {

@@ -19,6 +19,8 @@ pub struct Counts {
     /// Scanned more than 15 minutes after the start: not attendance.
     pub too_late: u64,
     pub makeup: u64,
+    /// Absent with approved leave (请假).
+    pub leave: u64,
     /// Other refused scans (expired code, closed session …) of people with no attendance.
     pub refused: u64,
     pub missing: u64,
@@ -37,6 +39,8 @@ pub enum Status {
     /// 补签: recorded after the fact; earns nothing (XH-8.2, XH-13).
     Backfilled,
     Makeup,
+    /// 请假: absent with approved leave (`cycle::leave`).
+    Leave,
     TooLate,
     Refused,
     Missing,
@@ -52,6 +56,8 @@ pub struct Item {
     /// `qr`, `card`, `manual`, `batch`, `backfill`.
     pub method: Option<String>,
     pub fact_id: Option<i64>,
+    /// Approved leave from this activity (shown in its own column, whatever the status).
+    pub leave: bool,
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -78,6 +84,8 @@ type Mark = (Status, Option<DateTime<Utc>>, Option<String>, Option<i64>);
 struct Sheet {
     people: Vec<(i64, String, i64)>,
     status: HashMap<i64, Mark>,
+    /// People with approved leave.
+    leave: HashSet<i64>,
 }
 
 /// How long the pages after the first read the first page's snapshot.
@@ -128,11 +136,12 @@ pub(crate) async fn expected_orgs(
 /// How good a status is: the best of a person's records for an activity wins.
 pub fn rank(s: Status) -> u8 {
     match s {
-        Status::OnTime => 7,
-        Status::Late => 6,
-        Status::Present => 5,
-        Status::Makeup => 4,
-        Status::Backfilled => 3,
+        Status::OnTime => 8,
+        Status::Late => 7,
+        Status::Present => 6,
+        Status::Makeup => 5,
+        Status::Backfilled => 4,
+        Status::Leave => 3,
         Status::TooLate => 2,
         Status::Refused => 1,
         Status::Missing => 0,
@@ -251,7 +260,15 @@ async fn sheet(
             put(p, s, Some(r.at), None, None);
         }
     }
-    Ok(Sheet { people, status })
+    let leave = crate::cycle::leave::approved_for(db, activity.id).await?;
+    for p in &leave {
+        put(*p, Status::Leave, None, None, None);
+    }
+    Ok(Sheet {
+        people,
+        status,
+        leave,
+    })
 }
 
 fn tally(sheet: &Sheet) -> Counts {
@@ -265,6 +282,7 @@ fn tally(sheet: &Sheet) -> Counts {
             Status::Late => c.late += 1,
             Status::Present | Status::Backfilled => c.present += 1,
             Status::Makeup => c.makeup += 1,
+            Status::Leave => c.leave += 1,
             Status::TooLate => c.too_late += 1,
             Status::Refused => c.refused += 1,
             Status::Missing => c.missing += 1,
@@ -310,6 +328,7 @@ pub async fn recent(
                 at: *at,
                 method: method.clone(),
                 fact_id: *fact,
+                leave: sheet.leave.contains(id),
             })
         })
         .collect();
@@ -395,6 +414,7 @@ pub async fn page(
             at,
             method,
             fact_id: fact,
+            leave: sheet.leave.contains(id),
         });
     }
     Ok(Page {

@@ -139,6 +139,7 @@ pub fn status_label(s: Status) -> &'static str {
         Status::Present => "已参加",
         Status::Backfilled => "补签（不计分）",
         Status::Makeup => "已补学",
+        Status::Leave => "请假",
         Status::TooLate => "超时签到，不算出席",
         Status::Refused => "签到未成功",
         Status::Missing => "未签到",

@@ -310,6 +310,10 @@ pub async fn close_audited(
     .await?;
     txn.commit().await?;
     sessions::forget(state.live.as_ref(), s.id).await;
+    // EQ-3: absences are proposed to the secretary now; a failure leaves the close.
+    if let Err(e) = crate::cycle::proposals::at_close(state, a).await {
+        tracing::warn!(error = %e, activity = a.id, "absence proposals failed");
+    }
     Ok(s)
 }
 

@@ -19,6 +19,7 @@ pub mod admin;
 pub mod auth_pages;
 pub mod card;
 pub mod people;
+pub mod review;
 pub mod secretary;
 pub mod session;
 
@@ -205,6 +206,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "console/card_take.html",
         include_str!("../../templates/console/card_take.html"),
     ),
+    (
+        "console/review.html",
+        include_str!("../../templates/console/review.html"),
+    ),
 ];
 
 /// What the navigation offers: each entry needs the permission its API needs, so a
@@ -213,7 +218,7 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
     let role = user.principal.role;
     let secretary = role == Role::Secretary;
     let secretary_like = matches!(role, Role::Secretary | Role::Recorder);
-    let items: [(&str, &str, Option<Perm>); 13] = [
+    let items: [(&str, &str, Option<Perm>); 14] = [
         ("/console/", "今日", None),
         (
             if secretary {
@@ -261,6 +266,7 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
             Some(Perm::ActivityRead),
         ),
         ("/console/rankings", "排名与结果", Some(Perm::ScoresRead)),
+        ("/console/review", "审核", Some(Perm::ActivityRead)),
         ("/console/import", "导入", Some(Perm::PeopleWrite)),
         ("/console/accounts", "账号", Some(Perm::AccountsRead)),
         ("/console/audit", "审计日志", Some(Perm::AuditRead)),
@@ -479,17 +485,17 @@ impl Fields {
             .unwrap_or_default()
     }
 
+    /// Every (name, value) as posted.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.0
+    }
+
     pub fn all(&self, name: &str) -> Vec<String> {
         self.0
             .iter()
             .filter(|(k, _)| k == name)
             .map(|(_, v)| v.trim().to_owned())
             .collect()
-    }
-
-    /// Every field as posted, in order (to carry a form through a confirmation).
-    pub fn pairs(&self) -> &[(String, String)] {
-        &self.0
     }
 
     /// Everything typed, to fill the form again after an error.
@@ -559,6 +565,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     admin::configure(cfg);
     people::configure(cfg);
     card::configure(cfg);
+    review::configure(cfg);
 }
 
 #[cfg(test)]

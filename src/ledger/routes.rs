@@ -536,6 +536,9 @@ pub struct PolicySummary {
     pub checkin: crate::policy::CheckinWindow,
     /// Whether make-up study of a missed fixed day earns points (offered only then).
     pub makeup_scores: bool,
+    /// Leave lead time and what the platform proposes (EQ-3 absences, TW-5).
+    #[schema(value_type = Object)]
+    pub workflow: crate::policy::Workflow,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -558,6 +561,7 @@ fn summary(p: &crate::policy::Policy) -> PolicySummary {
         source: p.source.clone(),
         choices: p.choices.clone(),
         checkin: p.checkin.clone(),
+        workflow: p.workflow.clone(),
         makeup_scores: p.makeup_scores(crate::policy::ActivityKind::FixedDay),
         indexes: p
             .indexes

@@ -213,7 +213,7 @@ async fn load(db: &crate::db::Db, policy: &str, s: &Scenario) -> AppResult<()> {
                     None,
                 )
             }
-            EventBody::Annul { .. } => continue,
+            EventBody::Annul { .. } | EventBody::Unscored => continue,
         };
         rows.push(fact_row(
             kind,

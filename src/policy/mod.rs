@@ -99,6 +99,11 @@
 //!                               #   Must agree with the check-in tiers, if any;
 //!                               #   without it: the tiers' end, else the whole day.
 //!
+//! [workflow]                    # the members' side of the cycle (src/cycle/)
+//! leave_lead_minutes = 60       #   leave asked at least this long before the start
+//! absence = { rule = "EQ-3", without_leave = "absence_unexcused", with_leave = "absence_excused" }
+//! inactive = { rule = "TW-5", months = 6, item = "veto" }   # proposed at month end
+//!
 //! [[year_end]]                  # assessed only when Context::year_end
 //! id = "XH-15.1"
 //! index = "vanguard"
@@ -151,6 +156,7 @@ mod group;
 mod model;
 mod presets;
 mod spec;
+mod workflow;
 mod year;
 
 #[cfg(test)]
@@ -172,6 +178,7 @@ pub use facts::{
 pub use group::evaluate_group;
 pub use model::*;
 pub use presets::{PRESETS, PolicySet, load_policy_file, parse_policy};
+pub use workflow::{AbsenceProposal, Declarable, InactiveProposal, Workflow};
 pub use year::{Carried, YearData, YearEvaluation, evaluate_year};
 
 /// `(file name, text)` of every `*.toml` in `dir`, sorted by name; a missing

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::engine::FastMap;
 use super::facts::{ActivityKind, FieldValue, Fields, Method, Role};
+use super::workflow::Workflow;
 
 /// A policy: indexes, rules, year-end rules and group rules, plus the choices
 /// it made where the source document is unclear.
@@ -27,6 +28,8 @@ pub struct Policy {
     pub groups: Vec<GroupRule>,
     /// How a fixed-day check-in is judged: its window and classes (XH-8.1, TW-2).
     pub checkin: CheckinWindow,
+    /// Leave lead time and what the platform proposes to the secretary (EQ-3, TW-5).
+    pub workflow: Workflow,
     pub(crate) dispatch: Vec<Dispatch>,
     pub(crate) items: HashMap<(ItemSubject, String), ItemSpec>,
 }

@@ -15,6 +15,7 @@ use super::decimal::Dec;
 use super::error::LoadError;
 use super::facts::{ActivityKind, Method, Role};
 use super::model::*;
+use super::workflow::{AbsenceProposal, InactiveProposal, Workflow};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +35,36 @@ struct RawPolicy {
     group: Vec<S<RawGroup>>,
     #[serde(default)]
     checkin: Option<S<RawCheckin>>,
+    #[serde(default)]
+    workflow: Option<S<RawWorkflow>>,
+}
+
+/// `[workflow]`: leave lead time and what the platform proposes (see `Workflow`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWorkflow {
+    #[serde(default)]
+    leave_lead_minutes: Option<i64>,
+    #[serde(default)]
+    absence: Option<RawAbsence>,
+    #[serde(default)]
+    inactive: Option<RawInactive>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAbsence {
+    rule: String,
+    without_leave: String,
+    with_leave: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInactive {
+    rule: String,
+    months: u32,
+    item: String,
 }
 
 /// `[checkin]`: the fixed day's check-in window (see `CheckinWindow`).
@@ -1053,8 +1084,10 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Policy, LoadError> {
     }
 
     let checkin = checkin_window(&ctx, raw.checkin.as_ref(), &rules)?;
+    let workflow = workflow(&ctx, raw.workflow.as_ref(), &items)?;
     Ok(Policy {
         checkin,
+        workflow,
         name: raw.name.get_ref().clone(),
         title: raw.title,
         source: raw.source,
@@ -1075,6 +1108,59 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Policy, LoadError> {
         groups,
         dispatch,
         items,
+    })
+}
+
+/// `[workflow]`: every item it names must be a person item of this policy.
+fn workflow(
+    ctx: &Ctx,
+    raw: Option<&S<RawWorkflow>>,
+    items: &HashMap<(ItemSubject, String), ItemSpec>,
+) -> Result<Workflow, LoadError> {
+    let Some(raw) = raw else {
+        return Ok(Workflow::default());
+    };
+    let span = raw.span();
+    let w = raw.get_ref();
+    let known = |code: &str| -> Result<String, LoadError> {
+        if items.contains_key(&(ItemSubject::Person, code.to_owned())) {
+            Ok(code.to_owned())
+        } else {
+            Err(ctx.err(
+                span.clone(),
+                format!("workflow names item \"{code}\", which no rule of this policy scores"),
+            ))
+        }
+    };
+    let lead = w
+        .leave_lead_minutes
+        .unwrap_or(Workflow::DEFAULT_LEAVE_LEAD_MINUTES);
+    if lead < 0 {
+        return Err(ctx.err(span, "leave_lead_minutes must not be negative"));
+    }
+    let absence = match &w.absence {
+        Some(a) => Some(AbsenceProposal {
+            rule: a.rule.clone(),
+            without_leave: known(&a.without_leave)?,
+            with_leave: known(&a.with_leave)?,
+        }),
+        None => None,
+    };
+    let inactive = match &w.inactive {
+        Some(i) if i.months == 0 => {
+            return Err(ctx.err(span, "inactive.months must be at least 1"));
+        }
+        Some(i) => Some(InactiveProposal {
+            rule: i.rule.clone(),
+            months: i.months,
+            item: known(&i.item)?,
+        }),
+        None => None,
+    };
+    Ok(Workflow {
+        leave_lead_minutes: lead,
+        absence,
+        inactive,
     })
 }
 

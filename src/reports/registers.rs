@@ -114,12 +114,25 @@ pub async fn attendance_sheet(
                     Some(f) => Cell::Number(points.get(&f).copied().unwrap_or_default()),
                     None => Cell::Empty,
                 },
+                if i.leave {
+                    Cell::text("请假")
+                } else {
+                    Cell::Empty
+                },
             ]
         })
         .collect();
     Ok(Table {
         sheet: "考勤".into(),
-        headers: vec!["姓名", "所在组织", "考勤", "签到时间", "签到方式", "积分"],
+        headers: vec![
+            "姓名",
+            "所在组织",
+            "考勤",
+            "签到时间",
+            "签到方式",
+            "积分",
+            "请假",
+        ],
         rows,
     })
 }

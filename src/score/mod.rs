@@ -121,6 +121,9 @@ pub enum EventBody {
         target: usize,
         reason: Option<String>,
     },
+    /// History that scores nothing by itself: approved leave (`leave`), an absence
+    /// where absences do not count, a declaration not approved.
+    Unscored,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -323,6 +326,15 @@ pub fn parse_scenario(
         }
         objs.push(e);
     }
+    // Approved leave (person, activity), wherever it stands in the file: an absence
+    // with leave is the lighter item (EQ-3).
+    let mut on_leave: std::collections::HashSet<(String, String)> =
+        std::collections::HashSet::new();
+    for e in &objs {
+        if e.str("kind")?.as_deref() == Some("leave") {
+            on_leave.insert((e.req_str("person")?, e.req_str("activity")?));
+        }
+    }
     let mut events = Vec::with_capacity(objs.len());
     for (i, e) in objs.iter().enumerate() {
         let person_ref = |key: &str| -> Result<usize, ScoreError> {
@@ -360,6 +372,65 @@ pub fn parse_scenario(
                 person: person_ref("person")?,
                 activity: activity_ref("activity")?,
             },
+            "leave" => {
+                person_ref("person")?;
+                activity_ref("activity")?;
+                EventBody::Unscored
+            }
+            "absence" => {
+                let person = person_ref("person")?;
+                activity_ref("activity")?;
+                let key = (e.req_str("person")?, e.req_str("activity")?);
+                match &policy.workflow.absence {
+                    Some(a) => EventBody::Item {
+                        subject: Who::Person(person),
+                        item: if on_leave.contains(&key) {
+                            a.with_leave.clone()
+                        } else {
+                            a.without_leave.clone()
+                        },
+                        fields: Fields::new(),
+                    },
+                    // Absences do not count under this policy (xihu-2017: XH-15.1).
+                    None => EventBody::Unscored,
+                }
+            }
+            "declaration" => {
+                let person = person_ref("person")?;
+                let code = e.req_str("item")?;
+                if !policy.declarable_items().iter().any(|d| d.code == code) {
+                    return Err(field_err(
+                        &e.at("item"),
+                        format!(
+                            "no declarable item \"{code}\" in policy \"{}\"",
+                            policy.name
+                        ),
+                    ));
+                }
+                let state = e.str("state")?.unwrap_or_else(|| "approved".to_owned());
+                match state.as_str() {
+                    "approved" => {
+                        let spec = policy.item(ItemSubject::Person, &code).ok_or_else(|| {
+                            field_err(&e.at("item"), format!("no person item \"{code}\""))
+                        })?;
+                        let fields = item_fields(e, spec, &["state"])?;
+                        EventBody::Item {
+                            subject: Who::Person(person),
+                            item: code,
+                            fields,
+                        }
+                    }
+                    "submitted" | "rejected" | "withdrawn" => EventBody::Unscored,
+                    other => {
+                        return Err(field_err(
+                            &e.at("state"),
+                            format!(
+                                "unknown state \"{other}\" (approved, submitted, rejected, withdrawn)"
+                            ),
+                        ));
+                    }
+                }
+            }
             "item" => {
                 let (subject, item_subject) = match (e.get("person"), e.get("org")) {
                     (Some(_), None) => (Who::Person(person_ref("person")?), ItemSubject::Person),
@@ -383,26 +454,7 @@ pub fn parse_scenario(
                         format!("no {whose} item \"{code}\" in policy \"{}\"", policy.name),
                     )
                 })?;
-                let mut fields = Fields::new();
-                for (key, raw) in e.keys() {
-                    if matches!(key, "kind" | "id" | "person" | "org" | "item" | "at") {
-                        continue;
-                    }
-                    let path = e.at(key);
-                    let value = match json::kind(raw) {
-                        Kind::Null => continue,
-                        Kind::Bool => FieldValue::Bool(json::boolean(raw, &path)?),
-                        Kind::Number => FieldValue::Number(json::decimal(raw, &path)?),
-                        Kind::String => FieldValue::Text(json::string(raw, &path)?),
-                        Kind::Array | Kind::Object if spec.field(key).is_none() => continue,
-                        Kind::Array | Kind::Object => {
-                            return Err(field_err(&path, "expected a string, number or boolean"));
-                        }
-                    };
-                    fields.set(key, value);
-                }
-                spec.check(&fields)
-                    .map_err(|p| field_err(&e.at(&p.field), p.reason))?;
+                let fields = item_fields(e, spec, &[])?;
                 EventBody::Item {
                     subject,
                     item: code,
@@ -418,6 +470,17 @@ pub fn parse_scenario(
                 if target == i {
                     return Err(field_err(&e.at("target"), "an annul cannot annul itself"));
                 }
+                let scores = |k: Option<String>| {
+                    !matches!(k.as_deref(), Some("leave" | "absence" | "declaration"))
+                };
+                if !scores(objs[target].str("kind")?) {
+                    return Err(field_err(
+                        &e.at("target"),
+                        format!(
+                            "event \"{name}\" records no fact to annul (annul checkins, makeup_study, items)"
+                        ),
+                    ));
+                }
                 EventBody::Annul {
                     target,
                     reason: e.str("reason")?,
@@ -426,7 +489,9 @@ pub fn parse_scenario(
             other => {
                 return Err(field_err(
                     &e.at("kind"),
-                    format!("unknown kind \"{other}\" (checkin, makeup_study, item, annul)"),
+                    format!(
+                        "unknown kind \"{other}\" (checkin, makeup_study, item, annul, leave, absence, declaration)"
+                    ),
                 ));
             }
         };
@@ -446,6 +511,37 @@ pub fn parse_scenario(
         activities,
         events,
     })
+}
+
+/// An item event's own fields (every key but the event's), checked by the policy.
+fn item_fields(
+    e: &Obj<'_>,
+    spec: &crate::policy::ItemSpec,
+    also_skip: &[&str],
+) -> Result<Fields, ScoreError> {
+    let mut fields = Fields::new();
+    for (key, raw) in e.keys() {
+        if matches!(key, "kind" | "id" | "person" | "org" | "item" | "at")
+            || also_skip.contains(&key)
+        {
+            continue;
+        }
+        let path = e.at(key);
+        let value = match json::kind(raw) {
+            Kind::Null => continue,
+            Kind::Bool => FieldValue::Bool(json::boolean(raw, &path)?),
+            Kind::Number => FieldValue::Number(json::decimal(raw, &path)?),
+            Kind::String => FieldValue::Text(json::string(raw, &path)?),
+            Kind::Array | Kind::Object if spec.field(key).is_none() => continue,
+            Kind::Array | Kind::Object => {
+                return Err(field_err(&path, "expected a string, number or boolean"));
+            }
+        };
+        fields.set(key, value);
+    }
+    spec.check(&fields)
+        .map_err(|p| field_err(&e.at(&p.field), p.reason))?;
+    Ok(fields)
 }
 
 // Numeric ids are list positions + 1, so the engine's order follows the file.
@@ -503,10 +599,8 @@ impl Scenario {
             .events
             .iter()
             .enumerate()
-            .map(|(i, e)| Fact {
-                id: fact_id(i),
-                at: e.at,
-                kind: match &e.body {
+            .filter_map(|(i, e)| {
+                let kind = match &e.body {
                     EventBody::CheckIn {
                         person,
                         activity,
@@ -535,7 +629,13 @@ impl Scenario {
                     EventBody::Annul { target, .. } => FactKind::Annul {
                         target: fact_id(*target),
                     },
-                },
+                    EventBody::Unscored => return None,
+                };
+                Some(Fact {
+                    id: fact_id(i),
+                    at: e.at,
+                    kind,
+                })
             })
             .collect();
         YearData {

@@ -380,3 +380,74 @@ fn tw_2_a_lecture_activity_in_a_scenario_scores_its_line() {
     let e = refused(&v);
     assert!(e.contains("party_lecture"), "{e}");
 }
+
+/// Leave, absence and declaration events (documented in `docs/scenarios.md`).
+fn erqi_absences() -> Value {
+    json!({
+        "policy": "erqi-2021",
+        "year": 2026,
+        "orgs": [{"id": "b1"}],
+        "people": [
+            {"id": "m1", "org": "b1", "role": "member"},
+            {"id": "m2", "org": "b1", "role": "member"}
+        ],
+        "activities": [
+            {"id": "g1", "org": "b1", "kind": "meeting",
+             "starts_at": "2026-03-10T14:00:00+08:00", "ends_at": "2026-03-10T16:00:00+08:00"}
+        ],
+        "events": [
+            {"kind": "absence", "person": "m1", "activity": "g1", "at": "2026-03-10T16:00:00+08:00"},
+            {"kind": "absence", "person": "m2", "activity": "g1", "at": "2026-03-10T16:00:00+08:00"},
+            {"kind": "leave", "person": "m1", "activity": "g1", "at": "2026-03-09T09:00:00+08:00"}
+        ]
+    })
+}
+
+#[test]
+fn eq_3_an_absence_with_leave_is_minus_half_without_minus_one_in_scenarios() {
+    let out: Value = serde_json::from_str(&score(&erqi_absences()).unwrap().to_json()).unwrap();
+    assert_eq!(out["subjects"]["m1"]["score"], json!(-0.5));
+    assert_eq!(out["subjects"]["m2"]["score"], json!(-1));
+}
+
+#[test]
+fn xh_15_1_leave_and_absence_events_change_nothing_under_xihu_in_scenarios() {
+    let plain = score(&base()).unwrap().to_json();
+    let mut v = base();
+    let events = v["events"].as_array_mut().unwrap();
+    events.push(json!({"kind": "leave", "person": "m1", "activity": "d01", "at": "2026-01-15T09:00:00+08:00"}));
+    events.push(json!({"kind": "absence", "person": "m1", "activity": "d01", "at": "2026-01-16T16:00:00+08:00"}));
+    assert_eq!(score(&v).unwrap().to_json(), plain);
+}
+
+#[test]
+fn sd_2_only_an_approved_declaration_scores_in_scenarios() {
+    let v = json!({
+        "policy": "sdtbu-2018",
+        "year": 2026,
+        "orgs": [{"id": "b1"}],
+        "people": [{"id": "m1", "org": "b1", "role": "member"}],
+        "events": [
+            {"kind": "declaration", "person": "m1", "item": "contribution", "points": 4, "at": "2026-05-18T00:00:00+08:00"},
+            {"kind": "declaration", "person": "m1", "item": "contribution", "points": 9, "state": "rejected", "at": "2026-05-19T00:00:00+08:00"},
+            {"kind": "declaration", "person": "m1", "item": "contribution", "state": "withdrawn", "at": "2026-05-20T00:00:00+08:00"}
+        ]
+    });
+    let out: Value = serde_json::from_str(&score(&v).unwrap().to_json()).unwrap();
+    assert_eq!(out["subjects"]["m1"]["score"], json!(4));
+    // A member declares no deduction; an unknown state and an annul of a declaration
+    // that recorded nothing are refused.
+    let mut bad = v.clone();
+    bad["events"][0]["item"] = json!("negative_list");
+    assert!(refused(&bad).starts_with("events[0].item: no declarable item"));
+    let mut bad = v.clone();
+    bad["events"][1]["state"] = json!("maybe");
+    assert!(refused(&bad).starts_with("events[1].state: unknown state"));
+    let mut bad = erqi_absences();
+    bad["events"][2]["id"] = json!("l1");
+    bad["events"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"kind": "annul", "target": "l1", "at": "2026-03-11T09:00:00+08:00"}));
+    assert!(refused(&bad).starts_with("events[3].target:"));
+}

@@ -7,7 +7,9 @@
 //! Content-Security-Policy. Member pages need no script at all; the projector's
 //! script is served from `/assets/`.
 
+pub mod declarations;
 pub mod disputes;
+pub mod leave;
 pub mod member;
 pub mod projector;
 pub mod settings;
@@ -85,6 +87,8 @@ pub(crate) fn env() -> &'static Environment<'static> {
         for (name, source) in TEMPLATES
             .into_iter()
             .chain(disputes::TEMPLATES)
+            .chain(leave::TEMPLATES)
+            .chain(declarations::TEMPLATES)
             .chain(crate::console::TEMPLATES.iter().copied())
         {
             // Compile-time constants, each rendered by a test.
@@ -188,6 +192,8 @@ pub fn same_origin(req: &HttpRequest) -> bool {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     member::configure(cfg);
     disputes::configure(cfg);
+    leave::configure(cfg);
+    declarations::configure(cfg);
     projector::configure(cfg);
     settings::configure(cfg);
     cfg.route("/assets/{name}", web::get().to(asset));

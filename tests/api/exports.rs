@@ -92,7 +92,15 @@ async fn attendance_and_points_register_xlsx_read_back_with_the_right_figures_xh
         .collect();
     assert_eq!(
         header,
-        ["姓名", "所在组织", "考勤", "签到时间", "签到方式", "积分"]
+        [
+            "姓名",
+            "所在组织",
+            "考勤",
+            "签到时间",
+            "签到方式",
+            "积分",
+            "请假"
+        ]
     );
     assert_eq!(range.height(), 4, "three people and the header");
     let r = row_of(&range, "李明");
@@ -125,7 +133,7 @@ async fn attendance_and_points_register_xlsx_read_back_with_the_right_figures_xh
     assert!(text.starts_with('\u{feff}'));
     assert!(
         text.lines()
-            .any(|l| l.starts_with("李明,B 组织,按时签到,") && l.ends_with(",5")),
+            .any(|l| l.starts_with("李明,B 组织,按时签到,") && l.ends_with(",5,")),
         "{text}"
     );
     assert!(!text.contains("1380000003"), "no phones");
