@@ -31,6 +31,18 @@ pub enum ErrorCode {
     YearClosed,
     /// The case is not in a state that allows this step.
     CaseState,
+    /// The period's results were confirmed (核定): no new items in it.
+    PeriodLocked,
+    /// An objection to the publicity is still open.
+    ObjectionOpen,
+    /// The publicity's window is over (or not open): no objection now.
+    PublicityClosed,
+    /// The period has not ended yet: its results cannot be published.
+    PeriodNotOver,
+    /// The year's last publicity is not confirmed: the year cannot be closed.
+    PublicityUnconfirmed,
+    /// The publicity's window has not ended: it cannot be confirmed yet.
+    WindowOpen,
 }
 
 impl ErrorCode {
@@ -54,6 +66,12 @@ impl ErrorCode {
             Self::DisputeOpen => "dispute_open",
             Self::YearClosed => "year_closed",
             Self::CaseState => "case_state",
+            Self::PeriodLocked => "period_locked",
+            Self::ObjectionOpen => "objection_open",
+            Self::PublicityClosed => "publicity_closed",
+            Self::PeriodNotOver => "period_not_over",
+            Self::PublicityUnconfirmed => "publicity_unconfirmed",
+            Self::WindowOpen => "window_open",
         }
     }
 
@@ -73,6 +91,12 @@ impl ErrorCode {
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Self::PasswordChangeRequired => StatusCode::FORBIDDEN,
             Self::DisputeOpen | Self::YearClosed | Self::CaseState => StatusCode::CONFLICT,
+            Self::PeriodLocked
+            | Self::ObjectionOpen
+            | Self::PublicityClosed
+            | Self::PeriodNotOver
+            | Self::PublicityUnconfirmed
+            | Self::WindowOpen => StatusCode::CONFLICT,
         }
     }
 
@@ -97,6 +121,12 @@ impl ErrorCode {
             Self::DisputeOpen => "该记录已有处理中的异议",
             Self::YearClosed => "该年度已结转",
             Self::CaseState => "当前状态不能进行此操作",
+            Self::PeriodLocked => "该期积分已核定",
+            Self::ObjectionOpen => "尚有未答复的异议",
+            Self::PublicityClosed => "公示期已结束",
+            Self::PeriodNotOver => "该期尚未结束",
+            Self::PublicityUnconfirmed => "年度最后一期公示尚未核定",
+            Self::WindowOpen => "公示期未满",
         }
     }
 }

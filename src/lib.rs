@@ -16,6 +16,7 @@ pub mod loadtest;
 pub mod org;
 pub mod policy;
 pub mod reports;
+pub mod review;
 pub mod score;
 pub mod startup;
 pub mod state;

@@ -26,3 +26,6 @@ pub mod subject_score;
 pub mod system_setting;
 pub mod upload;
 pub mod year_closing;
+pub mod investigation;
+pub mod publicity;
+pub mod publicity_objection;

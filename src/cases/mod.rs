@@ -13,6 +13,9 @@
 //! `disputes.answer_days` without an answer, or after a rejection, the member may
 //! escalate to the superior organization. Every step is audited and notifies the member.
 
+pub mod correction;
+pub mod investigation;
+pub mod objection;
 pub mod routes;
 pub mod service;
 

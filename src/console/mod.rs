@@ -16,6 +16,7 @@
 pub mod admin;
 pub mod auth_pages;
 pub mod people;
+pub mod publicity;
 pub mod secretary;
 pub mod session;
 
@@ -102,6 +103,22 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "console/person.html",
         include_str!("../../templates/console/person.html"),
     ),
+    (
+        "console/publicity_list.html",
+        include_str!("../../templates/console/publicity_list.html"),
+    ),
+    (
+        "console/publicity.html",
+        include_str!("../../templates/console/publicity.html"),
+    ),
+    (
+        "console/investigations.html",
+        include_str!("../../templates/console/investigations.html"),
+    ),
+    (
+        "console/investigation.html",
+        include_str!("../../templates/console/investigation.html"),
+    ),
 ];
 
 /// What the navigation offers: each entry needs the permission its API needs, so a
@@ -109,7 +126,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
 fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
     let role = user.principal.role;
     let secretary = role == Role::Secretary;
-    let items: [(&str, &str, Option<Perm>); 8] = [
+    let items: [(&str, &str, Option<Perm>); 10] = [
         ("/console/", "今日", None),
         (
             "/console/disputes",
@@ -142,6 +159,8 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
         ("/console/import", "导入", Some(Perm::PeopleWrite)),
         ("/console/accounts", "账号", Some(Perm::AccountsManage)),
         ("/console/audit", "审计日志", Some(Perm::AuditRead)),
+        ("/console/publicity", "公示", Some(Perm::ScoresRead)),
+        ("/console/investigations", "调查", Some(Perm::Correct)),
     ];
     items
         .into_iter()
@@ -347,6 +366,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     secretary::configure(cfg);
     admin::configure(cfg);
     people::configure(cfg);
+    publicity::configure(cfg);
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 pub mod disputes;
 pub mod member;
 pub mod projector;
+pub mod publicity;
 
 use std::sync::OnceLock;
 
@@ -67,6 +68,7 @@ pub(crate) fn env() -> &'static Environment<'static> {
         for (name, source) in TEMPLATES
             .into_iter()
             .chain(disputes::TEMPLATES)
+            .chain(publicity::TEMPLATES)
             .chain(crate::console::TEMPLATES.iter().copied())
         {
             // Compile-time constants, each rendered by a test.
@@ -171,6 +173,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     member::configure(cfg);
     disputes::configure(cfg);
     projector::configure(cfg);
+    publicity::configure(cfg);
     cfg.route("/assets/{name}", web::get().to(asset));
 }
 
@@ -182,7 +185,11 @@ mod tests {
     #[test]
     fn every_template_renders_and_escapes() {
         let evil = "<script>x</script>";
-        for (name, _) in TEMPLATES.into_iter().chain(disputes::TEMPLATES) {
+        for (name, _) in TEMPLATES
+            .into_iter()
+            .chain(disputes::TEMPLATES)
+            .chain(publicity::TEMPLATES)
+        {
             let html = env()
                 .get_template(name)
                 .unwrap()

@@ -19,6 +19,7 @@ mod metrics;
 mod orgs;
 mod pages;
 mod people;
+mod publicity;
 mod rbac;
 mod score;
 mod security;
