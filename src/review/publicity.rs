@@ -294,13 +294,6 @@ pub async fn publish(
     };
     let (_, until) = period_bounds(input.year, input.period, n, tz)?;
     let label = period_label(input.year, input.period, n);
-    let now = state.clock.now();
-    if now < until {
-        return Err(AppError::new(
-            ErrorCode::PeriodNotOver,
-            format!("{label}尚未结束，期满后才能公示"),
-        ));
-    }
     let (settings, _) = settings_for(state, &org, input.year).await?;
     if !settings
         .periods
@@ -319,6 +312,13 @@ pub async fn publish(
     }
     let days = input.days.unwrap_or(settings.days);
     check_days(&settings, days)?;
+    let now = state.clock.now();
+    if now < until {
+        return Err(AppError::new(
+            ErrorCode::PeriodNotOver,
+            format!("{label}尚未结束，期满后才能公示"),
+        ));
+    }
     if crate::ledger::post::year_closed(db, &org.path, input.year).await? {
         return Err(AppError::new(
             ErrorCode::YearClosed,
