@@ -398,6 +398,7 @@ mod tests {
                     missing_n => 1, kinds => vec![row.clone()], hosts => vec![row.clone()],
                     invitable => vec![row.clone()], today => vec![row.clone()], month => evil,
                     report => minijinja::context! { errors => vec![row.clone()], rows => 1 },
+                    p => row.clone(), objections => vec![row.clone()], corrections => vec![row.clone()],
                     case => row.clone(), history => vec![row.clone()], full_phone => evil, orgs => vec![row.clone(), row.clone()], allowed => minijinja::context! { accept => true, correct => true, reject => true },
                 })
                 .unwrap();
