@@ -7,7 +7,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 use super::CaseState;
 use super::correction::{self, Fix};
@@ -155,7 +158,11 @@ async fn scoped(
     principal: &Principal,
     perm: Perm,
     id: CaseId,
-) -> AppResult<(entity::case::Model, entity::investigation::Model, entity::organization::Model)> {
+) -> AppResult<(
+    entity::case::Model,
+    entity::investigation::Model,
+    entity::organization::Model,
+)> {
     principal.require(perm)?;
     let not_found = || AppError::not_found("没有找到该调查");
     let case = find_case(&state.db, id.0).await.map_err(|_| not_found())?;
@@ -176,7 +183,10 @@ async fn scoped(
 
 fn still_open(case: &entity::case::Model) -> AppResult<()> {
     if !state_of(case).is_open() {
-        return Err(AppError::new(ErrorCode::CaseState, "该调查已结案，不能再更改"));
+        return Err(AppError::new(
+            ErrorCode::CaseState,
+            "该调查已结案，不能再更改",
+        ));
     }
     Ok(())
 }

@@ -7,7 +7,9 @@
 //! filed (备案) with the organization above where the policy says so.
 
 use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
 
 use super::CaseState;
 use super::correction::{self, Fix};
@@ -27,7 +29,10 @@ const MAX_CONTACT_CHARS: usize = 60;
 pub enum Objector {
     Member(entity::person::Model),
     /// Someone without an account (SD-5 师生群众): a name and a way to reach them.
-    Public { name: String, contact: String },
+    Public {
+        name: String,
+        contact: String,
+    },
 }
 
 pub struct NewObjection {
@@ -324,7 +329,16 @@ pub async fn accept(
         a.updated_at = Set(now);
     })
     .await?;
-    message(&txn, case.id, "accepted", &actor, &actor_name(principal), &outcome, now).await?;
+    message(
+        &txn,
+        case.id,
+        "accepted",
+        &actor,
+        &actor_name(principal),
+        &outcome,
+        now,
+    )
+    .await?;
     crate::audit::record(
         &txn,
         &actor,
@@ -416,7 +430,16 @@ pub async fn reject(
         a.updated_at = Set(now);
     })
     .await?;
-    message(&txn, case.id, "rejected", &actor, &actor_name(principal), reason, now).await?;
+    message(
+        &txn,
+        case.id,
+        "rejected",
+        &actor,
+        &actor_name(principal),
+        reason,
+        now,
+    )
+    .await?;
     crate::audit::record(
         &txn,
         &actor,
@@ -497,7 +520,12 @@ async fn notify_objector(
 }
 
 /// A template message to the member objector (the simulator's inbox in the sandbox).
-async fn notify(state: &AppState, person: &entity::person::Model, case: &entity::case::Model, what: &str) {
+async fn notify(
+    state: &AppState,
+    person: &entity::person::Model,
+    case: &entity::case::Model,
+    what: &str,
+) {
     let Some(openid) = person
         .openid
         .as_deref()

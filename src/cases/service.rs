@@ -554,7 +554,10 @@ async fn person_names(
         .collect())
 }
 
-pub(crate) async fn find_case(db: &impl ConnectionTrait, id: i64) -> AppResult<entity::case::Model> {
+pub(crate) async fn find_case(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> AppResult<entity::case::Model> {
     entity::case::Entity::find_by_id(id)
         .one(db)
         .await?

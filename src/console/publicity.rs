@@ -13,7 +13,9 @@ use futures_util::StreamExt;
 use minijinja::{Value, context};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::{ConsoleUser, Fields, error, first_submit, hide, new_form_id, page, refuse_cross_site, when};
+use super::{
+    ConsoleUser, Fields, error, first_submit, hide, new_form_id, page, refuse_cross_site, when,
+};
 use crate::auth::{Perm, Role};
 use crate::cases::CaseState;
 use crate::cases::correction::Fix;
@@ -33,14 +35,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/publicity", web::post().to(publish))
         .route("/console/publicity/{id}", web::get().to(show))
         .route("/console/publicity/{id}/confirm", web::post().to(confirm))
-        .route("/console/publicity/{id}/republish", web::post().to(republish))
+        .route(
+            "/console/publicity/{id}/republish",
+            web::post().to(republish),
+        )
         .route("/console/objections/{id}/accept", web::post().to(accept))
         .route("/console/objections/{id}/reject", web::post().to(reject))
         .route("/console/investigations", web::get().to(investigations))
-        .route("/console/investigations", web::post().to(open_investigation))
-        .route("/console/investigations/{id}", web::get().to(investigation_page))
-        .route("/console/investigations/{id}/findings", web::post().to(attach))
-        .route("/console/investigations/{id}/correct", web::post().to(correct))
+        .route(
+            "/console/investigations",
+            web::post().to(open_investigation),
+        )
+        .route(
+            "/console/investigations/{id}",
+            web::get().to(investigation_page),
+        )
+        .route(
+            "/console/investigations/{id}/findings",
+            web::post().to(attach),
+        )
+        .route(
+            "/console/investigations/{id}/correct",
+            web::post().to(correct),
+        )
         .route("/console/investigations/{id}/close", web::post().to(close));
 }
 
@@ -54,7 +71,8 @@ fn decides(user: &ConsoleUser) -> bool {
 fn field_errors(e: &AppError) -> Value {
     let mut m: BTreeMap<String, String> = BTreeMap::new();
     for f in &e.errors {
-        m.entry(f.field.clone()).or_insert_with(|| f.message.clone());
+        m.entry(f.field.clone())
+            .or_insert_with(|| f.message.clone());
     }
     if m.is_empty() {
         m.insert("form".to_owned(), e.detail.clone());
@@ -90,7 +108,11 @@ async fn orgs_in_scope(state: &AppState, user: &ConsoleUser) -> AppResult<Vec<Va
     if let Some(scope) = &user.principal.scope_path {
         q = q.filter(Column::Path.starts_with(scope.as_str()));
     }
-    let rows = q.order_by_asc(Column::Path).limit(300).all(&state.db).await?;
+    let rows = q
+        .order_by_asc(Column::Path)
+        .limit(300)
+        .all(&state.db)
+        .await?;
     Ok(rows
         .into_iter()
         .map(|o| context! { id => o.id, name => o.name })
@@ -156,8 +178,8 @@ fn opt_num<T: std::str::FromStr>(f: &Fields, name: &str, label: &str) -> AppResu
 }
 
 fn read_new(f: &Fields) -> AppResult<NewPublicity> {
-    let org: i64 = opt_num(f, "org_id", "组织")?
-        .ok_or_else(|| AppError::field("org_id", "请选择组织"))?;
+    let org: i64 =
+        opt_num(f, "org_id", "组织")?.ok_or_else(|| AppError::field("org_id", "请选择组织"))?;
     let year: i32 =
         opt_num(f, "year", "年份")?.ok_or_else(|| AppError::field("year", "请填写年份"))?;
     let period = parse_period(&f.get("period"))
@@ -193,7 +215,15 @@ async fn publish(
         let input = match read_new(&f) {
             Ok(i) => i,
             Err(e) => {
-                return list_page(&state, &req, &user, StatusCode::BAD_REQUEST, field_errors(&e), f.values()).await;
+                return list_page(
+                    &state,
+                    &req,
+                    &user,
+                    StatusCode::BAD_REQUEST,
+                    field_errors(&e),
+                    f.values(),
+                )
+                .await;
             }
         };
         if !first_submit(&state, &f.get("form_id")).await {
@@ -201,8 +231,19 @@ async fn publish(
         }
         match publicity::publish(&state, &user.principal, input).await {
             Ok(p) => Ok(see_other(&format!("/console/publicity/{}", p.id))),
-            Err(e) if e.code.status().is_client_error() && e.code != crate::error::ErrorCode::Forbidden => {
-                list_page(&state, &req, &user, e.code.status(), field_errors(&e), f.values()).await
+            Err(e)
+                if e.code.status().is_client_error()
+                    && e.code != crate::error::ErrorCode::Forbidden =>
+            {
+                list_page(
+                    &state,
+                    &req,
+                    &user,
+                    e.code.status(),
+                    field_errors(&e),
+                    f.values(),
+                )
+                .await
             }
             Err(e) => Err(hide(e)),
         }
@@ -219,7 +260,13 @@ async fn detail_page(
     errors: Value,
     values: Value,
 ) -> AppResult<HttpResponse> {
-    let (p, org) = publicity::scoped(&state.db, &user.principal, Perm::ScoresRead, PublicityId(id)).await?;
+    let (p, org) = publicity::scoped(
+        &state.db,
+        &user.principal,
+        Perm::ScoresRead,
+        PublicityId(id),
+    )
+    .await?;
     let tz = tz_of(&org);
     let now = state.clock.now();
     let rows: Vec<Value> = rows_of(&p)
@@ -240,9 +287,14 @@ async fn detail_page(
     let mut prev = p.previous_id;
     while let Some(id) = prev {
         versions.push(id);
-        prev = publicity::find(&state.db, PublicityId(id)).await?.previous_id;
+        prev = publicity::find(&state.db, PublicityId(id))
+            .await?
+            .previous_id;
     }
-    let names: BTreeMap<i64, String> = rows_of(&p).into_iter().map(|r| (r.person_id, r.name)).collect();
+    let names: BTreeMap<i64, String> = rows_of(&p)
+        .into_iter()
+        .map(|r| (r.person_id, r.name))
+        .collect();
     let decide = decides(user) && user.principal.covers(&org.path);
     let objections: Vec<Value> = objection::list(&state.db, &versions)
         .await?
@@ -307,9 +359,17 @@ async fn show(
     path: web::Path<i64>,
 ) -> HttpResponse {
     let empty = Value::from(BTreeMap::<String, String>::new());
-    detail_page(&state, &req, &user, *path, StatusCode::OK, empty.clone(), empty)
-        .await
-        .unwrap_or_else(|e| error(&req, &user, &hide(e)))
+    detail_page(
+        &state,
+        &req,
+        &user,
+        *path,
+        StatusCode::OK,
+        empty.clone(),
+        empty,
+    )
+    .await
+    .unwrap_or_else(|e| error(&req, &user, &hide(e)))
 }
 
 /// Runs a step of a publicity page; a client error is shown on the page next to its field.
@@ -323,10 +383,23 @@ async fn step(
 ) -> HttpResponse {
     let out = match done {
         Ok(to) => Ok(see_other(&to)),
-        Err(e) if e.code.status().is_client_error()
-            && !matches!(e.code, crate::error::ErrorCode::NotFound | crate::error::ErrorCode::Forbidden) =>
+        Err(e)
+            if e.code.status().is_client_error()
+                && !matches!(
+                    e.code,
+                    crate::error::ErrorCode::NotFound | crate::error::ErrorCode::Forbidden
+                ) =>
         {
-            detail_page(state, req, user, publicity_id, e.code.status(), field_errors(&e), f.values()).await
+            detail_page(
+                state,
+                req,
+                user,
+                publicity_id,
+                e.code.status(),
+                field_errors(&e),
+                f.values(),
+            )
+            .await
         }
         Err(e) => Err(hide(e)),
     };
@@ -386,7 +459,11 @@ async fn publicity_of_case(state: &AppState, case: i64) -> AppResult<i64> {
         .ok_or_else(|| AppError::not_found("没有找到该异议"))
 }
 
-fn read_fix(f: &Fields, tz: chrono_tz::Tz, default_at: chrono::DateTime<chrono::Utc>) -> AppResult<Option<Fix>> {
+fn read_fix(
+    f: &Fields,
+    tz: chrono_tz::Tz,
+    default_at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<Option<Fix>> {
     match f.get("fix").as_str() {
         "" | "none" => Ok(None),
         "annul" => {
@@ -565,10 +642,22 @@ async fn open_investigation(
         };
         match result {
             Ok(c) => Ok(see_other(&format!("/console/investigations/{}", c.id))),
-            Err(e) if e.code.status().is_client_error()
-                && !matches!(e.code, crate::error::ErrorCode::NotFound | crate::error::ErrorCode::Forbidden) =>
+            Err(e)
+                if e.code.status().is_client_error()
+                    && !matches!(
+                        e.code,
+                        crate::error::ErrorCode::NotFound | crate::error::ErrorCode::Forbidden
+                    ) =>
             {
-                investigations_page(&state, &req, &user, e.code.status(), field_errors(&e), f.values()).await
+                investigations_page(
+                    &state,
+                    &req,
+                    &user,
+                    e.code.status(),
+                    field_errors(&e),
+                    f.values(),
+                )
+                .await
             }
             Err(e) => Err(hide(e)),
         }
@@ -620,9 +709,17 @@ async fn investigation_page(
     path: web::Path<i64>,
 ) -> HttpResponse {
     let empty = Value::from(BTreeMap::<String, String>::new());
-    investigation_detail(&state, &req, &user, *path, StatusCode::OK, empty.clone(), empty)
-        .await
-        .unwrap_or_else(|e| error(&req, &user, &hide(e)))
+    investigation_detail(
+        &state,
+        &req,
+        &user,
+        *path,
+        StatusCode::OK,
+        empty.clone(),
+        empty,
+    )
+    .await
+    .unwrap_or_else(|e| error(&req, &user, &hide(e)))
 }
 
 async fn investigation_step(
@@ -635,10 +732,23 @@ async fn investigation_step(
 ) -> HttpResponse {
     let out = match done {
         Ok(()) => Ok(see_other(&format!("/console/investigations/{id}"))),
-        Err(e) if e.code.status().is_client_error()
-            && !matches!(e.code, crate::error::ErrorCode::NotFound | crate::error::ErrorCode::Forbidden) =>
+        Err(e)
+            if e.code.status().is_client_error()
+                && !matches!(
+                    e.code,
+                    crate::error::ErrorCode::NotFound | crate::error::ErrorCode::Forbidden
+                ) =>
         {
-            investigation_detail(state, req, user, id, e.code.status(), field_errors(&e), values).await
+            investigation_detail(
+                state,
+                req,
+                user,
+                id,
+                e.code.status(),
+                field_errors(&e),
+                values,
+            )
+            .await
         }
         Err(e) => Err(hide(e)),
     };
@@ -668,7 +778,11 @@ async fn attach(
         while let Some(field) = payload.next().await {
             let mut field = field.map_err(|_| bad())?;
             let name = field.name().unwrap_or_default().to_owned();
-            let limit = if name == "photo" { cap } else { MAX_FIELD_BYTES };
+            let limit = if name == "photo" {
+                cap
+            } else {
+                MAX_FIELD_BYTES
+            };
             let mut buf = Vec::new();
             let mut over = false;
             while let Some(chunk) = field.next().await {
@@ -693,8 +807,14 @@ async fn attach(
             ));
         }
         let bytes = photo.ok_or_else(|| AppError::field("photo", "请选择调查材料的图片"))?;
-        let img = crate::uploads::clean_image(&bytes, &state.settings.uploads)
-            .map_err(|e| AppError::field("photo", e.errors.first().map_or(e.detail.clone(), |f| f.message.clone())))?;
+        let img = crate::uploads::clean_image(&bytes, &state.settings.uploads).map_err(|e| {
+            AppError::field(
+                "photo",
+                e.errors
+                    .first()
+                    .map_or(e.detail.clone(), |f| f.message.clone()),
+            )
+        })?;
         investigation::attach(&state, &user.principal, CaseId(id), &img, &note).await?;
         Ok::<_, AppError>(())
     }

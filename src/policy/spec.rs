@@ -1185,7 +1185,10 @@ fn publicity_settings(ctx: &Ctx, raw: &S<RawPublicity>) -> Result<PublicitySetti
             "publicity needs 1 ≤ min_days ≤ days ≤ 60 and 0 ≤ answer_days ≤ 60",
         ));
     }
-    if p.objectors.iter().any(|o| !matches!(o.as_str(), "member" | "public")) {
+    if p.objectors
+        .iter()
+        .any(|o| !matches!(o.as_str(), "member" | "public"))
+    {
         return Err(ctx.err(span, "objectors: member, public"));
     }
     Ok(PublicitySettings {

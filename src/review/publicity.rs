@@ -150,7 +150,9 @@ pub async fn settings_for(
 fn may_decide(principal: &Principal) -> AppResult<()> {
     principal.require(Perm::ScoresWrite)?;
     if principal.role == Role::Recorder {
-        return Err(AppError::forbidden("组织委员可以记录事项，但不能发布公示或核定"));
+        return Err(AppError::forbidden(
+            "组织委员可以记录事项，但不能发布公示或核定",
+        ));
     }
     Ok(())
 }
@@ -363,7 +365,13 @@ pub async fn publish(
         },
     )
     .await
-    .map_err(|e| if e.code == ErrorCode::Conflict { taken() } else { e })?;
+    .map_err(|e| {
+        if e.code == ErrorCode::Conflict {
+            taken()
+        } else {
+            e
+        }
+    })?;
     crate::audit::record(
         &txn,
         &principal.actor(),
@@ -434,7 +442,10 @@ async fn insert(
     })
 }
 
-pub async fn find(db: &impl ConnectionTrait, id: PublicityId) -> AppResult<entity::publicity::Model> {
+pub async fn find(
+    db: &impl ConnectionTrait,
+    id: PublicityId,
+) -> AppResult<entity::publicity::Model> {
     entity::publicity::Entity::find_by_id(id.0)
         .one(db)
         .await?
@@ -642,7 +653,9 @@ pub async fn republish(
     let db = &state.db;
     let (prev, org) = scoped(db, principal, Perm::ScoresWrite, id).await?;
     if prev.state == SUPERSEDED {
-        return Err(AppError::conflict("该版本已被新版本替代，请在最新版本上操作"));
+        return Err(AppError::conflict(
+            "该版本已被新版本替代，请在最新版本上操作",
+        ));
     }
     if crate::ledger::post::year_closed(db, &org.path, prev.year).await? {
         return Err(AppError::new(
@@ -665,10 +678,7 @@ pub async fn republish(
     let rows = snapshot(db, &org, prev.year, period, n, prev.ranked).await?;
     let changes = diff(&rows_of(&prev), &rows);
     if changes.is_empty() {
-        return Err(AppError::field(
-            "days",
-            "名单与上一版本相同，无需重新公示",
-        ));
+        return Err(AppError::field("days", "名单与上一版本相同，无需重新公示"));
     }
     let now = state.clock.now();
     let key = active_key(org.id, prev.year, period, n);
@@ -774,12 +784,8 @@ pub async fn corrections(
     }
     let targets: HashMap<i64, entity::fact::Model> = entity::fact::Entity::find()
         .filter(
-            entity::fact::Column::Id.is_in(
-                facts
-                    .iter()
-                    .filter_map(|f| f.target_id)
-                    .collect::<Vec<_>>(),
-            ),
+            entity::fact::Column::Id
+                .is_in(facts.iter().filter_map(|f| f.target_id).collect::<Vec<_>>()),
         )
         .all(db)
         .await?
@@ -1037,7 +1043,9 @@ pub async fn send_notices(state: &AppState, p: &entity::publicity::Model) -> App
             .await
         {
             Ok(_) => sent += 1,
-            Err(e) => tracing::warn!(error = %e, publicity = p.id, person = person.id, "publicity notice not sent"),
+            Err(e) => {
+                tracing::warn!(error = %e, publicity = p.id, person = person.id, "publicity notice not sent")
+            }
         }
     }
     Ok(sent)
@@ -1062,8 +1070,16 @@ mod tests {
 
     #[test]
     fn a_new_version_says_what_changed() {
-        let before = [row(1, "张三", "10"), row(2, "李四", "8"), row(3, "王五", "1")];
-        let after = [row(1, "张三", "10"), row(2, "李四", "5"), row(4, "赵六", "2")];
+        let before = [
+            row(1, "张三", "10"),
+            row(2, "李四", "8"),
+            row(3, "王五", "1"),
+        ];
+        let after = [
+            row(1, "张三", "10"),
+            row(2, "李四", "5"),
+            row(4, "赵六", "2"),
+        ];
         let d = diff(&before, &after);
         assert_eq!(d.len(), 3);
         assert!(d.iter().any(|c| c.person_id == 2
@@ -1076,10 +1092,21 @@ mod tests {
 
     #[test]
     fn periods_read_as_people_write_them() {
-        assert_eq!(period_label(2026, Period::HalfYear, Some(1)), "2026年上半年");
-        assert_eq!(period_label(2026, Period::Quarter, Some(3)), "2026年第3季度");
+        assert_eq!(
+            period_label(2026, Period::HalfYear, Some(1)),
+            "2026年上半年"
+        );
+        assert_eq!(
+            period_label(2026, Period::Quarter, Some(3)),
+            "2026年第3季度"
+        );
         assert_eq!(period_label(2026, Period::Year, None), "2026年度");
-        for p in [Period::Year, Period::HalfYear, Period::Quarter, Period::Month] {
+        for p in [
+            Period::Year,
+            Period::HalfYear,
+            Period::Quarter,
+            Period::Month,
+        ] {
             assert_eq!(parse_period(period_str(p)), Some(p));
         }
     }

@@ -55,7 +55,11 @@ fn when(t: chrono::DateTime<chrono::Utc>, tz: chrono_tz::Tz) -> String {
     crate::console::when(t, tz)
 }
 
-async fn list(state: web::Data<AppState>, session: MemberSession, req: HttpRequest) -> HttpResponse {
+async fn list(
+    state: web::Data<AppState>,
+    session: MemberSession,
+    req: HttpRequest,
+) -> HttpResponse {
     let person = match person_of(&state, &session, &req).await {
         Ok(p) => p,
         Err(resp) => return resp,
@@ -201,14 +205,28 @@ async fn object(
     body: web::Bytes,
 ) -> HttpResponse {
     if !same_origin(&req) {
-        return notice(StatusCode::FORBIDDEN, "无法提交", "请从公众号页面提交。", Some("/m/publicity"));
+        return notice(
+            StatusCode::FORBIDDEN,
+            "无法提交",
+            "请从公众号页面提交。",
+            Some("/m/publicity"),
+        );
     }
     let person = match person_of(&state, &session, &req).await {
         Ok(p) => p,
         Err(resp) => return resp,
     };
     if body.len() > MAX_FORM_BYTES {
-        return member_page(&state, &person, *path, StatusCode::PAYLOAD_TOO_LARGE, Some("内容过长".to_owned()), "reason", (None, "")).await;
+        return member_page(
+            &state,
+            &person,
+            *path,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some("内容过长".to_owned()),
+            "reason",
+            (None, ""),
+        )
+        .await;
     }
     let f = crate::console::Fields::parse(&body);
     let about = f.get("about").parse::<i64>().ok();
@@ -226,8 +244,20 @@ async fn object(
         Ok(_) => see_other(&format!("/m/publicity/{id}")),
         Err(e) if e.code == ErrorCode::NotFound => error_page(&e, Some("/m/publicity")),
         Err(e) if e.code.status().is_client_error() => {
-            let msg = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
-            member_page(&state, &person, id, e.code.status(), Some(msg), field_of(&e), (about, &reason)).await
+            let msg = e
+                .errors
+                .first()
+                .map_or(e.detail.clone(), |f| f.message.clone());
+            member_page(
+                &state,
+                &person,
+                id,
+                e.code.status(),
+                Some(msg),
+                field_of(&e),
+                (about, &reason),
+            )
+            .await
         }
         Err(e) => error_page(&e, Some("/m/publicity")),
     }
@@ -282,7 +312,16 @@ async fn public_show(
     q: web::Query<Done>,
 ) -> HttpResponse {
     let done = q.done.is_some();
-    public_page(&state, &path, StatusCode::OK, None, "", (None, "", "", ""), done).await
+    public_page(
+        &state,
+        &path,
+        StatusCode::OK,
+        None,
+        "",
+        (None, "", "", ""),
+        done,
+    )
+    .await
 }
 
 /// Counts a public objection from this address; false when over the hourly limit.
@@ -310,10 +349,24 @@ async fn public_object(
 ) -> HttpResponse {
     let token = path.into_inner();
     if !same_origin(&req) {
-        return notice(StatusCode::FORBIDDEN, "无法提交", "请从公示页面提交。", None);
+        return notice(
+            StatusCode::FORBIDDEN,
+            "无法提交",
+            "请从公示页面提交。",
+            None,
+        );
     }
     if body.len() > MAX_FORM_BYTES {
-        return public_page(&state, &token, StatusCode::PAYLOAD_TOO_LARGE, Some("内容过长，请精简后再提交".to_owned()), "reason", (None, "", "", ""), false).await;
+        return public_page(
+            &state,
+            &token,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some("内容过长，请精简后再提交".to_owned()),
+            "reason",
+            (None, "", "", ""),
+            false,
+        )
+        .await;
     }
     let f = crate::console::Fields::parse(&body);
     let about = f.get("about").parse::<i64>().ok();
@@ -325,7 +378,16 @@ async fn public_object(
         Err(e) => return error_page(&e, None),
     };
     if !within_limit(&state, ip.as_deref()).await {
-        return public_page(&state, &token, StatusCode::TOO_MANY_REQUESTS, Some("提交过于频繁，请一小时后再试".to_owned()), "reason", typed, false).await;
+        return public_page(
+            &state,
+            &token,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some("提交过于频繁，请一小时后再试".to_owned()),
+            "reason",
+            typed,
+            false,
+        )
+        .await;
     }
     let input = NewObjection {
         publicity: PublicityId(p.id),
@@ -341,8 +403,20 @@ async fn public_object(
         Ok(_) => see_other(&format!("/p/publicity/{token}?done=1")),
         Err(e) if e.code == ErrorCode::NotFound => error_page(&e, None),
         Err(e) if e.code.status().is_client_error() => {
-            let msg = e.errors.first().map_or(e.detail.clone(), |f| f.message.clone());
-            public_page(&state, &token, e.code.status(), Some(msg), field_of(&e), typed, false).await
+            let msg = e
+                .errors
+                .first()
+                .map_or(e.detail.clone(), |f| f.message.clone());
+            public_page(
+                &state,
+                &token,
+                e.code.status(),
+                Some(msg),
+                field_of(&e),
+                typed,
+                false,
+            )
+            .await
         }
         Err(e) => error_page(&e, None),
     }

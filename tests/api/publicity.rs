@@ -14,7 +14,8 @@ use crate::pages::Phone;
 fn shanghai(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
     chrono_tz::Asia::Shanghai
         .with_ymd_and_hms(y, m, d, h, 0, 0)
-        .unwrap()
+        .single()
+        .expect("a valid local time")
         .with_timezone(&Utc)
 }
 
@@ -36,7 +37,9 @@ async fn world(app: &TestApp, policy: &str, now: DateTime<Utc>) -> World {
     app.state.clock.set(now);
     let admin = app.admin_token().await;
     let committee = app.org(&admin, "C", "committee", None).await;
-    let general = app.org(&admin, "G", "general_branch", Some(committee)).await;
+    let general = app
+        .org(&admin, "G", "general_branch", Some(committee))
+        .await;
     let branch = app.org(&admin, "B", "branch", Some(general)).await;
     let other = app.org(&admin, "B2", "branch", Some(general)).await;
     let r = app
@@ -48,7 +51,8 @@ async fn world(app: &TestApp, policy: &str, now: DateTime<Utc>) -> World {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    app.account(&admin, "sec-b", "secretary", Some(branch)).await;
+    app.account(&admin, "sec-b", "secretary", Some(branch))
+        .await;
     app.operator_account("chief", vanguard::auth::Role::Admin, None)
         .await;
     let sec = Desk::new(app);
@@ -68,7 +72,14 @@ async fn world(app: &TestApp, policy: &str, now: DateTime<Utc>) -> World {
     }
 }
 
-async fn item(app: &TestApp, admin: &str, person: i64, code: &str, at: &str, points: Option<i64>) -> i64 {
+async fn item(
+    app: &TestApp,
+    admin: &str,
+    person: i64,
+    code: &str,
+    at: &str,
+    points: Option<i64>,
+) -> i64 {
     let mut body = json!({"person_id": person, "item": code, "at": at});
     if let Some(p) = points {
         body["fields"] = json!({"points": p});
@@ -141,15 +152,45 @@ async fn inbox_has(phone: &Phone, openid: &str, what: &str) -> bool {
 async fn tw_6_half_year_published_at_least_5_days_objection_answered_then_confirmed_and_locked() {
     let app = spawn_app().await;
     let w = world(&app, "town-2019", shanghai(2026, 6, 20, 10)).await;
-    let zhang = app.person(&w.admin, "张三丰", "13800000101", w.branch, "member").await;
-    let li = app.person(&w.admin, "李四", "13800000102", w.branch, "member").await;
-    let far = app.person(&w.admin, "王外支", "13800000103", w.other, "member").await;
+    let zhang = app
+        .person(&w.admin, "张三丰", "13800000101", w.branch, "member")
+        .await;
+    let li = app
+        .person(&w.admin, "李四", "13800000102", w.branch, "member")
+        .await;
+    let far = app
+        .person(&w.admin, "王外支", "13800000103", w.other, "member")
+        .await;
     app.bind(zhang, "o-pub-zhang").await;
     app.bind(li, "o-pub-li").await;
     app.bind(far, "o-pub-far").await;
-    let dues = item(&app, &w.admin, zhang, "dues", "2026-03-10T10:00:00+08:00", None).await;
-    item(&app, &w.admin, zhang, "dues", "2026-04-10T10:00:00+08:00", None).await;
-    item(&app, &w.admin, li, "dues", "2026-03-10T10:00:00+08:00", None).await;
+    let dues = item(
+        &app,
+        &w.admin,
+        zhang,
+        "dues",
+        "2026-03-10T10:00:00+08:00",
+        None,
+    )
+    .await;
+    item(
+        &app,
+        &w.admin,
+        zhang,
+        "dues",
+        "2026-04-10T10:00:00+08:00",
+        None,
+    )
+    .await;
+    item(
+        &app,
+        &w.admin,
+        li,
+        "dues",
+        "2026-03-10T10:00:00+08:00",
+        None,
+    )
+    .await;
 
     // The half-year has not ended: refused, nothing written.
     let early = publish(&w.sec, w.branch, "half_year", "1", "5").await;
@@ -159,8 +200,16 @@ async fn tw_6_half_year_published_at_least_5_days_objection_answered_then_confir
     // TW-6: fewer than 5 days is refused next to the field, what was typed kept.
     let short = publish(&w.sec, w.branch, "half_year", "1", "4").await;
     assert_eq!(short.status, StatusCode::BAD_REQUEST, "{}", short.text);
-    assert!(short.text.contains("公示时间不得少于 5 天"), "{}", short.text);
-    assert!(short.text.contains("value=\"4\""), "typed kept: {}", short.text);
+    assert!(
+        short.text.contains("公示时间不得少于 5 天"),
+        "{}",
+        short.text
+    );
+    assert!(
+        short.text.contains("value=\"4\""),
+        "typed kept: {}",
+        short.text
+    );
     // A period the policy does not publish.
     let quarter = publish(&w.sec, w.branch, "quarter", "2", "5").await;
     assert_eq!(quarter.status, StatusCode::BAD_REQUEST, "{}", quarter.text);
@@ -174,7 +223,13 @@ async fn tw_6_half_year_published_at_least_5_days_objection_answered_then_confir
         .post_from(
             Some("https://evil.example"),
             "/console/publicity",
-            &[("org_id", &w.branch.to_string()), ("year", "2026"), ("period", "half_year"), ("n", "1"), ("days", "5")],
+            &[
+                ("org_id", &w.branch.to_string()),
+                ("year", "2026"),
+                ("period", "half_year"),
+                ("n", "1"),
+                ("days", "5"),
+            ],
         )
         .await;
     assert_eq!(cross.status, StatusCode::FORBIDDEN);
@@ -184,13 +239,22 @@ async fn tw_6_half_year_published_at_least_5_days_objection_answered_then_confir
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
     let id = publicity_id(done.location.as_deref());
     let again = publish(&w.sec, w.branch, "half_year", "1", "5").await;
-    assert_eq!(again.status, StatusCode::CONFLICT, "one list per period: {}", again.text);
+    assert_eq!(
+        again.status,
+        StatusCode::CONFLICT,
+        "one list per period: {}",
+        again.text
+    );
     assert_eq!(publicities(&app).await.len(), 1);
     let p = &publicities(&app).await[0];
     assert_eq!(p.closes_at - p.opens_at, Duration::days(5));
     let page = w.sec.get(&format!("/console/publicity/{id}")).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.text.contains("张三丰") && page.text.contains("李四"), "{}", page.text);
+    assert!(
+        page.text.contains("张三丰") && page.text.contains("李四"),
+        "{}",
+        page.text
+    );
     assert!(!page.text.contains("王外支"), "only the branch");
     // Sorted by name (not ranked): 张三丰 (2) after 李四 (1) by code point, no places.
     assert!(!page.text.contains("名次"));
@@ -205,7 +269,11 @@ async fn tw_6_half_year_published_at_least_5_days_objection_answered_then_confir
     assert!(list.text.contains("2026年上半年积分公示"), "{}", list.text);
     let view = member.get(&format!("/m/publicity/{id}")).await;
     assert_eq!(view.status, StatusCode::OK);
-    assert!(view.text.contains("张*丰") && !view.text.contains("张三丰"), "{}", view.text);
+    assert!(
+        view.text.contains("张*丰") && !view.text.contains("张三丰"),
+        "{}",
+        view.text
+    );
     let outsider = Phone::new(&app);
     outsider.sign_in("o-pub-far", "/m/").await;
     let hidden = outsider.get(&format!("/m/publicity/{id}")).await;
@@ -213,18 +281,27 @@ async fn tw_6_half_year_published_at_least_5_days_objection_answered_then_confir
     let objected = member
         .post(
             &format!("/m/publicity/{id}/object"),
-            &[("about", &li.to_string()), ("reason", "李四三月的党费记录重复")],
+            &[
+                ("about", &li.to_string()),
+                ("reason", "李四三月的党费记录重复"),
+            ],
         )
         .await;
     assert_eq!(objected.status, StatusCode::SEE_OTHER, "{}", objected.text);
     assert_eq!(objections(&app).await, 1);
     // Confirmation waits for the window's end ...
-    let early = w.sec.post(&format!("/console/publicity/{id}/confirm"), &[]).await;
+    let early = w
+        .sec
+        .post(&format!("/console/publicity/{id}/confirm"), &[])
+        .await;
     assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.text);
     assert!(early.text.contains("期满后才能核定"), "{}", early.text);
     app.state.clock.set(shanghai(2026, 7, 7, 10));
     // ... and for every objection to be answered.
-    let open = w.sec.post(&format!("/console/publicity/{id}/confirm"), &[]).await;
+    let open = w
+        .sec
+        .post(&format!("/console/publicity/{id}/confirm"), &[])
+        .await;
     assert_eq!(open.status, StatusCode::CONFLICT, "{}", open.text);
     assert!(open.text.contains("尚有 1 条异议未答复"), "{}", open.text);
     assert_eq!(publicities(&app).await[0].state, "open");
@@ -232,7 +309,10 @@ async fn tw_6_half_year_published_at_least_5_days_objection_answered_then_confir
     let late = Phone::new(&app);
     late.sign_in("o-pub-li", "/m/").await;
     let refused = late
-        .post(&format!("/m/publicity/{id}/object"), &[("reason", "迟到的异议")])
+        .post(
+            &format!("/m/publicity/{id}/object"),
+            &[("reason", "迟到的异议")],
+        )
         .await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
     assert!(refused.text.contains("公示期已于"), "{}", refused.text);
@@ -243,55 +323,97 @@ async fn tw_6_half_year_published_at_least_5_days_objection_answered_then_confir
         .filter(entity::case::Column::Kind.eq("objection"))
         .one(&app.state.db)
         .await
-        .unwrap()
-        .unwrap();
+        .expect("as set up")
+        .expect("as set up");
     let li_dues = entity::fact::Entity::find()
         .filter(entity::fact::Column::PersonId.eq(li))
         .one(&app.state.db)
         .await
-        .unwrap()
-        .unwrap();
+        .expect("as set up")
+        .expect("as set up");
     let accepted = w
         .chief
         .post(
             &format!("/console/objections/{}/accept", case.id),
-            &[("fix", "annul"), ("fact_id", &li_dues.id.to_string()), ("note", "经核实为重复记录")],
+            &[
+                ("fix", "annul"),
+                ("fact_id", &li_dues.id.to_string()),
+                ("note", "经核实为重复记录"),
+            ],
         )
         .await;
     assert_eq!(accepted.status, StatusCode::SEE_OTHER, "{}", accepted.text);
     let page = w.sec.get(&format!("/console/publicity/{id}")).await;
-    assert!(page.text.contains("作废"), "the correction under the snapshot: {}", page.text);
+    assert!(
+        page.text.contains("作废"),
+        "the correction under the snapshot: {}",
+        page.text
+    );
     assert!(page.text.contains("7月7日"), "dated: {}", page.text);
     assert!(inbox_has(&phone, "o-pub-zhang", "[模板消息] objection").await);
 
-    let confirmed = w.sec.post(&format!("/console/publicity/{id}/confirm"), &[]).await;
-    assert_eq!(confirmed.status, StatusCode::SEE_OTHER, "{}", confirmed.text);
+    let confirmed = w
+        .sec
+        .post(&format!("/console/publicity/{id}/confirm"), &[])
+        .await;
+    assert_eq!(
+        confirmed.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        confirmed.text
+    );
     assert_eq!(publicities(&app).await[0].state, "confirmed");
     assert_eq!(audited(&app, "confirm_publicity").await.len(), 1);
 
     // The period is locked against new items (its own code); July is not.
     let locked = app
-        .post("/api/v1/items", &w.admin, json!({"person_id": zhang, "item": "dues", "at": "2026-05-10T10:00:00+08:00"}))
+        .post(
+            "/api/v1/items",
+            &w.admin,
+            json!({"person_id": zhang, "item": "dues", "at": "2026-05-10T10:00:00+08:00"}),
+        )
         .await;
     assert_eq!(locked.status, StatusCode::CONFLICT, "{}", locked.text);
     assert_eq!(locked.body["code"], "period_locked");
     assert!(locked.text.contains("已于"), "{}", locked.text);
-    item(&app, &w.admin, zhang, "dues", "2026-07-05T10:00:00+08:00", None).await;
+    item(
+        &app,
+        &w.admin,
+        zhang,
+        "dues",
+        "2026-07-05T10:00:00+08:00",
+        None,
+    )
+    .await;
     // Corrections stay possible and show, dated, under the unchanged snapshot.
     let r = app
-        .post(&format!("/api/v1/facts/{dues}/annul"), &w.admin, json!({"reason": "核定后发现三月党费为代缴，经支委会研究作废"}))
+        .post(
+            &format!("/api/v1/facts/{dues}/annul"),
+            &w.admin,
+            json!({"reason": "核定后发现三月党费为代缴，经支委会研究作废"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let view = member.get(&format!("/m/publicity/{id}")).await;
     assert!(view.text.contains("作废：事项 dues"), "{}", view.text);
     let snapshot: Vec<serde_json::Value> =
-        serde_json::from_str(&publicities(&app).await[0].rows).unwrap();
-    assert_eq!(snapshot.iter().find(|r| r["person_id"] == zhang).unwrap()["score"], "2");
+        serde_json::from_str(&publicities(&app).await[0].rows).expect("as set up");
+    assert_eq!(
+        snapshot
+            .iter()
+            .find(|r| r["person_id"] == zhang)
+            .expect("as set up")["score"],
+        "2"
+    );
 
     // Year close needs the year's last period confirmed.
     app.state.clock.set(shanghai(2027, 1, 4, 9));
     let close = app
-        .post(&format!("/api/v1/orgs/{}/years/2026/close", w.committee), &w.admin, json!({}))
+        .post(
+            &format!("/api/v1/orgs/{}/years/2026/close", w.committee),
+            &w.admin,
+            json!({}),
+        )
         .await;
     assert_eq!(close.status, StatusCode::CONFLICT, "{}", close.text);
     assert_eq!(close.body["code"], "publicity_unconfirmed");
@@ -302,11 +424,18 @@ async fn tw_6_half_year_published_at_least_5_days_objection_answered_then_confir
     }
     app.state.clock.set(shanghai(2027, 1, 10, 9));
     for p in publicities(&app).await.iter().filter(|p| p.n == Some(2)) {
-        let r = w.chief.post(&format!("/console/publicity/{}/confirm", p.id), &[]).await;
+        let r = w
+            .chief
+            .post(&format!("/console/publicity/{}/confirm", p.id), &[])
+            .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     }
     let close = app
-        .post(&format!("/api/v1/orgs/{}/years/2026/close", w.committee), &w.admin, json!({}))
+        .post(
+            &format!("/api/v1/orgs/{}/years/2026/close", w.committee),
+            &w.admin,
+            json!({}),
+        )
         .await;
     assert_eq!(close.status, StatusCode::OK, "{}", close.text);
 }
@@ -315,46 +444,87 @@ async fn tw_6_half_year_published_at_least_5_days_objection_answered_then_confir
 async fn tw_6_a_corrected_list_is_a_new_version_that_says_what_changed() {
     let app = spawn_app().await;
     let w = world(&app, "town-2019", shanghai(2026, 6, 20, 10)).await;
-    let p1 = app.person(&w.admin, "赵一", "13800000111", w.branch, "member").await;
-    let fact = item(&app, &w.admin, p1, "dues", "2026-03-10T10:00:00+08:00", None).await;
+    let p1 = app
+        .person(&w.admin, "赵一", "13800000111", w.branch, "member")
+        .await;
+    let fact = item(
+        &app,
+        &w.admin,
+        p1,
+        "dues",
+        "2026-03-10T10:00:00+08:00",
+        None,
+    )
+    .await;
     app.state.clock.set(shanghai(2026, 7, 2, 9));
     let done = publish(&w.sec, w.branch, "half_year", "1", "5").await;
     let id = publicity_id(done.location.as_deref());
     // Nothing changed: no new version.
     let same = w
         .sec
-        .post(&format!("/console/publicity/{id}/republish"), &[("days", "5")])
+        .post(
+            &format!("/console/publicity/{id}/republish"),
+            &[("days", "5")],
+        )
         .await;
     assert_eq!(same.status, StatusCode::BAD_REQUEST, "{}", same.text);
     assert!(same.text.contains("名单与上一版本相同"), "{}", same.text);
     let r = app
-        .post(&format!("/api/v1/facts/{fact}/annul"), &w.admin, json!({"reason": "重复录入"}))
+        .post(
+            &format!("/api/v1/facts/{fact}/annul"),
+            &w.admin,
+            json!({"reason": "重复录入"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let v2 = w
         .sec
-        .post(&format!("/console/publicity/{id}/republish"), &[("days", "5")])
+        .post(
+            &format!("/console/publicity/{id}/republish"),
+            &[("days", "5")],
+        )
         .await;
     assert_eq!(v2.status, StatusCode::SEE_OTHER, "{}", v2.text);
     let id2 = publicity_id(v2.location.as_deref());
     assert_ne!(id, id2);
     let page = w.sec.get(&format!("/console/publicity/{id2}")).await;
-    assert!(page.text.contains("本版更正了") && page.text.contains("1 → 0"), "{}", page.text);
+    assert!(
+        page.text.contains("本版更正了") && page.text.contains("1 → 0"),
+        "{}",
+        page.text
+    );
     assert!(page.text.contains("第 2 版"), "{}", page.text);
     let all = publicities(&app).await;
-    assert_eq!(all.iter().find(|p| p.id == id).unwrap().state, "superseded");
+    assert_eq!(
+        all.iter().find(|p| p.id == id).expect("as set up").state,
+        "superseded"
+    );
     // The old version cannot be confirmed.
     app.state.clock.set(shanghai(2026, 7, 20, 9));
-    let old = w.sec.post(&format!("/console/publicity/{id}/confirm"), &[]).await;
+    let old = w
+        .sec
+        .post(&format!("/console/publicity/{id}/confirm"), &[])
+        .await;
     assert_eq!(old.status, StatusCode::CONFLICT, "{}", old.text);
 }
 
 #[tokio::test]
-async fn sd_5_public_objection_without_an_account_is_rate_limited_and_filed_with_the_general_branch() {
+async fn sd_5_public_objection_without_an_account_is_rate_limited_and_filed_with_the_general_branch()
+ {
     let app = spawn_app().await;
     let w = world(&app, "sdtbu-2018", shanghai(2026, 12, 20, 10)).await;
-    let p = app.person(&w.admin, "孙五星", "13800000121", w.branch, "member").await;
-    item(&app, &w.admin, p, "base_dues", "2026-03-10T10:00:00+08:00", Some(10)).await;
+    let p = app
+        .person(&w.admin, "孙五星", "13800000121", w.branch, "member")
+        .await;
+    item(
+        &app,
+        &w.admin,
+        p,
+        "base_dues",
+        "2026-03-10T10:00:00+08:00",
+        Some(10),
+    )
+    .await;
     app.state.clock.set(shanghai(2027, 1, 3, 9));
     let done = publish(&w.sec, w.branch, "year", "", "7").await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
@@ -367,11 +537,11 @@ async fn sd_5_public_objection_without_an_account_is_rate_limited_and_filed_with
     let public = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .unwrap();
+        .expect("as set up");
     let url = format!("{}/p/publicity/{token}", app.address);
-    let view = public.get(&url).send().await.unwrap();
+    let view = public.get(&url).send().await.expect("as set up");
     assert_eq!(view.status(), StatusCode::OK);
-    let text = view.text().await.unwrap();
+    let text = view.text().await.expect("as set up");
     assert!(text.contains("孙*星") && !text.contains("孙五星"), "{text}");
     assert!(text.contains("联系方式"), "{text}");
     let post = |form: Vec<(&'static str, String)>, origin: Option<&'static str>| {
@@ -381,26 +551,57 @@ async fn sd_5_public_objection_without_an_account_is_rate_limited_and_filed_with
             let mut req = public
                 .post(&url)
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(serde_urlencoded::to_string(&form).unwrap());
+                .body(serde_urlencoded::to_string(&form).expect("as set up"));
             if let Some(o) = origin {
                 req = req.header(header::ORIGIN, o);
             }
-            let res = req.send().await.unwrap();
+            let res = req.send().await.expect("as set up");
             (res.status(), res.text().await.unwrap_or_default())
         }
     };
     // A contact is required; what was typed is kept.
-    let (status, text) = post(vec![("name", "王老师".into()), ("reason", "孙五星的贡献分有误".into())], None).await;
+    let (status, text) = post(
+        vec![
+            ("name", "王老师".into()),
+            ("reason", "孙五星的贡献分有误".into()),
+        ],
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
-    assert!(text.contains("请留下联系方式") && text.contains("孙五星的贡献分有误"), "{text}");
+    assert!(
+        text.contains("请留下联系方式") && text.contains("孙五星的贡献分有误"),
+        "{text}"
+    );
     // Cross-site and oversized posts are refused.
-    let (status, _) = post(vec![("name", "x".into()), ("contact", "1".into()), ("reason", "x".into())], Some("https://evil.example")).await;
+    let (status, _) = post(
+        vec![
+            ("name", "x".into()),
+            ("contact", "1".into()),
+            ("reason", "x".into()),
+        ],
+        Some("https://evil.example"),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, _) = post(vec![("name", "x".into()), ("contact", "1".into()), ("reason", "长".repeat(5000))], None).await;
+    let (status, _) = post(
+        vec![
+            ("name", "x".into()),
+            ("contact", "1".into()),
+            ("reason", "长".repeat(5000)),
+        ],
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(objections(&app).await, 0);
     let (status, text) = post(
-        vec![("name", "王老师".into()), ("contact", "13900000000".into()), ("about", p.to_string()), ("reason", "孙五星的贡献分有误".into())],
+        vec![
+            ("name", "王老师".into()),
+            ("contact", "13900000000".into()),
+            ("about", p.to_string()),
+            ("reason", "孙五星的贡献分有误".into()),
+        ],
         None,
     )
     .await;
@@ -409,59 +610,113 @@ async fn sd_5_public_objection_without_an_account_is_rate_limited_and_filed_with
     let row = entity::publicity_objection::Entity::find()
         .one(&app.state.db)
         .await
-        .unwrap()
-        .unwrap();
+        .expect("as set up")
+        .expect("as set up");
     assert_eq!(row.objector_kind, "public");
     assert_eq!(row.contact.as_deref(), Some("13900000000"));
     // Rate limited per source address: five an hour (the refused one above counted).
     for _ in 0..3 {
-        let (status, text) = post(vec![("name", "学生".into()), ("contact", "s@example.cn".into()), ("reason", "请核实".into())], None).await;
+        let (status, text) = post(
+            vec![
+                ("name", "学生".into()),
+                ("contact", "s@example.cn".into()),
+                ("reason", "请核实".into()),
+            ],
+            None,
+        )
+        .await;
         assert_eq!(status, StatusCode::SEE_OTHER, "{text}");
     }
-    let (status, text) = post(vec![("name", "学生".into()), ("contact", "s@example.cn".into()), ("reason", "再提一次".into())], None).await;
+    let (status, text) = post(
+        vec![
+            ("name", "学生".into()),
+            ("contact", "s@example.cn".into()),
+            ("reason", "再提一次".into()),
+        ],
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{text}");
     assert!(text.contains("提交过于频繁"), "{text}");
     assert_eq!(objections(&app).await, 4);
 
     // The branch sees the contact; answered objections are filed with the general branch.
     let page = w.sec.get(&format!("/console/publicity/{id}")).await;
-    assert!(page.text.contains("13900000000") && page.text.contains("群众 王老师"), "{}", page.text);
+    assert!(
+        page.text.contains("13900000000") && page.text.contains("群众 王老师"),
+        "{}",
+        page.text
+    );
     let cases: Vec<entity::case::Model> = entity::case::Entity::find()
         .filter(entity::case::Column::Kind.eq("objection"))
         .all(&app.state.db)
         .await
-        .unwrap();
+        .expect("as set up");
     let empty_reason = w
         .sec
-        .post(&format!("/console/objections/{}/reject", cases[1].id), &[("reason", "")])
+        .post(
+            &format!("/console/objections/{}/reject", cases[1].id),
+            &[("reason", "")],
+        )
         .await;
-    assert_eq!(empty_reason.status, StatusCode::BAD_REQUEST, "{}", empty_reason.text);
-    assert!(empty_reason.text.contains("须写明理由"), "{}", empty_reason.text);
+    assert_eq!(
+        empty_reason.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        empty_reason.text
+    );
+    assert!(
+        empty_reason.text.contains("须写明理由"),
+        "{}",
+        empty_reason.text
+    );
     let r = w
         .sec
-        .post(&format!("/console/objections/{}/accept", cases[0].id), &[("fix", "item"), ("item", "contribution"), ("points", "3"), ("note", "补记志愿服务贡献分")])
+        .post(
+            &format!("/console/objections/{}/accept", cases[0].id),
+            &[
+                ("fix", "item"),
+                ("item", "contribution"),
+                ("points", "3"),
+                ("note", "补记志愿服务贡献分"),
+            ],
+        )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     for c in &cases[1..] {
         let r = w
             .sec
-            .post(&format!("/console/objections/{}/reject", c.id), &[("reason", "经核实积分无误")])
+            .post(
+                &format!("/console/objections/{}/reject", c.id),
+                &[("reason", "经核实积分无误")],
+            )
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     }
     let filed = audited(&app, "file_objection_record").await;
     assert_eq!(filed.len(), 4);
-    assert!(filed.iter().all(|a| a.org_id == Some(w.general)), "filed with the general branch");
+    assert!(
+        filed.iter().all(|a| a.org_id == Some(w.general)),
+        "filed with the general branch"
+    );
     let rows = entity::publicity_objection::Entity::find()
         .all(&app.state.db)
         .await
-        .unwrap();
+        .expect("as set up");
     assert!(rows.iter().all(|r| r.filed_with_org_id == Some(w.general)));
     let page = w.sec.get(&format!("/console/publicity/{id}")).await;
     assert!(page.text.contains("已报G 组织备案"), "{}", page.text);
-    assert!(page.text.contains("补录：事项 contribution"), "the correction under the list: {}", page.text);
+    assert!(
+        page.text.contains("补录：事项 contribution"),
+        "the correction under the list: {}",
+        page.text
+    );
     // A town publicity has no public form.
-    let town_like = public.get(format!("{}/p/publicity/nonexistent", app.address)).send().await.unwrap();
+    let town_like = public
+        .get(format!("{}/p/publicity/nonexistent", app.address))
+        .send()
+        .await
+        .expect("as set up");
     assert_eq!(town_like.status(), StatusCode::NOT_FOUND);
 }
 
@@ -469,11 +724,31 @@ async fn sd_5_public_objection_without_an_account_is_rate_limited_and_filed_with
 async fn sd_4_the_general_branch_publishes_a_quarterly_notice_its_branches_see_sorted_by_name() {
     let app = spawn_app().await;
     let w = world(&app, "sdtbu-2018", shanghai(2026, 3, 20, 10)).await;
-    let a = app.person(&w.admin, "周甲", "13800000131", w.branch, "member").await;
-    let b = app.person(&w.admin, "吴乙", "13800000132", w.other, "member").await;
+    let a = app
+        .person(&w.admin, "周甲", "13800000131", w.branch, "member")
+        .await;
+    let b = app
+        .person(&w.admin, "吴乙", "13800000132", w.other, "member")
+        .await;
     app.bind(a, "o-sd4-a").await;
-    item(&app, &w.admin, a, "base_study", "2026-02-10T10:00:00+08:00", Some(2)).await;
-    item(&app, &w.admin, b, "base_study", "2026-02-10T10:00:00+08:00", Some(5)).await;
+    item(
+        &app,
+        &w.admin,
+        a,
+        "base_study",
+        "2026-02-10T10:00:00+08:00",
+        Some(2),
+    )
+    .await;
+    item(
+        &app,
+        &w.admin,
+        b,
+        "base_study",
+        "2026-02-10T10:00:00+08:00",
+        Some(5),
+    )
+    .await;
     app.state.clock.set(shanghai(2026, 4, 2, 9));
     // SD-4: no half-year publicity under this policy.
     let half = publish(&w.chief, w.general, "half_year", "1", "5").await;
@@ -483,7 +758,10 @@ async fn sd_4_the_general_branch_publishes_a_quarterly_notice_its_branches_see_s
     let id = publicity_id(done.location.as_deref());
     let page = w.chief.get(&format!("/console/publicity/{id}")).await;
     // Both branches, by name (吴 U+5434 before 周 U+5468), not by score.
-    let (wu, zhou) = (page.text.find("吴乙").unwrap(), page.text.find("周甲").unwrap());
+    let (wu, zhou) = (
+        page.text.find("吴乙").expect("as set up"),
+        page.text.find("周甲").expect("as set up"),
+    );
     assert!(wu < zhou, "{}", page.text);
     assert!(page.text.contains("B 组织") && page.text.contains("B2 组织"));
     // A member of a branch under it sees it on /m/ and was told.
@@ -501,9 +779,15 @@ async fn sd_4_the_general_branch_publishes_a_quarterly_notice_its_branches_see_s
 async fn eq_4_quarterly_ranking_in_the_branch_and_half_year_ranking_across_the_committee() {
     let app = spawn_app().await;
     let w = world(&app, "erqi-2021", shanghai(2026, 3, 20, 10)).await;
-    let a = app.person(&w.admin, "甲一", "13800000141", w.branch, "member").await;
-    let b = app.person(&w.admin, "乙二", "13800000142", w.branch, "member").await;
-    let c = app.person(&w.admin, "丙三", "13800000143", w.other, "member").await;
+    let a = app
+        .person(&w.admin, "甲一", "13800000141", w.branch, "member")
+        .await;
+    let b = app
+        .person(&w.admin, "乙二", "13800000142", w.branch, "member")
+        .await;
+    let c = app
+        .person(&w.admin, "丙三", "13800000143", w.other, "member")
+        .await;
     item(&app, &w.admin, a, "dues", "2026-01-10T10:00:00+08:00", None).await;
     for code in ["dues", "lecture"] {
         item(&app, &w.admin, b, code, "2026-02-10T10:00:00+08:00", None).await;
@@ -518,7 +802,10 @@ async fn eq_4_quarterly_ranking_in_the_branch_and_half_year_ranking_across_the_c
     let id = publicity_id(q.location.as_deref());
     let page = w.sec.get(&format!("/console/publicity/{id}")).await;
     assert!(page.text.contains("名次"), "ranked: {}", page.text);
-    let (first, second) = (page.text.find("乙二").unwrap(), page.text.find("甲一").unwrap());
+    let (first, second) = (
+        page.text.find("乙二").expect("as set up"),
+        page.text.find("甲一").expect("as set up"),
+    );
     assert!(first < second, "by score: {}", page.text);
     assert!(!page.text.contains("丙三"), "inside the branch only");
     // No year publicity under EQ-4.
@@ -530,7 +817,10 @@ async fn eq_4_quarterly_ranking_in_the_branch_and_half_year_ranking_across_the_c
     assert_eq!(h.status, StatusCode::SEE_OTHER, "{}", h.text);
     let id = publicity_id(h.location.as_deref());
     let page = w.chief.get(&format!("/console/publicity/{id}")).await;
-    let order: Vec<usize> = ["丙三", "乙二", "甲一"].iter().map(|n| page.text.find(n).unwrap()).collect();
+    let order: Vec<usize> = ["丙三", "乙二", "甲一"]
+        .iter()
+        .map(|n| page.text.find(n).expect("as set up"))
+        .collect();
     assert!(order[0] < order[1] && order[1] < order[2], "{}", page.text);
     // The secretary of one branch cannot see the committee's list.
     let hidden = w.sec.get(&format!("/console/publicity/{id}")).await;
@@ -538,11 +828,16 @@ async fn eq_4_quarterly_ranking_in_the_branch_and_half_year_ranking_across_the_c
 }
 
 fn jpeg() -> Vec<u8> {
-    let img = image::RgbImage::from_fn(16, 16, |x, y| image::Rgb([(x * 10) as u8, (y * 10) as u8, 90]));
+    let img = image::RgbImage::from_fn(16, 16, |x, y| {
+        image::Rgb([(x * 10) as u8, (y * 10) as u8, 90])
+    });
     let mut out = Vec::new();
     image::DynamicImage::ImageRgb8(img)
-        .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Jpeg)
-        .unwrap();
+        .write_to(
+            &mut std::io::Cursor::new(&mut out),
+            image::ImageFormat::Jpeg,
+        )
+        .expect("as set up");
     out
 }
 
@@ -550,13 +845,34 @@ fn jpeg() -> Vec<u8> {
 async fn xh_19_an_investigation_documents_corrects_through_the_services_and_closes_all_audited() {
     let app = spawn_app().await;
     let w = world(&app, "xihu-2017", shanghai(2026, 6, 20, 10)).await;
-    let p = app.person(&w.admin, "钱异常", "13800000151", w.branch, "member").await;
-    let fact = item(&app, &w.admin, p, "study", "2026-04-10T10:00:00+08:00", Some(6)).await;
+    let p = app
+        .person(&w.admin, "钱异常", "13800000151", w.branch, "member")
+        .await;
+    let fact = item(
+        &app,
+        &w.admin,
+        p,
+        "study",
+        "2026-04-10T10:00:00+08:00",
+        Some(6),
+    )
+    .await;
     let score = |r: &crate::helpers::Response| r.body["score"]["score"].as_f64().unwrap_or(-1.0);
-    let before = app.get(&format!("/api/v1/people/{p}/score?year=2026"), &w.admin).await;
+    let before = app
+        .get(&format!("/api/v1/people/{p}/score?year=2026"), &w.admin)
+        .await;
     let bad = w
         .chief
-        .post("/console/investigations", &[("person_id", &p.to_string()), ("year", "2026"), ("period", "quarter"), ("n", "2"), ("reason", "")])
+        .post(
+            "/console/investigations",
+            &[
+                ("person_id", &p.to_string()),
+                ("year", "2026"),
+                ("period", "quarter"),
+                ("n", "2"),
+                ("reason", ""),
+            ],
+        )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
     assert!(bad.text.contains("请填写调查事由"), "{}", bad.text);
@@ -564,18 +880,37 @@ async fn xh_19_an_investigation_documents_corrects_through_the_services_and_clos
         .chief
         .post(
             "/console/investigations",
-            &[("person_id", &p.to_string()), ("year", "2026"), ("period", "quarter"), ("n", "2"), ("reason", "二季度学习积分异常偏高"), ("form_id", "inv-1")],
+            &[
+                ("person_id", &p.to_string()),
+                ("year", "2026"),
+                ("period", "quarter"),
+                ("n", "2"),
+                ("reason", "二季度学习积分异常偏高"),
+                ("form_id", "inv-1"),
+            ],
         )
         .await;
     assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.text);
-    let location = opened.location.unwrap();
-    let id: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
+    let location = opened.location.expect("as set up");
+    let id: i64 = location
+        .rsplit('/')
+        .next()
+        .expect("as set up")
+        .parse()
+        .expect("as set up");
     // A double submit of the same form opens one.
     let twice = w
         .chief
         .post(
             "/console/investigations",
-            &[("person_id", &p.to_string()), ("year", "2026"), ("period", "quarter"), ("n", "2"), ("reason", "二季度学习积分异常偏高"), ("form_id", "inv-1")],
+            &[
+                ("person_id", &p.to_string()),
+                ("year", "2026"),
+                ("period", "quarter"),
+                ("n", "2"),
+                ("reason", "二季度学习积分异常偏高"),
+                ("form_id", "inv-1"),
+            ],
         )
         .await;
     assert_eq!(twice.status, StatusCode::SEE_OTHER);
@@ -583,10 +918,14 @@ async fn xh_19_an_investigation_documents_corrects_through_the_services_and_clos
         .filter(entity::case::Column::Kind.eq("investigation"))
         .count(&app.state.db)
         .await
-        .unwrap();
+        .expect("as set up");
     assert_eq!(count, 1);
     let page = w.chief.get(&location).await;
-    assert!(page.text.contains(&format!("记录 #{fact}")), "the period's lines: {}", page.text);
+    assert!(
+        page.text.contains(&format!("记录 #{fact}")),
+        "the period's lines: {}",
+        page.text
+    );
     // Secretaries do not investigate: the page is not theirs.
     let sec = w.sec.get(&location).await;
     assert_eq!(sec.status, StatusCode::NOT_FOUND);
@@ -602,53 +941,108 @@ async fn xh_19_an_investigation_documents_corrects_through_the_services_and_clos
         .phone
         .client
         .post(format!("{}{location}/findings", app.address))
-        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={boundary}"))
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
         .header(header::ORIGIN, &app.address)
         .body(body)
         .send()
         .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER, "{}", res.text().await.unwrap_or_default());
+        .expect("as set up");
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
     let attachments = entity::case_attachment::Entity::find()
         .filter(entity::case_attachment::Column::CaseId.eq(id))
         .count(&app.state.db)
         .await
-        .unwrap();
+        .expect("as set up");
     assert_eq!(attachments, 1);
 
     // The correction goes through the annulment service, linked to the case.
     let fixed = w
         .chief
-        .post(&format!("{location}/correct"), &[("fix", "annul"), ("fact_id", &fact.to_string()), ("note", "学习时长系代刷"), ("form_id", "fix-1")])
+        .post(
+            &format!("{location}/correct"),
+            &[
+                ("fix", "annul"),
+                ("fact_id", &fact.to_string()),
+                ("note", "学习时长系代刷"),
+                ("form_id", "fix-1"),
+            ],
+        )
         .await;
     assert_eq!(fixed.status, StatusCode::SEE_OTHER, "{}", fixed.text);
-    let after = app.get(&format!("/api/v1/people/{p}/score?year=2026"), &w.admin).await;
-    assert_eq!(score(&before) - score(&after), 6.0, "{} → {}", before.text, after.text);
+    let after = app
+        .get(&format!("/api/v1/people/{p}/score?year=2026"), &w.admin)
+        .await;
+    assert_eq!(
+        score(&before) - score(&after),
+        6.0,
+        "{} → {}",
+        before.text,
+        after.text
+    );
     let annulment = entity::fact::Entity::find()
         .filter(entity::fact::Column::TargetId.eq(fact))
         .one(&app.state.db)
         .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(annulment.reason.as_deref(), Some(format!("调查 #{id}：学习时长系代刷").as_str()));
-    let case = entity::case::Entity::find_by_id(id).one(&app.state.db).await.unwrap().unwrap();
+        .expect("as set up")
+        .expect("as set up");
+    assert_eq!(
+        annulment.reason.as_deref(),
+        Some(format!("调查 #{id}：学习时长系代刷").as_str())
+    );
+    let case = entity::case::Entity::find_by_id(id)
+        .one(&app.state.db)
+        .await
+        .expect("as set up")
+        .expect("as set up");
     assert_eq!(case.outcome_fact_id, Some(annulment.id));
     // Closing needs a conclusion; then nothing more changes.
-    let empty = w.chief.post(&format!("{location}/close"), &[("conclusion", "")]).await;
+    let empty = w
+        .chief
+        .post(&format!("{location}/close"), &[("conclusion", "")])
+        .await;
     assert_eq!(empty.status, StatusCode::BAD_REQUEST);
     let closed = w
         .chief
-        .post(&format!("{location}/close"), &[("conclusion", "认定学习积分系他人代刷，已作废")])
+        .post(
+            &format!("{location}/close"),
+            &[("conclusion", "认定学习积分系他人代刷，已作废")],
+        )
         .await;
     assert_eq!(closed.status, StatusCode::SEE_OTHER, "{}", closed.text);
     let again = w
         .chief
-        .post(&format!("{location}/correct"), &[("fix", "annul"), ("fact_id", &fact.to_string()), ("note", "x"), ("form_id", "fix-2")])
+        .post(
+            &format!("{location}/correct"),
+            &[
+                ("fix", "annul"),
+                ("fact_id", &fact.to_string()),
+                ("note", "x"),
+                ("form_id", "fix-2"),
+            ],
+        )
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
-    for action in ["open_investigation", "attach_finding", "link_investigation_correction", "close_investigation", "annul"] {
+    for action in [
+        "open_investigation",
+        "attach_finding",
+        "link_investigation_correction",
+        "close_investigation",
+        "annul",
+    ] {
         assert_eq!(audited(&app, action).await.len(), 1, "{action}");
     }
     let page = w.chief.get(&location).await;
-    assert!(page.text.contains("已结案") && page.text.contains("认定学习积分系他人代刷"), "{}", page.text);
+    assert!(
+        page.text.contains("已结案") && page.text.contains("认定学习积分系他人代刷"),
+        "{}",
+        page.text
+    );
 }
