@@ -10,6 +10,7 @@
 #[path = "../api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;
+mod publicity;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
