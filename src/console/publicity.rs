@@ -273,7 +273,7 @@ async fn detail_page(
         .into_iter()
         .map(|r| context! { name => r.name, org => r.org_name, score => r.score, stars => r.stars, place => r.place, person_id => r.person_id })
         .collect();
-    let corrections: Vec<Value> = publicity::corrections(&state.db, &p, &org)
+    let corrections: Vec<Value> = publicity::corrections(&state.db, &state.scoring, &p, &org)
         .await?
         .into_iter()
         .map(|c| context! { when => when(c.at, tz), name => c.name, what => c.what, reason => c.reason, points => c.points })

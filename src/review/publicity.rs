@@ -754,6 +754,7 @@ pub struct Correction {
 /// the snapshot.
 pub async fn corrections(
     db: &impl ConnectionTrait,
+    scoring: &crate::ledger::Scoring,
     p: &entity::publicity::Model,
     org: &entity::organization::Model,
 ) -> AppResult<Vec<Correction>> {
@@ -762,6 +763,7 @@ pub async fn corrections(
         return Ok(Vec::new());
     }
     let names: HashMap<i64, String> = rows.iter().map(|r| (r.person_id, r.name.clone())).collect();
+    let policy = crate::ledger::inputs::policy_for(db, scoring, &org.path, p.year).await?;
     // Since the first version: a correction stays listed under later versions too.
     let mut first = p.clone();
     while let Some(prev) = first.previous_id {
@@ -813,9 +815,9 @@ pub async fn corrections(
                 return None;
             }
             let what = match (f.kind.as_str(), target) {
-                ("annul", Some(t)) => format!("作废：{}", fact_words(t)),
+                ("annul", Some(t)) => format!("作废：{}", fact_words(&policy, t)),
                 ("annul", None) => "作废一条记录".to_owned(),
-                _ => format!("补录：{}", fact_words(&f)),
+                _ => format!("补录：{}", fact_words(&policy, &f)),
             };
             let pts = points.get(&f.id).copied().unwrap_or_default();
             Some(Correction {
@@ -835,13 +837,29 @@ pub async fn corrections(
         .collect())
 }
 
-fn fact_words(f: &entity::fact::Model) -> String {
+fn fact_words(policy: &crate::policy::Policy, f: &entity::fact::Model) -> String {
     match f.kind.as_str() {
         "checkin" => "签到".to_owned(),
         "makeup_study" => "网上补学".to_owned(),
-        "item" => format!("事项 {}", f.item.as_deref().unwrap_or_default()),
+        "item" => item_label(policy, f.item.as_deref().unwrap_or_default()),
         _ => "记录".to_owned(),
     }
+}
+
+/// An item in words: the label of the rule that scores it (item codes are not for people).
+fn item_label(policy: &crate::policy::Policy, code: &str) -> String {
+    policy
+        .rules
+        .iter()
+        .find_map(|r| {
+            r.sources.iter().find_map(|s| match &s.on {
+                crate::policy::Trigger::Item(codes) if codes.iter().any(|c| c == code) => {
+                    Some(s.label.clone().unwrap_or_else(|| r.label.clone()))
+                }
+                _ => None,
+            })
+        })
+        .unwrap_or_else(|| "事项".to_owned())
 }
 
 /// The confirmed publicity whose period holds `at` for an organization (its own or an

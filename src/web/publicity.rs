@@ -100,7 +100,7 @@ async fn view_ctx(
         .into_iter()
         .map(|r| context! { id => r.person_id, name => mask_name(&r.name), org => r.org_name, score => r.score, stars => r.stars, place => r.place })
         .collect();
-    let corrections: Vec<Value> = publicity::corrections(&state.db, p, org)
+    let corrections: Vec<Value> = publicity::corrections(&state.db, &state.scoring, p, org)
         .await?
         .into_iter()
         .map(|c| context! { when => when(c.at, tz), name => mask_name(&c.name), what => c.what, points => c.points })

@@ -395,7 +395,7 @@ async fn tw_6_half_year_published_at_least_5_days_objection_answered_then_confir
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let view = member.get(&format!("/m/publicity/{id}")).await;
-    assert!(view.text.contains("作废：事项 dues"), "{}", view.text);
+    assert!(view.text.contains("作废：足额缴纳党费"), "{}", view.text);
     let snapshot: Vec<serde_json::Value> =
         serde_json::from_str(&publicities(&app).await[0].rows).expect("as set up");
     assert_eq!(
@@ -707,7 +707,7 @@ async fn sd_5_public_objection_without_an_account_is_rate_limited_and_filed_with
     let page = w.sec.get(&format!("/console/publicity/{id}")).await;
     assert!(page.text.contains("已报G 组织备案"), "{}", page.text);
     assert!(
-        page.text.contains("补录：事项 contribution"),
+        page.text.contains("补录：贡献积分"),
         "the correction under the list: {}",
         page.text
     );
