@@ -262,6 +262,18 @@ async fn tw_6_half_year_published_at_least_5_days_objection_answered_then_confir
     let phone = Phone::new(&app);
     assert!(inbox_has(&phone, "o-pub-zhang", "[模板消息] publicity").await);
     assert!(!inbox_has(&phone, "o-pub-far", "[模板消息] publicity").await);
+    // Sent once: whoever runs the notices again (another instance, a retry) sends nothing.
+    let again = vanguard::review::publicity::send_notices(&app.state, p)
+        .await
+        .expect("notices");
+    assert_eq!(again, 0);
+    let beside = crate::helpers::spawn_beside(&app).await;
+    assert_eq!(
+        vanguard::review::publicity::send_notices(&beside.state, p)
+            .await
+            .expect("notices"),
+        0
+    );
     // The member sees the list on /m/, names masked, and objects about 李四.
     let member = Phone::new(&app);
     member.sign_in("o-pub-zhang", "/m/publicity").await;
