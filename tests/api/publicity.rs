@@ -233,6 +233,13 @@ async fn tw_6_half_year_published_at_least_5_days_objection_answered_then_confir
         )
         .await;
     assert_eq!(cross.status, StatusCode::FORBIDDEN);
+    // A recorder (组织委员) enters items but does not publish.
+    app.account(&w.admin, "rec-b", "recorder", Some(w.branch))
+        .await;
+    let recorder = Desk::new(&app);
+    recorder.login("rec-b", PASSWORD).await;
+    let r = publish(&recorder, w.branch, "half_year", "1", "5").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
     assert!(publicities(&app).await.is_empty(), "refusals write nothing");
 
     let done = publish(&w.sec, w.branch, "half_year", "1", "5").await;
