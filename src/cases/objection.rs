@@ -562,3 +562,72 @@ async fn notify(
         tracing::warn!(error = %e, case = case.id, "objection notice not sent");
     }
 }
+
+/// SD-5 (若党员仍有异议，由党总支进行专项查核认定): a member whose objection was not
+/// accepted takes it to the organization above the one that answered; that
+/// organization's admins answer it (the period cannot be confirmed meanwhile).
+pub async fn escalate(
+    state: &AppState,
+    person: &entity::person::Model,
+    id: CaseId,
+    ip: Option<String>,
+) -> AppResult<entity::case::Model> {
+    let not_found = || AppError::not_found("没有找到该异议");
+    let case = find_case(&state.db, id.0).await.map_err(|_| not_found())?;
+    let row = entity::publicity_objection::Entity::find()
+        .filter(entity::publicity_objection::Column::CaseId.eq(case.id))
+        .one(&state.db)
+        .await?
+        .filter(|r| case.kind == KIND && r.objector_person_id == Some(person.id))
+        .ok_or_else(not_found)?;
+    if state_of(&case) != CaseState::Rejected {
+        return Err(AppError::new(
+            ErrorCode::CaseState,
+            "只有未被采纳的异议才能提交上级组织",
+        ));
+    }
+    let answering = crate::org::service::find(&state.db, OrgId(case.org_id)).await?;
+    let Some(parent) = answering.parent_id else {
+        return Err(AppError::new(
+            ErrorCode::CaseState,
+            "已是最高一级组织，不能再提交上级",
+        ));
+    };
+    let parent = crate::org::service::find(&state.db, OrgId(parent)).await?;
+    let p = publicity::find(&state.db, PublicityId(row.publicity_id)).await?;
+    let (settings, _) = settings_for(state, &answering, p.year).await?;
+    let now = state.clock.now();
+    let actor = Actor::member(person.id, ip);
+    let body = format!("仍有异议，提交{}专项查核", parent.name);
+    let txn = crate::db::begin(&state.db).await?;
+    let done = transition(&txn, &case, CaseState::Escalated, |a| {
+        a.org_id = Set(parent.id);
+        a.open_key = Set(Some(format!("{KIND}:{}:{}", p.id, person.id)));
+        a.outcome = Set(None);
+        a.closed_at = Set(None);
+        a.decided_by = Set(None);
+        a.deadline = Set(now + chrono::Duration::days(settings.answer_days.max(1)));
+        a.escalations = Set(case.escalations + 1);
+        a.updated_at = Set(now);
+    })
+    .await
+    .map_err(|e| match e.code {
+        ErrorCode::Conflict => {
+            AppError::new(ErrorCode::DisputeOpen, "您对这次公示已有处理中的异议")
+        }
+        _ => e,
+    })?;
+    message(&txn, case.id, "escalated", &actor, &person.name, &body, now).await?;
+    crate::audit::record(
+        &txn,
+        &actor,
+        Entry::new("escalate_objection", "case", case.id)
+            .org(OrgId(case.filed_org_id))
+            .before(serde_json::json!({"state": case.state, "org": case.org_id}))
+            .after(serde_json::json!({"state": "escalated", "org": parent.id})),
+    )
+    .await?;
+    txn.commit().await?;
+    notify(state, person, &done, &body).await;
+    Ok(done)
+}

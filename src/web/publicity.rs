@@ -43,6 +43,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/m/publicity/{id}", web::get().to(show))
         .route("/m/publicity/{id}/object", web::post().to(object))
         .route("/m/publicity/{id}/object", web::get().to(back))
+        .route(
+            "/m/publicity/{id}/objections/{case}/escalate",
+            web::post().to(escalate),
+        )
         .route("/p/publicity/{token}", web::get().to(public_show))
         .route("/p/publicity/{token}", web::post().to(public_object));
 }
@@ -152,7 +156,7 @@ async fn member_page(
             .into_iter()
             .map(|o| {
                 let st = CaseState::parse(&o.case.state).unwrap_or(CaseState::Open);
-                context! { id => o.case.id, reason => o.case.reason, state => st.label(), outcome => o.case.outcome, deadline => when(o.case.deadline, tz) }
+                context! { id => o.case.id, reason => o.case.reason, state => st.label(), outcome => o.case.outcome, deadline => when(o.case.deadline, tz), rejected => st == CaseState::Rejected }
             })
             .collect(),
         Err(e) => return error_page(&e, back),
@@ -256,6 +260,45 @@ async fn object(
                 Some(msg),
                 field_of(&e),
                 (about, &reason),
+            )
+            .await
+        }
+        Err(e) => error_page(&e, Some("/m/publicity")),
+    }
+}
+
+async fn escalate(
+    state: web::Data<AppState>,
+    session: MemberSession,
+    req: HttpRequest,
+    path: web::Path<(i64, i64)>,
+) -> HttpResponse {
+    if !same_origin(&req) {
+        return notice(
+            StatusCode::FORBIDDEN,
+            "无法提交",
+            "请从公众号页面提交。",
+            Some("/m/publicity"),
+        );
+    }
+    let person = match person_of(&state, &session, &req).await {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let (id, case) = path.into_inner();
+    let ip = crate::http::client_ip(&req, &state.trusted_proxies);
+    match objection::escalate(&state, &person, crate::ids::CaseId(case), ip).await {
+        Ok(_) => see_other(&format!("/m/publicity/{id}")),
+        Err(e) if e.code == ErrorCode::NotFound => error_page(&e, Some("/m/publicity")),
+        Err(e) if e.code.status().is_client_error() => {
+            member_page(
+                &state,
+                &person,
+                id,
+                e.code.status(),
+                Some(e.detail),
+                "",
+                (None, ""),
             )
             .await
         }

@@ -792,6 +792,75 @@ async fn sd_4_the_general_branch_publishes_a_quarterly_notice_its_branches_see_s
     // The branch's own monthly summary is a separate publicity.
     let month = publish(&w.sec, w.branch, "month", "3", "3").await;
     assert_eq!(month.status, StatusCode::SEE_OTHER, "{}", month.text);
+    let month = publicity_id(month.location.as_deref());
+
+    // SD-5: a member still objecting after the branch's answer takes it to the
+    // organization above (the general branch), whose admins answer it.
+    let r = phone
+        .post(
+            &format!("/m/publicity/{month}/object"),
+            &[("reason", "三月学习培训分漏记")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let case = entity::case::Entity::find()
+        .filter(entity::case::Column::Kind.eq("objection"))
+        .one(&app.state.db)
+        .await
+        .expect("db")
+        .expect("the objection");
+    let early = phone
+        .post(
+            &format!("/m/publicity/{month}/objections/{}/escalate", case.id),
+            &[],
+        )
+        .await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.text);
+    assert!(early.text.contains("只有未被采纳的异议"), "{}", early.text);
+    let r = w
+        .sec
+        .post(
+            &format!("/console/objections/{}/reject", case.id),
+            &[("reason", "经核实无误")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let view = phone.get(&format!("/m/publicity/{month}")).await;
+    assert!(
+        view.text.contains("仍有异议，提交上级组织"),
+        "{}",
+        view.text
+    );
+    let r = phone
+        .post(
+            &format!("/m/publicity/{month}/objections/{}/escalate", case.id),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let case = entity::case::Entity::find_by_id(case.id)
+        .one(&app.state.db)
+        .await
+        .expect("db")
+        .expect("case");
+    assert_eq!((case.state.as_str(), case.org_id), ("escalated", w.general));
+    // The branch secretary no longer answers it; the general branch's admin does.
+    let r = w
+        .sec
+        .post(
+            &format!("/console/objections/{}/reject", case.id),
+            &[("reason", "再次驳回")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let r = w
+        .chief
+        .post(
+            &format!("/console/objections/{}/accept", case.id),
+            &[("note", "专项查核：漏记属实")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
 }
 
 #[tokio::test]
