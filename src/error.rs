@@ -45,6 +45,18 @@ pub enum ErrorCode {
     LeaveExists,
     /// A leave request, declaration or proposal already answered or withdrawn.
     ReviewState,
+    /// The period's results were confirmed (核定): no new items in it.
+    PeriodLocked,
+    /// An objection to the publicity is still open.
+    ObjectionOpen,
+    /// The publicity's window is over (or not open): no objection now.
+    PublicityClosed,
+    /// The period has not ended yet: its results cannot be published.
+    PeriodNotOver,
+    /// The year's last publicity is not confirmed: the year cannot be closed.
+    PublicityUnconfirmed,
+    /// The publicity's window has not ended: it cannot be confirmed yet.
+    WindowOpen,
 }
 
 impl ErrorCode {
@@ -75,6 +87,12 @@ impl ErrorCode {
             Self::LeaveTooLate => "leave_too_late",
             Self::LeaveExists => "leave_exists",
             Self::ReviewState => "review_state",
+            Self::PeriodLocked => "period_locked",
+            Self::ObjectionOpen => "objection_open",
+            Self::PublicityClosed => "publicity_closed",
+            Self::PeriodNotOver => "period_not_over",
+            Self::PublicityUnconfirmed => "publicity_unconfirmed",
+            Self::WindowOpen => "window_open",
         }
     }
 
@@ -99,6 +117,12 @@ impl ErrorCode {
             | Self::AlreadyCheckedIn
             | Self::CheckinRefused => StatusCode::CONFLICT,
             Self::LeaveTooLate | Self::LeaveExists | Self::ReviewState => StatusCode::CONFLICT,
+            Self::PeriodLocked
+            | Self::ObjectionOpen
+            | Self::PublicityClosed
+            | Self::PeriodNotOver
+            | Self::PublicityUnconfirmed
+            | Self::WindowOpen => StatusCode::CONFLICT,
         }
     }
 
@@ -130,6 +154,12 @@ impl ErrorCode {
             Self::LeaveTooLate => "已过请假时限",
             Self::LeaveExists => "已请过假",
             Self::ReviewState => "该申请已处理或已撤回",
+            Self::PeriodLocked => "该期积分已核定",
+            Self::ObjectionOpen => "尚有未答复的异议",
+            Self::PublicityClosed => "公示期已结束",
+            Self::PeriodNotOver => "该期尚未结束",
+            Self::PublicityUnconfirmed => "年度最后一期公示尚未核定",
+            Self::WindowOpen => "公示期未满",
         }
     }
 }

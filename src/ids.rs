@@ -43,3 +43,11 @@ id_type!(
     /// A staff account (admin, secretary, auditor, security admin).
     AccountId
 );
+id_type!(
+    /// A publicity (公示) of one period's results.
+    PublicityId
+);
+id_type!(
+    /// A case (dispute, objection, investigation).
+    CaseId
+);

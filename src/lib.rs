@@ -18,6 +18,7 @@ pub mod notify;
 pub mod org;
 pub mod policy;
 pub mod reports;
+pub mod review;
 pub mod score;
 pub mod startup;
 pub mod state;

@@ -7,10 +7,11 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// `dispute`.
+    /// `dispute`, `objection` (to a publicity), `investigation` (XH-19).
     pub kind: String,
     pub subject_person_id: Option<i64>,
-    /// `ledger_entry`, `checkin`, `refusal` or `missing` (an activity).
+    /// `ledger_entry`, `checkin`, `refusal` or `missing` (an activity); `publicity` for an
+    /// objection, `person_period` for an investigation.
     pub target_kind: String,
     pub target_id: i64,
     pub activity_id: Option<i64>,

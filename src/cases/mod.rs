@@ -1,6 +1,6 @@
 //! Cases: one model for the matters a member or staff raises and someone must answer
-//! by a deadline: disputes (异议) now; investigations, publicity objections and
-//! falsification cases reuse it (`kind`). A case names its subject (a person), its
+//! by a deadline: disputes (异议), publicity objections (`objection`), investigations
+//! (`investigation`, XH-19); falsification cases will reuse it (`kind`). A case names its subject (a person), its
 //! target (what it is about), the organization answering it, its state, deadline and
 //! outcome; its steps are messages, its files attachments (`uploads`).
 //!
@@ -13,6 +13,9 @@
 //! `disputes.answer_days` without an answer, or after a rejection, the member may
 //! escalate to the superior organization. Every step is audited and notifies the member.
 
+pub mod correction;
+pub mod investigation;
+pub mod objection;
 pub mod routes;
 pub mod service;
 

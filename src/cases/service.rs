@@ -146,7 +146,7 @@ pub struct CaseView {
     pub allowed: Allowed,
 }
 
-fn state_of(c: &entity::case::Model) -> CaseState {
+pub(crate) fn state_of(c: &entity::case::Model) -> CaseState {
     CaseState::parse(&c.state).unwrap_or(CaseState::Open)
 }
 
@@ -391,7 +391,7 @@ async fn file(
     Ok(case)
 }
 
-async fn message(
+pub(crate) async fn message(
     db: &impl ConnectionTrait,
     case_id: i64,
     action: &str,
@@ -607,7 +607,10 @@ async fn person_names(
         .collect())
 }
 
-async fn find_case(db: &impl ConnectionTrait, id: i64) -> AppResult<entity::case::Model> {
+pub(crate) async fn find_case(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> AppResult<entity::case::Model> {
     entity::case::Entity::find_by_id(id)
         .one(db)
         .await?
@@ -788,6 +791,13 @@ async fn answerable(
 ) -> AppResult<(entity::case::Model, entity::organization::Model, Allowed)> {
     principal.require(Perm::ScoresWrite)?;
     let (case, filed) = scoped_case(&state.db, principal, id).await?;
+    if case.kind != DISPUTE {
+        // Objections and investigations are answered on their own pages (with their rules).
+        return Err(AppError::new(
+            ErrorCode::CaseState,
+            "该事项请在公示或调查页面处理",
+        ));
+    }
     if !state_of(&case).is_open() {
         return Err(AppError::new(
             ErrorCode::CaseState,
@@ -810,7 +820,7 @@ async fn answerable(
 
 /// Moves the case from the state it was read in to `to`, or fails if someone else moved
 /// it meanwhile (two answers at once: one wins).
-async fn transition(
+pub(crate) async fn transition(
     db: &impl ConnectionTrait,
     case: &entity::case::Model,
     to: CaseState,
@@ -836,7 +846,7 @@ async fn transition(
     find_case(db, case.id).await
 }
 
-fn actor_name(principal: &Principal) -> String {
+pub(crate) fn actor_name(principal: &Principal) -> String {
     format!("{}（{}）", principal.username, principal.role.label())
 }
 

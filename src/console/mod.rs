@@ -19,6 +19,7 @@ pub mod admin;
 pub mod auth_pages;
 pub mod card;
 pub mod people;
+pub mod publicity;
 pub mod review;
 pub mod secretary;
 pub mod session;
@@ -210,6 +211,22 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "console/review.html",
         include_str!("../../templates/console/review.html"),
     ),
+    (
+        "console/publicity_list.html",
+        include_str!("../../templates/console/publicity_list.html"),
+    ),
+    (
+        "console/publicity.html",
+        include_str!("../../templates/console/publicity.html"),
+    ),
+    (
+        "console/investigations.html",
+        include_str!("../../templates/console/investigations.html"),
+    ),
+    (
+        "console/investigation.html",
+        include_str!("../../templates/console/investigation.html"),
+    ),
 ];
 
 /// What the navigation offers: each entry needs the permission its API needs, so a
@@ -218,7 +235,7 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
     let role = user.principal.role;
     let secretary = role == Role::Secretary;
     let secretary_like = matches!(role, Role::Secretary | Role::Recorder);
-    let items: [(&str, &str, Option<Perm>); 14] = [
+    let items: [(&str, &str, Option<Perm>); 16] = [
         ("/console/", "今日", None),
         (
             if secretary {
@@ -267,6 +284,8 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
         ),
         ("/console/rankings", "排名与结果", Some(Perm::ScoresRead)),
         ("/console/review", "审核", Some(Perm::ActivityRead)),
+        ("/console/publicity", "公示", Some(Perm::ScoresRead)),
+        ("/console/investigations", "调查", Some(Perm::Correct)),
         ("/console/import", "导入", Some(Perm::PeopleWrite)),
         ("/console/accounts", "账号", Some(Perm::AccountsRead)),
         ("/console/audit", "审计日志", Some(Perm::AuditRead)),
@@ -566,6 +585,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     people::configure(cfg);
     card::configure(cfg);
     review::configure(cfg);
+    publicity::configure(cfg);
 }
 
 #[cfg(test)]
@@ -603,6 +623,7 @@ mod tests {
                     lines => vec![row.clone()], scans => vec![row.clone()], members => vec![row.clone()], unbound => vec![row.clone()],
                     activities => vec![row.clone()], periods => vec![row.clone()], can_comment => true, can_write => true, can_bind => true,
                     keys => vec!["item"], hidden => minijinja::context! { item => evil }, fields => vec![row.clone()],
+                    p => row.clone(), objections => vec![row.clone()], corrections => vec![row.clone()],
                 })
                 .unwrap();
             assert!(!html.contains(evil), "{name} does not escape");

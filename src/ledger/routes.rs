@@ -85,7 +85,11 @@ pub async fn record_item(
     principal: Principal,
     body: web::Json<NewItem>,
 ) -> AppResult<HttpResponse> {
-    let recorded = record_item_as(&state, &principal, body.into_inner()).await?;
+    let body = body.into_inner();
+    // A new item for a date in a confirmed (核定) period is refused; corrections through
+    // cases (disputes, objections, investigations) go through `record_item_as` directly.
+    crate::review::publicity::refuse_new_item(&state, &principal, &body).await?;
+    let recorded = record_item_as(&state, &principal, body).await?;
     Ok(HttpResponse::Created().json(recorded))
 }
 
@@ -539,6 +543,9 @@ pub struct PolicySummary {
     /// Leave lead time and what the platform proposes (EQ-3 absences, TW-5).
     #[schema(value_type = Object)]
     pub workflow: crate::policy::Workflow,
+    /// What the policy asks of publicity (公示): periods, days, objectors; null: none.
+    #[schema(value_type = Option<Object>)]
+    pub publicity: Option<crate::policy::PublicitySettings>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -563,6 +570,7 @@ fn summary(p: &crate::policy::Policy) -> PolicySummary {
         checkin: p.checkin.clone(),
         workflow: p.workflow.clone(),
         makeup_scores: p.makeup_scores(crate::policy::ActivityKind::FixedDay),
+        publicity: p.publicity.clone(),
         indexes: p
             .indexes
             .iter()

@@ -406,6 +406,8 @@ pub async fn close_year(
     if super::post::year_closed(&txn, &org.path, year).await? {
         return Err(AppError::conflict(format!("{year} 年度已结转")));
     }
+    // Where the policy has publicity, the year's last period must be confirmed (核定).
+    crate::review::publicity::require_confirmed_for_close(&txn, scoring, org, year).await?;
     // The unique (org, year) key settles two admins closing at once.
     entity::year_closing::Entity::insert(entity::year_closing::ActiveModel {
         id: NotSet,

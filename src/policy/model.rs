@@ -30,6 +30,9 @@ pub struct Policy {
     pub checkin: CheckinWindow,
     /// Leave lead time and what the platform proposes to the secretary (EQ-3, TW-5).
     pub workflow: Workflow,
+    /// How results are published and objected to (TW-6, SD-4, SD-5, EQ-4); `None`:
+    /// the policy asks for no publicity (anything published takes the defaults).
+    pub publicity: Option<PublicitySettings>,
     pub(crate) dispatch: Vec<Dispatch>,
     pub(crate) items: HashMap<(ItemSubject, String), ItemSpec>,
 }
@@ -54,6 +57,46 @@ pub struct CheckinWindow {
     /// Seconds after the start a check-in still counts, as late (XH-8.1: 15 minutes);
     /// `None`: any time of the activity's day counts, with no lateness (TW-2).
     pub late_seconds: Option<i64>,
+}
+
+/// `[publicity]`: which periods an organization publishes (公示), for how long, who may
+/// object and how long the branch has to answer. Read by `review::publicity`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublicitySettings {
+    /// The rule that asks for it (TW-6 …); empty for the defaults.
+    pub rule: String,
+    /// `month`, `quarter`, `half_year`, `year`: the periods that may be published.
+    pub periods: Vec<String>,
+    /// The shortest window in days (TW-6: at least 5).
+    pub min_days: i64,
+    /// The window offered by default.
+    pub days: i64,
+    /// Objections are answered by the window's end plus these days.
+    pub answer_days: i64,
+    /// Anyone without an account (SD-5 师生群众) may object on a public form.
+    pub public_objections: bool,
+    /// The list is ranked by score (EQ-4 排名公示) rather than sorted by name.
+    pub ranking: bool,
+    /// A resolved objection is filed (备案) with the organization above (SD-5).
+    pub file_with_parent: bool,
+}
+
+impl PublicitySettings {
+    /// What a publication takes where the policy has no `[publicity]`.
+    pub fn fallback() -> Self {
+        Self {
+            rule: String::new(),
+            periods: ["month", "quarter", "half_year", "year"]
+                .map(str::to_owned)
+                .to_vec(),
+            min_days: 1,
+            days: 5,
+            answer_days: 5,
+            public_objections: false,
+            ranking: false,
+            file_with_parent: false,
+        }
+    }
 }
 
 /// A score kept for one kind of subject: `vanguard`, `applicant`, `fortress`.

@@ -37,6 +37,7 @@ struct RawPolicy {
     checkin: Option<S<RawCheckin>>,
     #[serde(default)]
     workflow: Option<S<RawWorkflow>>,
+    publicity: Option<S<RawPublicity>>,
 }
 
 /// `[workflow]`: leave lead time and what the platform proposes (see `Workflow`).
@@ -65,6 +66,24 @@ struct RawInactive {
     rule: String,
     months: u32,
     item: String,
+}
+
+/// `[publicity]` (see `PublicitySettings`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPublicity {
+    rule: String,
+    periods: Vec<String>,
+    min_days: i64,
+    #[serde(default)]
+    days: Option<i64>,
+    answer_days: i64,
+    /// `member`, `public`.
+    objectors: Vec<String>,
+    #[serde(default)]
+    ranking: bool,
+    #[serde(default)]
+    file_with_parent: bool,
 }
 
 /// `[checkin]`: the fixed day's check-in window (see `CheckinWindow`).
@@ -1085,9 +1104,15 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Policy, LoadError> {
 
     let checkin = checkin_window(&ctx, raw.checkin.as_ref(), &rules)?;
     let workflow = workflow(&ctx, raw.workflow.as_ref(), &items)?;
+    let publicity = raw
+        .publicity
+        .as_ref()
+        .map(|p| publicity_settings(&ctx, p))
+        .transpose()?;
     Ok(Policy {
         checkin,
         workflow,
+        publicity,
         name: raw.name.get_ref().clone(),
         title: raw.title,
         source: raw.source,
@@ -1226,6 +1251,44 @@ fn checkin_window(
     Ok(CheckinWindow {
         rule: c.rule.clone(),
         late_seconds,
+    })
+}
+
+fn publicity_settings(ctx: &Ctx, raw: &S<RawPublicity>) -> Result<PublicitySettings, LoadError> {
+    let span = raw.span();
+    let p = raw.get_ref();
+    if p.periods.is_empty()
+        || p.periods
+            .iter()
+            .any(|x| !matches!(x.as_str(), "month" | "quarter" | "half_year" | "year"))
+    {
+        return Err(ctx.err(
+            span,
+            "periods: one or more of month, quarter, half_year, year",
+        ));
+    }
+    let days = p.days.unwrap_or(p.min_days);
+    if p.min_days < 1 || days < p.min_days || days > 60 || !(0..=60).contains(&p.answer_days) {
+        return Err(ctx.err(
+            span,
+            "publicity needs 1 ≤ min_days ≤ days ≤ 60 and 0 ≤ answer_days ≤ 60",
+        ));
+    }
+    if p.objectors
+        .iter()
+        .any(|o| !matches!(o.as_str(), "member" | "public"))
+    {
+        return Err(ctx.err(span, "objectors: member, public"));
+    }
+    Ok(PublicitySettings {
+        rule: p.rule.clone(),
+        periods: p.periods.clone(),
+        min_days: p.min_days,
+        days,
+        answer_days: p.answer_days,
+        public_objections: p.objectors.iter().any(|o| o == "public"),
+        ranking: p.ranking,
+        file_with_parent: p.file_with_parent,
     })
 }
 

@@ -12,6 +12,7 @@ pub mod disputes;
 pub mod leave;
 pub mod member;
 pub mod projector;
+pub mod publicity;
 pub mod settings;
 
 use std::sync::OnceLock;
@@ -89,6 +90,7 @@ pub(crate) fn env() -> &'static Environment<'static> {
             .chain(disputes::TEMPLATES)
             .chain(leave::TEMPLATES)
             .chain(declarations::TEMPLATES)
+            .chain(publicity::TEMPLATES)
             .chain(crate::console::TEMPLATES.iter().copied())
         {
             // Compile-time constants, each rendered by a test.
@@ -196,6 +198,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     declarations::configure(cfg);
     projector::configure(cfg);
     settings::configure(cfg);
+    publicity::configure(cfg);
     cfg.route("/assets/{name}", web::get().to(asset));
 }
 
@@ -207,7 +210,11 @@ mod tests {
     #[test]
     fn every_template_renders_and_escapes() {
         let evil = "<script>x</script>";
-        for (name, _) in TEMPLATES.into_iter().chain(disputes::TEMPLATES) {
+        for (name, _) in TEMPLATES
+            .into_iter()
+            .chain(disputes::TEMPLATES)
+            .chain(publicity::TEMPLATES)
+        {
             let html = env()
                 .get_template(name)
                 .unwrap()

@@ -676,6 +676,7 @@ async fn year_close_confirmation_says_what_freezes_before_the_post() {
         .await;
     assert_eq!(r, StatusCode::OK, "still open before the close");
 
+    app.confirmed_year_publicity(s.branch, 2025).await;
     let done = s.admin.post("/console/rankings/close", &form).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.text);
     assert!(done.text.contains("年度已结账"));

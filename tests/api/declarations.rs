@@ -369,6 +369,7 @@ async fn a_declaration_for_an_item_the_policy_does_not_have_or_a_closed_year_is_
     .await;
     assert_eq!(future.status, StatusCode::BAD_REQUEST, "{}", future.text);
     assert!(future.text.contains("日期不能晚于今天"), "{}", future.text);
+    app.confirmed_year_publicity(s.branch, 2025).await;
     let r = app
         .post(
             &format!("/api/v1/orgs/{}/years/2025/close", s.branch),

@@ -397,3 +397,47 @@ impl TestApp {
         .expect("bind");
     }
 }
+
+impl TestApp {
+    /// For tests about something else than publicity: the year's last period of `org`
+    /// published and confirmed (核定), as a year close under a policy with publicity needs
+    /// (TW-6, SD-5, EQ-4). `tests/api/publicity.rs` walks the real flow.
+    pub async fn confirmed_year_publicity(&self, org: i64, year: i32) {
+        use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, EntityTrait};
+        let now = chrono::Utc::now();
+        for (period, n) in [
+            ("year", None),
+            ("half_year", Some(2)),
+            ("quarter", Some(4)),
+            ("month", Some(12)),
+        ] {
+            entity::publicity::Entity::insert(entity::publicity::ActiveModel {
+                id: NotSet,
+                org_id: Set(org),
+                year: Set(year),
+                period: Set(period.to_owned()),
+                n: Set(n),
+                version: Set(1),
+                previous_id: Set(None),
+                changes: Set(None),
+                ranked: Set(false),
+                rule: Set("TW-6".to_owned()),
+                rows: Set("[]".to_owned()),
+                opens_at: Set(now),
+                closes_at: Set(now),
+                answer_until: Set(now),
+                state: Set("confirmed".to_owned()),
+                active_key: Set(None),
+                public_token: Set(format!("test-{org}-{year}-{period}")),
+                published_by: Set(None),
+                confirmed_by: Set(None),
+                confirmed_at: Set(Some(now)),
+                notified_at: Set(None),
+                created_at: Set(now),
+            })
+            .exec_without_returning(&self.state.db)
+            .await
+            .expect("publicity");
+        }
+    }
+}

@@ -705,6 +705,7 @@ async fn items(app: &TestApp, admin: &str, person: i64, item: &str, dates: &[&st
 }
 
 async fn close(app: &TestApp, admin: &str, org: i64, year: i32) {
+    app.confirmed_year_publicity(org, year).await;
     let r = app
         .post(
             &format!("/api/v1/orgs/{org}/years/{year}/close"),

@@ -24,6 +24,7 @@ mod metrics;
 mod orgs;
 mod pages;
 mod people;
+mod publicity;
 mod rbac;
 mod reminders;
 mod score;

@@ -11,6 +11,7 @@
 #[allow(dead_code)]
 mod helpers;
 mod leave;
+mod publicity;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
