@@ -10,6 +10,7 @@ mod m20261204_000020_account_reset_and_refresh_previous;
 mod m20261204_000030_cases_uploads;
 mod m20261204_000031_projector_tokens;
 mod m20261204_000040_fixed_day_rules;
+mod m20261205_000150_subject_scores_fillfactor;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000030_cases_uploads::Migration),
             Box::new(m20261204_000031_projector_tokens::Migration),
             Box::new(m20261204_000040_fixed_day_rules::Migration),
+            Box::new(m20261205_000150_subject_scores_fillfactor::Migration),
         ]
     }
 }

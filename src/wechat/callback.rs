@@ -347,6 +347,31 @@ pub struct WechatGateway {
 /// (its marker withdrawn, so a resend takes it over).
 type Finished = Option<Option<String>>;
 
+/// This instance's claim on a running event; its drop unregisters it.
+struct Running<'a> {
+    local: &'a Local,
+    key: String,
+    tx: watch::Sender<Option<Finished>>,
+}
+
+impl Running<'_> {
+    fn finish(&self, result: Finished) {
+        self.tx.send_replace(Some(result));
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let mut running = self.local.lock();
+        if running
+            .get(&self.key)
+            .is_some_and(|rx| rx.same_channel(&self.tx.subscribe()))
+        {
+            running.remove(&self.key);
+        }
+    }
+}
+
 /// The events this instance is running: a resend that lands here waits for the owner
 /// in process, woken the moment the reply exists, instead of polling the live store.
 #[derive(Default)]
@@ -364,20 +389,15 @@ impl Local {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn start(&self, key: &str) -> watch::Sender<Option<Finished>> {
+    /// Registers this instance as the event's owner until the guard is dropped (also
+    /// when the request is abandoned midway: waiters then fall back to the store).
+    fn start<'a>(&'a self, key: &str) -> Running<'a> {
         let (tx, rx) = watch::channel(None);
         self.lock().insert(key.to_owned(), rx);
-        tx
-    }
-
-    fn finish(&self, key: &str, tx: &watch::Sender<Option<Finished>>, result: Finished) {
-        tx.send_replace(Some(result));
-        let mut running = self.lock();
-        if running
-            .get(key)
-            .is_some_and(|rx| rx.same_channel(&tx.subscribe()))
-        {
-            running.remove(key);
+        Running {
+            local: self,
+            key: key.to_owned(),
+            tx,
         }
     }
 
@@ -639,7 +659,7 @@ impl WechatGateway {
                 let _ = self.store.delete_if_eq(key, marker).await;
             }
         }
-        self.local.finish(key, &local, cached);
+        local.finish(cached);
         outcome_reply(outcome)
     }
 
@@ -652,19 +672,20 @@ impl WechatGateway {
         let deadline = tokio::time::Instant::now() + self.timing.inflight_wait;
         if let Some(mut owner) = self.local.find(key) {
             // The first copy runs here: woken by it, no polling.
-            return match tokio::time::timeout_at(deadline, owner.wait_for(Option::is_some)).await {
-                Ok(Ok(done)) => match done.clone().flatten() {
-                    Some(r) => Waited::Reply(r),
-                    None => Waited::Vanished,
-                },
-                // The owner's task ended without a word (it panicked): its marker was
-                // withdrawn or lapses; look again.
-                Ok(Err(_)) => Waited::Vanished,
+            match tokio::time::timeout_at(deadline, owner.wait_for(Option::is_some)).await {
+                Ok(Ok(done)) => {
+                    return match done.clone().flatten() {
+                        Some(r) => Waited::Reply(r),
+                        None => Waited::Vanished,
+                    };
+                }
+                // The owner was abandoned without a word: the store tells what is left.
+                Ok(Err(_)) => {}
                 Err(_) => {
                     tracing::info!("resend still in flight: answering success");
-                    Waited::StillInFlight
+                    return Waited::StillInFlight;
                 }
-            };
+            }
         }
         let mut pause = Duration::from_millis(10);
         loop {
