@@ -185,10 +185,11 @@ impl Application {
             if let Some(mock) = &mock {
                 app = app.app_data(mock.clone());
             }
+            // The callback first: routes are tried in order, and it takes the storms.
             app.wrap(http::default_headers())
                 .wrap(from_fn(http::metrics::track))
-                .configure(|cfg| http::configure(cfg, &state))
                 .configure(crate::wechat::configure)
+                .configure(|cfg| http::configure(cfg, &state))
                 .default_service(web::to(http::not_found))
         })
         .shutdown_timeout(shutdown)

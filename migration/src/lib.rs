@@ -14,6 +14,7 @@ mod m20261205_000100_member_cards;
 mod m20261205_000120_study_material_retired;
 mod m20261205_000130_leave_declarations_proposals;
 mod m20261205_000140_publicity;
+mod m20261205_000150_subject_scores_fillfactor;
 mod m20261205_000160_notices;
 
 pub struct Migrator;
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000120_study_material_retired::Migration),
             Box::new(m20261205_000130_leave_declarations_proposals::Migration),
             Box::new(m20261205_000140_publicity::Migration),
+            Box::new(m20261205_000150_subject_scores_fillfactor::Migration),
             Box::new(m20261205_000160_notices::Migration),
         ]
     }

@@ -53,10 +53,12 @@ pub async fn counted(
         name: crate::org::mask_name(&person.name),
         person_id: person.id,
     };
-    if let Ok(bytes) = serde_json::to_vec(&event)
-        && let Err(e) = state.live.publish(&channel(s.id), &bytes).await
-    {
-        tracing::warn!(error = %e, session = s.id, "live update not published");
+    // Written behind: published with the other scans' updates and replies in one trip.
+    if let Ok(message) = serde_json::to_vec(&event) {
+        state.live.write_behind(crate::store::Write::Publish {
+            channel: channel(s.id),
+            message,
+        });
     }
 }
 

@@ -23,9 +23,36 @@ fn welcome(state: &AppState) -> String {
     )
 }
 
+/// The scene of a push that scans one of our check-in codes.
+fn checkin_scene(event: &InboundEvent) -> Option<String> {
+    match event.kind() {
+        MessageKind::Scan { .. } | MessageKind::Subscribe { .. } => event
+            .scene()
+            .map(|s| s.as_str().trim_start_matches("qrscene_").to_owned())
+            .filter(|s| s.starts_with("ci.")),
+        _ => None,
+    }
+}
+
 #[async_trait]
 impl MessageHandler for CheckinHandler {
     async fn handle(&self, event: &InboundEvent) -> anyhow::Result<Option<String>> {
+        self.handle_prefetched(event, None).await
+    }
+
+    /// A scan's session, read from the cache in the gateway's claim round trip.
+    fn prefetch(&self, event: &InboundEvent) -> Vec<String> {
+        checkin_scene(event)
+            .and_then(|s| scan::prefetch_key(&s))
+            .into_iter()
+            .collect()
+    }
+
+    async fn handle_prefetched(
+        &self,
+        event: &InboundEvent,
+        prefetched: Option<Vec<Option<Vec<u8>>>>,
+    ) -> anyhow::Result<Option<String>> {
         let scene = event
             .scene()
             .map(|s| s.as_str().trim_start_matches("qrscene_").to_owned());
@@ -42,7 +69,9 @@ impl MessageHandler for CheckinHandler {
                     received_at: event.received_at,
                     event_key: event.dedup_key(),
                 };
-                let (_, text) = scan::handle(&self.state, &scan)
+                // What `prefetch` named: the session's cache entry (none: not read ahead).
+                let session = prefetched.and_then(|v| v.into_iter().next());
+                let (_, text) = scan::handle_with(&self.state, &scan, session)
                     .await
                     .map_err(|e| anyhow::anyhow!("{}: {:?}", e.detail, e.source))?;
                 Ok(Some(text))

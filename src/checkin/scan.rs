@@ -171,11 +171,29 @@ async fn refuse(
 
 /// Handles one scan; the reply text and the outcome.
 pub async fn handle(state: &AppState, scan: &Scan) -> AppResult<(Outcome, String)> {
+    handle_with(state, scan, None).await
+}
+
+/// The live-store key [`handle_with`] reads first for this scene, if any.
+pub fn prefetch_key(scene: &str) -> Option<String> {
+    qr::parse(scene).map(|(s, _)| sessions::cache_key(s.session))
+}
+
+/// [`handle`] given the session's cache entry, when it was read ahead
+/// ([`prefetch_key`]): `Some(None)` when it was not cached.
+pub async fn handle_with(
+    state: &AppState,
+    scan: &Scan,
+    prefetched: Option<Option<Vec<u8>>>,
+) -> AppResult<(Outcome, String)> {
     let db = &state.db;
     let parsed = qr::parse(&scan.scene);
-    let session = match parsed {
-        Some((scene, _)) => sessions::load(db, state.live.as_ref(), scene.session).await?,
-        None => None,
+    let session = match (parsed, prefetched) {
+        (Some((scene, _)), Some(cached)) => {
+            sessions::load_with(db, state.live.as_ref(), scene.session, cached).await?
+        }
+        (Some((scene, _)), None) => sessions::load(db, state.live.as_ref(), scene.session).await?,
+        (None, _) => None,
     };
     let (Some((scene, mac)), Some(session)) = (parsed, session) else {
         let o = refuse(db, scan, None, None, Refusal::InvalidCode).await?;

@@ -62,7 +62,8 @@ impl CachedSession {
     }
 }
 
-fn cache_key(id: i64) -> String {
+/// The live-store key a session is cached under (read ahead by the WeChat gateway).
+pub fn cache_key(id: i64) -> String {
     format!("session:{id}")
 }
 
@@ -74,7 +75,18 @@ pub async fn load(
     live: &dyn LiveStore,
     id: i64,
 ) -> AppResult<Option<CachedSession>> {
-    if let Ok(Some(bytes)) = live.get(&cache_key(id)).await
+    let cached = live.get(&cache_key(id)).await.ok().flatten();
+    load_with(db, live, id, cached).await
+}
+
+/// [`load`] given what the cache held, read ahead (`None`: not cached).
+pub async fn load_with(
+    db: &impl ConnectionTrait,
+    live: &dyn LiveStore,
+    id: i64,
+    cached: Option<Vec<u8>>,
+) -> AppResult<Option<CachedSession>> {
+    if let Some(bytes) = cached
         && let Ok(s) = serde_json::from_slice::<CachedSession>(&bytes)
     {
         return Ok(Some(s));

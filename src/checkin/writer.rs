@@ -19,6 +19,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use tokio::sync::{Mutex, mpsc, oneshot};
 
@@ -181,7 +182,10 @@ enum Plan {
         year: i32,
     },
     /// A second scan of the same person and activity within this batch.
-    Taken(i64),
+    Taken {
+        person: i64,
+        key: String,
+    },
 }
 
 /// One transaction for the whole batch; outcomes in the order of `work`.
@@ -317,7 +321,10 @@ async fn write(
                         year,
                     }
                 } else {
-                    Plan::Taken(person.id)
+                    Plan::Taken {
+                        person: person.id,
+                        key,
+                    }
                 }
             }
         };
@@ -383,7 +390,7 @@ async fn write(
                     },
                 );
             }
-            Plan::Taken(_) => {}
+            Plan::Taken { .. } => {}
         }
     }
     for chunk in pow2_chunks(refusals.into_values().collect(), 256) {
@@ -411,6 +418,7 @@ async fn write(
     }
     let t_judged = t0.elapsed();
     let inserted = insert_facts(&txn, facts).await?;
+    let holders = key_holders(&txn, &plans, &inserted).await?;
     let t_inserted = t0.elapsed();
 
     // Post everyone whose check-in went in, in one pass.
@@ -426,14 +434,40 @@ async fn write(
             causes.insert(*person, f.id);
         }
     }
-    let posted = crate::ledger::batch::repost_people(&txn, scoring, &subjects, &causes).await?;
+    // The people, organizations and policy choices read above, not read again.
+    let people_by_id: HashMap<i64, entity::person::Model> =
+        people.values().map(|p| (p.id, p.clone())).collect();
+    let known = crate::ledger::batch::Known {
+        people: &people_by_id,
+        orgs: &orgs,
+        choices: &choices,
+    };
+    let posted =
+        crate::ledger::batch::repost_people_known(&txn, scoring, &subjects, &causes, Some(known))
+            .await?;
     let t_posted = t0.elapsed();
     txn.commit().await?;
     tracing::debug!(size = work.len(), judged = ?t_judged, inserted = ?t_inserted, posted = ?t_posted, committed = ?t0.elapsed(), "check-in batch stages");
 
-    let by_id: HashMap<i64, &entity::person::Model> = people.values().map(|p| (p.id, p)).collect();
+    // A taken key is answered here from its holder's event, not read back by the caller,
+    // unless this very event holds it (a resend that missed the gateway's cache): then
+    // the caller rebuilds the first reply from the ledger.
+    let already_in = |person: i64, key: &str, scan: &Scan| {
+        if holders
+            .get(key)
+            .is_some_and(|e| e.as_deref() == Some(scan.event_key.as_str()))
+        {
+            Written::Taken { person }
+        } else {
+            Written::Done {
+                outcome: Outcome::AlreadyIn,
+                note: None,
+                counted: None,
+            }
+        }
+    };
     let mut out = Vec::with_capacity(plans.len());
-    for plan in plans {
+    for ((scan, _), plan) in work.iter().zip(plans) {
         out.push(match plan {
             Plan::Refuse(why, _) => Written::Done {
                 outcome: Outcome::Refused(why),
@@ -445,7 +479,7 @@ async fn write(
                 note: None,
                 counted: None,
             },
-            Plan::Taken(person) => Written::Taken { person },
+            Plan::Taken { person, key } => already_in(person, &key, scan),
             Plan::Count {
                 person,
                 class,
@@ -459,7 +493,9 @@ async fn write(
                         .is_some_and(|x| x.status == crate::policy::Status::Exempt);
                     let points: Decimal = r.granted_for(f.id).unwrap_or_default();
                     let note = r.postings_for(f.id).map(|p| p.note.clone()).next();
-                    let counted = by_id.get(&person).map(|p| Box::new(((*p).clone(), class)));
+                    let counted = people_by_id
+                        .get(&person)
+                        .map(|p| Box::new((p.clone(), class)));
                     if exempt {
                         Written::Done {
                             outcome: Outcome::Exempt { fact_id: f.id },
@@ -478,11 +514,53 @@ async fn write(
                         }
                     }
                 }
-                _ => Written::Taken { person },
+                _ => already_in(person, &key, scan),
             },
         });
     }
     Ok(out)
+}
+
+/// The WeChat event holding each check-in key this batch found taken (by an earlier
+/// scan in the batch or a stored fact): one read for the whole batch, in its transaction.
+async fn key_holders(
+    txn: &impl ConnectionTrait,
+    plans: &[Plan],
+    inserted: &HashMap<String, entity::fact::Model>,
+) -> AppResult<HashMap<String, Option<String>>> {
+    let mut holders = HashMap::new();
+    let mut stored = Vec::new();
+    for plan in plans {
+        let key = match plan {
+            Plan::Count { key, .. } if !inserted.contains_key(key) => key,
+            Plan::Taken { key, .. } => key,
+            _ => continue,
+        };
+        match inserted.get(key) {
+            Some(f) => {
+                holders.insert(key.clone(), f.source_event.clone());
+            }
+            None => stored.push(key.clone()),
+        }
+    }
+    stored.sort_unstable();
+    stored.dedup();
+    for chunk in stored.chunks(256) {
+        let rows: Vec<(Option<String>, Option<String>)> = entity::fact::Entity::find()
+            .select_only()
+            .column(entity::fact::Column::DedupKey)
+            .column(entity::fact::Column::SourceEvent)
+            .filter(entity::fact::Column::DedupKey.is_in(padded(chunk)))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        for (key, event) in rows {
+            if let Some(k) = key {
+                holders.insert(k, event);
+            }
+        }
+    }
+    Ok(holders)
 }
 
 /// Inserts the facts whose key is free; the inserted rows by key. Sorted by key, so two

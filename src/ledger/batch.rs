@@ -23,6 +23,15 @@ use crate::policy::{Activities, Policy, Subject};
 
 const CHUNK: usize = 500;
 
+/// What a caller already read in its transaction, handed over instead of read again:
+/// people by id, their organizations by id, and the policy choices
+/// (`entity::org_policy`, by id) of those organizations' ancestors for the years posted.
+pub struct Known<'a> {
+    pub people: &'a HashMap<i64, entity::person::Model>,
+    pub orgs: &'a HashMap<i64, entity::organization::Model>,
+    pub choices: &'a [entity::org_policy::Model],
+}
+
 /// Re-derives the running year of every (person, year) and appends the differences.
 /// `causes` names the fact that caused each person's posting.
 pub async fn repost_people(
@@ -30,6 +39,17 @@ pub async fn repost_people(
     scoring: &Scoring,
     subjects: &[(i64, i32)],
     causes: &HashMap<i64, i64>,
+) -> AppResult<HashMap<(i64, i32), Reposted>> {
+    repost_people_known(db, scoring, subjects, causes, None).await
+}
+
+/// [`repost_people`], given what the caller read already (the check-in writer).
+pub async fn repost_people_known(
+    db: &impl ConnectionTrait,
+    scoring: &Scoring,
+    subjects: &[(i64, i32)],
+    causes: &HashMap<i64, i64>,
+    known: Option<Known<'_>>,
 ) -> AppResult<HashMap<(i64, i32), Reposted>> {
     let mut subjects = subjects.to_vec();
     subjects.sort_unstable();
@@ -44,37 +64,42 @@ pub async fn repost_people(
         y.dedup();
         y
     };
-    let people: HashMap<i64, entity::person::Model> =
-        by_ids::<entity::person::Entity, _>(db, &ids, entity::person::Column::Id)
+    let (read_people, read_orgs, read_choices);
+    let (people, orgs, choices) = match known {
+        Some(k) => (k.people, k.orgs, k.choices),
+        None => {
+            read_people = by_ids::<entity::person::Entity, _>(db, &ids, entity::person::Column::Id)
+                .await?
+                .into_iter()
+                .map(|p| (p.id, p))
+                .collect::<HashMap<_, _>>();
+            let org_ids = dedup(read_people.values().map(|p| p.org_id));
+            read_orgs = by_ids::<entity::organization::Entity, _>(
+                db,
+                &org_ids,
+                entity::organization::Column::Id,
+            )
             .await?
             .into_iter()
-            .map(|p| (p.id, p))
-            .collect();
+            .map(|o| (o.id, o))
+            .collect::<HashMap<_, _>>();
+            read_choices = entity::org_policy::Entity::find()
+                .filter(entity::org_policy::Column::OrgId.is_in(padded(&ancestors_of(&read_orgs))))
+                .filter(entity::org_policy::Column::Year.is_in(padded(&years)))
+                .order_by_asc(entity::org_policy::Column::Id)
+                .all(db)
+                .await?;
+            (&read_people, &read_orgs, read_choices.as_slice())
+        }
+    };
     for id in &ids {
         if !people.contains_key(id) {
             return Err(AppError::not_found(format!("人员 {id} 不存在")));
         }
     }
-    let org_ids = dedup(people.values().map(|p| p.org_id));
-    let orgs: HashMap<i64, entity::organization::Model> =
-        by_ids::<entity::organization::Entity, _>(db, &org_ids, entity::organization::Column::Id)
-            .await?
-            .into_iter()
-            .map(|o| (o.id, o))
-            .collect();
-    let ancestors = dedup(
-        orgs.values()
-            .flat_map(|o| o.path.split('/').filter_map(|s| s.parse::<i64>().ok())),
-    );
     let closings = entity::year_closing::Entity::find()
-        .filter(entity::year_closing::Column::OrgId.is_in(padded(&ancestors)))
+        .filter(entity::year_closing::Column::OrgId.is_in(padded(&ancestors_of(orgs))))
         .filter(entity::year_closing::Column::Year.is_in(padded(&years)))
-        .all(db)
-        .await?;
-    let choices = entity::org_policy::Entity::find()
-        .filter(entity::org_policy::Column::OrgId.is_in(padded(&ancestors)))
-        .filter(entity::org_policy::Column::Year.is_in(padded(&years)))
-        .order_by_asc(entity::org_policy::Column::Id)
         .all(db)
         .await?;
     let org_of = |pid: i64| -> AppResult<&entity::organization::Model> {
@@ -96,7 +121,7 @@ pub async fn repost_people(
     }
 
     let t0 = std::time::Instant::now();
-    let mut scores = lock_rows(db, &subjects, &people).await?;
+    let mut scores = lock_rows(db, &subjects, people).await?;
     let t_locked = t0.elapsed();
 
     // Read everything under the lock: another transaction may have posted meanwhile.
@@ -157,7 +182,7 @@ pub async fn repost_people(
         let person = &people[pid];
         let org = org_of(*pid)?;
         let tz = tz_of(org);
-        let choice = choose_policy(&choices, &org.path, *year);
+        let choice = choose_policy(choices, &org.path, *year);
         let policy = match policies.get(&choice) {
             Some(p) => p.clone(),
             None => {
@@ -303,6 +328,14 @@ async fn save_results(
             .await?;
     }
     Ok(())
+}
+
+/// Every organization on the paths of `orgs` (themselves included).
+fn ancestors_of(orgs: &HashMap<i64, entity::organization::Model>) -> Vec<i64> {
+    dedup(
+        orgs.values()
+            .flat_map(|o| o.path.split('/').filter_map(|s| s.parse::<i64>().ok())),
+    )
 }
 
 fn dedup<T: Ord + Copy>(it: impl Iterator<Item = T>) -> Vec<T> {

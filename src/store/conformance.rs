@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 
-use super::LiveStore;
+use super::{Claim, Claimed, LiveStore, Write};
 
 pub async fn run_all(store: &dyn LiveStore) {
     get_set_delete(store).await;
@@ -14,6 +14,8 @@ pub async fn run_all(store: &dyn LiveStore) {
     incr_is_atomic_and_keeps_ttl(store).await;
     expire_and_ttl(store).await;
     publish_reaches_subscribers(store).await;
+    claim_guards_claims_and_reads(store).await;
+    write_behind_lands_in_order(store).await;
     store.ping().await.unwrap();
 }
 
@@ -119,4 +121,109 @@ async fn publish_reaches_subscribers(s: &dyn LiveStore) {
     assert!(nothing.is_err(), "other channel received nothing");
     // Publishing with no subscriber is fine.
     s.publish("nobody", b"x").await.unwrap();
+}
+
+async fn claim_guards_claims_and_reads(s: &dyn LiveStore) {
+    let ttl = Duration::from_secs(5);
+    s.set("cached", b"session", None).await.unwrap();
+    let reads = ["cached".to_owned(), "absent".to_owned()];
+    let claim = |guard: &'static [u8], marker: &'static [u8]| Claim {
+        guard: Some(("g", guard, ttl)),
+        claim: ("c", marker, Duration::from_millis(200)),
+        reads: &reads,
+    };
+    let first = s.claim(claim(b"body-1", b"P1")).await.unwrap();
+    assert_eq!(
+        first,
+        Claimed::Done {
+            held: None,
+            reads: vec![Some(b"session".to_vec()), None],
+        },
+        "the first call sets both keys and reads"
+    );
+    assert_eq!(s.get("g").await.unwrap().as_deref(), Some(&b"body-1"[..]));
+    assert_eq!(s.get("c").await.unwrap().as_deref(), Some(&b"P1"[..]));
+    assert!(s.ttl("c").await.unwrap().is_some(), "the claim expires");
+    // The same guard value passes and finds the claim held.
+    match s.claim(claim(b"body-1", b"P2")).await.unwrap() {
+        Claimed::Done { held, reads } => {
+            assert_eq!(held.as_deref(), Some(&b"P1"[..]));
+            assert_eq!(reads.len(), 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Another guard value stops before the claim: nothing taken.
+    s.delete("c").await.unwrap();
+    assert_eq!(
+        s.claim(claim(b"body-2", b"P3")).await.unwrap(),
+        Claimed::GuardMismatch
+    );
+    assert_eq!(
+        s.get("c").await.unwrap(),
+        None,
+        "a refused claim takes nothing"
+    );
+    // The claim lapses with its ttl; no guard is needed.
+    s.set("c", b"P1", Some(Duration::from_millis(150)))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let later = s
+        .claim(Claim {
+            guard: None,
+            claim: ("c", b"P4", ttl),
+            reads: &[],
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        later,
+        Claimed::Done {
+            held: None,
+            reads: vec![]
+        }
+    );
+    // Many racing callers: exactly one claims.
+    let wins = futures_util::future::join_all((0..20).map(|i| async move {
+        let marker = i.to_string();
+        match s
+            .claim(Claim {
+                guard: None,
+                claim: ("race-claim", marker.as_bytes(), ttl),
+                reads: &[],
+            })
+            .await
+            .unwrap()
+        {
+            Claimed::Done { held, .. } => held.is_none(),
+            Claimed::GuardMismatch => false,
+        }
+    }))
+    .await;
+    assert_eq!(wins.iter().filter(|w| **w).count(), 1);
+}
+
+async fn write_behind_lands_in_order(s: &dyn LiveStore) {
+    let mut sub = s.subscribe("behind").await.unwrap();
+    s.write_behind(Write::Set {
+        key: "wb".into(),
+        value: b"1".to_vec(),
+        ttl: None,
+    });
+    s.write_behind(Write::Set {
+        key: "wb".into(),
+        value: b"2".to_vec(),
+        ttl: Some(Duration::from_secs(30)),
+    });
+    s.write_behind(Write::Publish {
+        channel: "behind".into(),
+        message: b"done".to_vec(),
+    });
+    let got = tokio::time::timeout(Duration::from_secs(2), sub.next())
+        .await
+        .unwrap();
+    assert_eq!(got.as_deref(), Some(&b"done"[..]));
+    // The publish went out after the writes queued before it.
+    assert_eq!(s.get("wb").await.unwrap().as_deref(), Some(&b"2"[..]));
+    assert!(s.ttl("wb").await.unwrap().is_some());
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::{LiveStore, StoreError, Subscription};
+use super::{Claim, Claimed, LiveStore, StoreError, Subscription, Write};
 
 /// Every call fails with `StoreError::Unavailable`.
 pub struct DownStore;
@@ -45,4 +45,8 @@ impl LiveStore for DownStore {
     async fn ping(&self) -> Result<(), StoreError> {
         Err(StoreError::Unavailable("down".into()))
     }
+    async fn claim(&self, _: Claim<'_>) -> Result<Claimed, StoreError> {
+        Err(StoreError::Unavailable("down".into()))
+    }
+    fn write_behind(&self, _: Write) {}
 }

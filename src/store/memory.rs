@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 
-use super::{LiveStore, StoreError, Subscription};
+use super::{Claim, Claimed, LiveStore, StoreError, Subscription, Write};
 
 struct Entry {
     value: Vec<u8>,
@@ -171,5 +171,57 @@ impl LiveStore for MemoryStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+
+    async fn claim(&self, c: Claim<'_>) -> Result<Claimed, StoreError> {
+        Ok(self.with_entries(|m, now| {
+            let mut set_nx = |key: &str, value: &[u8], ttl: Duration| match m.get(key) {
+                Some(e) if e.live(now) => Some(e.value.clone()),
+                _ => {
+                    m.insert(
+                        key.to_owned(),
+                        Entry {
+                            value: value.to_vec(),
+                            expires: Some(now + ttl),
+                        },
+                    );
+                    None
+                }
+            };
+            if let Some((key, value, ttl)) = c.guard
+                && set_nx(key, value, ttl).is_some_and(|seen| seen != value)
+            {
+                return Claimed::GuardMismatch;
+            }
+            let (key, value, ttl) = c.claim;
+            let held = set_nx(key, value, ttl);
+            let reads = c
+                .reads
+                .iter()
+                .map(|k| match m.get(k.as_str()) {
+                    Some(e) if e.live(now) => Some(e.value.clone()),
+                    _ => None,
+                })
+                .collect();
+            Claimed::Done { held, reads }
+        }))
+    }
+
+    /// In process there is no round trip to save: applied at once.
+    fn write_behind(&self, w: Write) {
+        match w {
+            Write::Set { key, value, ttl } => self.with_entries(|m, now| {
+                m.insert(
+                    key,
+                    Entry {
+                        value,
+                        expires: ttl.map(|t| now + t),
+                    },
+                );
+            }),
+            Write::Publish { channel, message } => {
+                let _ = self.sender(&channel).send(message);
+            }
+        }
     }
 }

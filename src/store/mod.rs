@@ -19,6 +19,46 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
+/// The first step of a WeChat push, done atomically in one round trip
+/// ([`LiveStore::claim`]): the replay guard, the event's in-flight claim and the reads
+/// the handler would make next.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    /// `(key, value, ttl)`: set unless present; present with another value stops the
+    /// claim ([`Claimed::GuardMismatch`]), nothing else done.
+    pub guard: Option<(&'a str, &'a [u8], Duration)>,
+    /// `(key, value, ttl)`: set unless present (`SET NX PX`).
+    pub claim: (&'a str, &'a [u8], Duration),
+    /// Read in the same trip (caches the handler reads next).
+    pub reads: &'a [String],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claimed {
+    /// The guard key held another value: nothing was claimed or read.
+    GuardMismatch,
+    /// `held`: `None` when this call set the claim key, else the value already there;
+    /// `reads`: the values of [`Claim::reads`], in order.
+    Done {
+        held: Option<Vec<u8>>,
+        reads: Vec<Option<Vec<u8>>>,
+    },
+}
+
+/// A write whose caller does not wait for it ([`LiveStore::write_behind`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    Set {
+        key: String,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    },
+    Publish {
+        channel: String,
+        message: Vec<u8>,
+    },
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("live store unavailable: {0}")]
@@ -52,6 +92,12 @@ pub trait LiveStore: Send + Sync + 'static {
     /// Messages published after this call returns.
     async fn subscribe(&self, channel: &str) -> Result<Subscription, StoreError>;
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Guard, claim and reads in one atomic round trip (see [`Claim`]).
+    async fn claim(&self, c: Claim<'_>) -> Result<Claimed, StoreError>;
+    /// Queues a write and returns at once. Writes queued meanwhile by every caller go
+    /// out together (one pipeline, one round trip), in the order queued; a write that
+    /// fails or does not fit the queue is logged and lost, as a cache write may be.
+    fn write_behind(&self, w: Write);
 }
 
 #[cfg(test)]

@@ -1,20 +1,28 @@
 //! Redis live store: shared by every instance in production.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::mpsc;
 
-use super::{LiveStore, StoreError, Subscription};
+use super::{Claim, Claimed, LiveStore, StoreError, Subscription, Write};
 
 /// Fail fast: callers degrade (the database is the last guard) rather than wait on Redis.
 const TIMEOUT: Duration = Duration::from_millis(800);
+
+/// Writes queued behind at most; past that they are dropped (and logged).
+const WRITE_BEHIND_QUEUE: usize = 65_536;
+/// Writes sent in one pipeline at most.
+const WRITE_BEHIND_BATCH: usize = 1024;
 
 pub struct RedisStore {
     client: redis::Client,
     conn: ConnectionManager,
     prefix: String,
+    behind: mpsc::Sender<Write>,
 }
 
 fn unavailable(e: redis::RedisError) -> StoreError {
@@ -38,10 +46,13 @@ impl RedisStore {
             .get_connection_manager_with_config(config)
             .await
             .map_err(unavailable)?;
+        let (behind, rx) = mpsc::channel(WRITE_BEHIND_QUEUE);
+        tokio::spawn(write_behind_task(conn.clone(), prefix.to_owned(), rx));
         Ok(Self {
             client,
             conn,
             prefix: prefix.to_owned(),
+            behind,
         })
     }
 
@@ -55,18 +66,85 @@ impl RedisStore {
     }
 }
 
-const DELETE_IF_EQ: &str = r"
+/// Sends what queued meanwhile as one pipeline, until the store is dropped.
+async fn write_behind_task(conn: ConnectionManager, prefix: String, mut rx: mpsc::Receiver<Write>) {
+    let mut batch = Vec::with_capacity(WRITE_BEHIND_BATCH);
+    while rx.recv_many(&mut batch, WRITE_BEHIND_BATCH).await > 0 {
+        let mut pipe = redis::pipe();
+        for w in batch.drain(..) {
+            match w {
+                Write::Set { key, value, ttl } => {
+                    let cmd = pipe.cmd("SET").arg(format!("{prefix}{key}")).arg(value);
+                    if let Some(ttl) = ttl {
+                        cmd.arg("PX").arg(millis(ttl));
+                    }
+                    cmd.ignore();
+                }
+                Write::Publish { channel, message } => {
+                    pipe.cmd("PUBLISH")
+                        .arg(format!("{prefix}{channel}"))
+                        .arg(message)
+                        .ignore();
+                }
+            }
+        }
+        let mut conn = conn.clone();
+        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+            tracing::warn!(reason = "store_unavailable", error = %e, "live-store writes lost");
+        }
+    }
+}
+
+// Built once: a `Script` hashes its source when made.
+static DELETE_IF_EQ: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
-return 0";
+return 0",
+    )
+});
 
-const INCR_WITH_TTL: &str = r"
+static INCR_WITH_TTL: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
 if tonumber(ARGV[2]) > 0 and v == tonumber(ARGV[1]) and redis.call('PTTL', KEYS[1]) == -1 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
-return v";
+return v",
+    )
+});
+
+/// KEYS: guard, claim, reads…; ARGV: guard value, guard ttl (0: no guard), claim value,
+/// claim ttl. Returns {0} on a guard mismatch, else {1, held or nil, reads…}.
+static CLAIM: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+if ARGV[2] ~= '0' then
+  local seen = redis.call('GET', KEYS[1])
+  if not seen then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  elseif seen ~= ARGV[1] then
+    return {0}
+  end
+end
+local held = redis.call('GET', KEYS[2])
+if not held then
+  redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+end
+local out = {1, held}
+for i = 3, #KEYS do
+  out[i] = redis.call('GET', KEYS[i])
+end
+return out",
+    )
+});
+
+fn bulk(v: redis::Value) -> Result<Option<Vec<u8>>, StoreError> {
+    redis::from_redis_value(v).map_err(|e| StoreError::Unavailable(e.to_string()))
+}
 
 #[async_trait]
 impl LiveStore for RedisStore {
@@ -104,7 +182,7 @@ impl LiveStore for RedisStore {
 
     async fn delete_if_eq(&self, key: &str, expected: &[u8]) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
-        let n: i64 = redis::Script::new(DELETE_IF_EQ)
+        let n: i64 = DELETE_IF_EQ
             .key(self.key(key))
             .arg(expected)
             .invoke_async(&mut conn)
@@ -115,7 +193,7 @@ impl LiveStore for RedisStore {
 
     async fn incr(&self, key: &str, by: i64, ttl: Option<Duration>) -> Result<i64, StoreError> {
         let mut conn = self.conn.clone();
-        redis::Script::new(INCR_WITH_TTL)
+        INCR_WITH_TTL
             .key(self.key(key))
             .arg(by)
             .arg(ttl.map_or(0, millis))
@@ -159,5 +237,40 @@ impl LiveStore for RedisStore {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.query::<String>(&redis::cmd("PING")).await.map(|_| ())
+    }
+
+    async fn claim(&self, c: Claim<'_>) -> Result<Claimed, StoreError> {
+        let mut call = CLAIM.prepare_invoke();
+        match c.guard {
+            Some((key, value, ttl)) => call.key(self.key(key)).arg(value).arg(millis(ttl)),
+            None => call.key(self.key("-")).arg("").arg(0),
+        };
+        let (key, value, ttl) = c.claim;
+        call.key(self.key(key)).arg(value).arg(millis(ttl));
+        for k in c.reads {
+            call.key(self.key(k));
+        }
+        let mut conn = self.conn.clone();
+        let reply: Vec<redis::Value> = call.invoke_async(&mut conn).await.map_err(unavailable)?;
+        let mut reply = reply.into_iter();
+        match reply.next() {
+            Some(redis::Value::Int(1)) => {}
+            _ => return Ok(Claimed::GuardMismatch),
+        }
+        let held = bulk(reply.next().unwrap_or(redis::Value::Nil))?;
+        let mut reads = Vec::with_capacity(c.reads.len());
+        for _ in c.reads {
+            reads.push(bulk(reply.next().unwrap_or(redis::Value::Nil))?);
+        }
+        Ok(Claimed::Done { held, reads })
+    }
+
+    fn write_behind(&self, w: Write) {
+        if self.behind.try_send(w).is_err() {
+            tracing::warn!(
+                reason = "store_unavailable",
+                "live-store write queue full: write lost"
+            );
+        }
     }
 }

@@ -5,7 +5,8 @@
 //! replay check, de-duplication of WeChat's resends across instances, and the
 //! 5-second deadline.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
@@ -16,7 +17,7 @@ use futures_util::StreamExt;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use sha1::{Digest, Sha1};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use super::client::ApiClient;
 use super::crypto::{CryptoError, KeySlot};
@@ -24,7 +25,7 @@ use super::settings::ResolvedSettings;
 use super::signature;
 use super::types::{OpenId, SceneStr};
 use super::xml::{self, Envelope, InboundMessage, MessageKind, XmlError};
-use crate::store::SharedStore;
+use crate::store::{Claim, Claimed, SharedStore, Write};
 
 /// Largest POST body accepted on the callback (→ 413 above it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -85,6 +86,22 @@ impl InboundEvent {
 #[async_trait]
 pub trait MessageHandler: Send + Sync + 'static {
     async fn handle(&self, event: &InboundEvent) -> anyhow::Result<Option<String>>;
+
+    /// Live-store keys the handling of `event` reads first: the gateway reads them in
+    /// the round trip that claims the event and hands them to [`Self::handle_prefetched`].
+    fn prefetch(&self, _event: &InboundEvent) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// [`Self::handle`] given the values of [`Self::prefetch`]'s keys, in order (`None`
+    /// when they could not be read: the store is down).
+    async fn handle_prefetched(
+        &self,
+        event: &InboundEvent,
+        _prefetched: Option<Vec<Option<Vec<u8>>>>,
+    ) -> anyhow::Result<Option<String>> {
+        self.handle(event).await
+    }
 }
 
 /// Why a callback request was refused. Each has a stable code for logs and tests.
@@ -323,6 +340,77 @@ pub struct WechatGateway {
     handler: Arc<dyn MessageHandler>,
     client: ApiClient,
     timing: Timing,
+    local: Local,
+}
+
+/// How an event owned by this instance ended: its reply, or `None` when it failed
+/// (its marker withdrawn, so a resend takes it over).
+type Finished = Option<Option<String>>;
+
+/// This instance's claim on a running event; its drop unregisters it.
+struct Running<'a> {
+    local: &'a Local,
+    key: String,
+    tx: watch::Sender<Option<Finished>>,
+}
+
+impl Running<'_> {
+    fn finish(&self, result: Finished) {
+        self.tx.send_replace(Some(result));
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let mut running = self.local.lock();
+        if running
+            .get(&self.key)
+            .is_some_and(|rx| rx.same_channel(&self.tx.subscribe()))
+        {
+            running.remove(&self.key);
+        }
+    }
+}
+
+/// The events this instance is running: a resend that lands here waits for the owner
+/// in process, woken the moment the reply exists, instead of polling the live store.
+#[derive(Default)]
+struct Local {
+    running: Mutex<HashMap<String, watch::Receiver<Option<Finished>>>>,
+}
+
+impl Local {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, watch::Receiver<Option<Finished>>>> {
+        // The map stays consistent if a holder panicked: keep going.
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Registers this instance as the event's owner until the guard is dropped (also
+    /// when the request is abandoned midway: waiters then fall back to the store).
+    fn start<'a>(&'a self, key: &str) -> Running<'a> {
+        let (tx, rx) = watch::channel(None);
+        self.lock().insert(key.to_owned(), rx);
+        Running {
+            local: self,
+            key: key.to_owned(),
+            tx,
+        }
+    }
+
+    fn find(&self, key: &str) -> Option<watch::Receiver<Option<Finished>>> {
+        self.lock().get(key).cloned()
+    }
+}
+
+/// A plaintext push's replay guard: the (timestamp, nonce) key, the body's digest.
+struct Guard {
+    key: String,
+    digest: String,
+    ttl: Duration,
 }
 
 /// What a resend found while it waited on the first copy.
@@ -374,6 +462,7 @@ impl WechatGateway {
             handler,
             client,
             timing: Timing::default(),
+            local: Local::default(),
         }
     }
 
@@ -403,15 +492,18 @@ impl WechatGateway {
     ) -> Result<String, Rejection> {
         let now = received_at.timestamp();
         let push = open_push(&self.settings, q, body, now)?;
-        self.check_nonce(&push, body, now).await?;
+        let guard = self.nonce_guard(&push, body, now);
         let reply = match push.message.kind {
-            MessageKind::Other { .. } => None,
+            MessageKind::Other { .. } => {
+                self.check_nonce(guard).await?;
+                None
+            }
             _ => {
                 let event = InboundEvent {
                     message: push.message.clone(),
                     received_at,
                 };
-                self.dispatch(event).await
+                self.dispatch(event, guard).await?
             }
         };
         Ok(render_reply(
@@ -422,7 +514,8 @@ impl WechatGateway {
         ))
     }
 
-    /// Refuse a (timestamp, nonce) already seen with a different body. Keyed by the
+    /// The replay guard of a push: a (timestamp, nonce) already seen with a different
+    /// body is refused (checked in [`Self::dispatch`]'s claim). Keyed by the
     /// pair, not the nonce alone: at thousands of pushes a second WeChat's 9–10
     /// digit nonces do collide within a 5-minute window, timestamps make that moot,
     /// and an attacker cannot change the timestamp without the token.
@@ -430,10 +523,10 @@ impl WechatGateway {
     /// Only plaintext pushes need it: in the encrypted modes `msg_signature` covers the
     /// ciphertext the message is read from, so another body cannot pass with a reused
     /// pair, while two genuine pushes that happen to share one (busy seconds make that
-    /// likely enough) must both be taken.
-    async fn check_nonce(&self, push: &OpenedPush, body: &[u8], now: i64) -> Result<(), Rejection> {
+    /// likely enough) must both be taken: `None` there.
+    fn nonce_guard(&self, push: &OpenedPush, body: &[u8], now: i64) -> Option<Guard> {
         if matches!(push.mode, Mode::Encrypted(_)) {
-            return Ok(());
+            return None;
         }
         let key = format!(
             "wx:nonce:{}",
@@ -448,10 +541,16 @@ impl WechatGateway {
             .saturating_sub(now)
             .max(0);
         let ttl = Duration::from_secs(left.unsigned_abs() + 1);
-        match self.store.set_nx(&key, digest.as_bytes(), ttl).await {
+        Some(Guard { key, digest, ttl })
+    }
+
+    /// The replay guard alone (pushes that claim no event).
+    async fn check_nonce(&self, guard: Option<Guard>) -> Result<(), Rejection> {
+        let Some(g) = guard else { return Ok(()) };
+        match self.store.set_nx(&g.key, g.digest.as_bytes(), g.ttl).await {
             Ok(true) => Ok(()),
-            Ok(false) => match self.store.get(&key).await {
-                Ok(Some(seen)) if seen != digest.as_bytes() => Err(Rejection::Replay),
+            Ok(false) => match self.store.get(&g.key).await {
+                Ok(Some(seen)) if seen != g.digest.as_bytes() => Err(Rejection::Replay),
                 Ok(_) => Ok(()),
                 Err(e) => {
                     tracing::warn!(reason = "store_unavailable", error = %e, "nonce check failed open");
@@ -470,24 +569,44 @@ impl WechatGateway {
     /// One live-store key per event holds either an in-flight marker (`P` + a random
     /// id) or the reply (`T` + text, or `-` for `success`): the first copy claims it
     /// with set-if-absent and overwrites it with the reply; a resend, on any instance,
-    /// finds the reply there or waits for it. Two round trips per event.
-    async fn dispatch(&self, event: InboundEvent) -> Option<String> {
+    /// finds the reply there or waits for it. The claim, the replay guard and the
+    /// handler's first reads are one round trip; the reply is written behind.
+    async fn dispatch(
+        &self,
+        event: InboundEvent,
+        guard: Option<Guard>,
+    ) -> Result<Option<String>, Rejection> {
         let key = format!("wx:event:{}", event.dedup_key());
         let mut marker = b"P".to_vec();
-        marker.extend_from_slice(uuid::Uuid::new_v4().simple().to_string().as_bytes());
+        // The thread's generator: no system call per push, as a v4 uuid would make.
+        marker.extend_from_slice(format!("{:032x}", rand::random::<u128>()).as_bytes());
+        let reads = self.handler.prefetch(&event);
         // A second claim only after the first copy's marker vanished while we waited.
         for _ in 0..2 {
-            match self
-                .store
-                .set_nx(&key, &marker, self.timing.inflight_ttl)
-                .await
-            {
-                Ok(true) => return self.run_claimed(event, &key, &marker).await,
-                Ok(false) => {
+            let claim = Claim {
+                guard: guard
+                    .as_ref()
+                    .map(|g| (g.key.as_str(), g.digest.as_bytes(), g.ttl)),
+                claim: (&key, &marker, self.timing.inflight_ttl),
+                reads: &reads,
+            };
+            match self.store.claim(claim).await {
+                Ok(Claimed::GuardMismatch) => return Err(Rejection::Replay),
+                Ok(Claimed::Done { held: None, reads }) => {
+                    return Ok(self.run_claimed(event, &key, &marker, reads).await);
+                }
+                Ok(Claimed::Done {
+                    held: Some(held), ..
+                }) => {
                     tracing::info!(event = event.kind().name(), "resend of a known event");
-                    match self.wait_for_reply(&key).await {
-                        Waited::Reply(r) => return r,
-                        Waited::StillInFlight => return None,
+                    let waited = if held.first() == Some(&b'P') {
+                        self.wait_for_reply(&key).await
+                    } else {
+                        Waited::Reply(decode_reply(&held))
+                    };
+                    match waited {
+                        Waited::Reply(r) => return Ok(r),
+                        Waited::StillInFlight => return Ok(None),
                         Waited::Vanished => {
                             tracing::info!(
                                 event = event.kind().name(),
@@ -497,17 +616,24 @@ impl WechatGateway {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(reason = "store_unavailable", error = %e, "dedup falls back to the handler");
-                    return self.run_uncached(event).await;
+                    tracing::warn!(reason = "store_unavailable", error = %e, "nonce check failed open; dedup falls back to the handler");
+                    return Ok(self.run_uncached(event).await);
                 }
             }
         }
-        None
+        Ok(None)
     }
 
     /// The owner of an event's marker: run the handler, then leave the reply in its place.
-    async fn run_claimed(&self, event: InboundEvent, key: &str, marker: &[u8]) -> Option<String> {
-        let outcome = self.run_with_deadline(event).await;
+    async fn run_claimed(
+        &self,
+        event: InboundEvent,
+        key: &str,
+        marker: &[u8],
+        prefetched: Vec<Option<Vec<u8>>>,
+    ) -> Option<String> {
+        let local = self.local.start(key);
+        let outcome = self.run_with_deadline(event, Some(prefetched)).await;
         let cached = match &outcome {
             Outcome::Reply(r) => Some(r.clone()),
             // WeChat got `success` and will not resend; the late result goes out by
@@ -515,28 +641,52 @@ impl WechatGateway {
             Outcome::TimedOut => Some(None),
             Outcome::Failed => None,
         };
-        match cached {
+        match &cached {
             Some(r) => {
+                // Behind: a resend finds the marker meanwhile and waits, here in process
+                // or by polling elsewhere; were this instance to die first, the marker
+                // lapses and the resend takes over (the handler is idempotent).
                 let ttl = self.settings.replay_window.max(Duration::from_secs(60));
-                if let Err(e) = self.store.set(key, &encode_reply(&r), Some(ttl)).await {
-                    tracing::warn!(reason = "store_unavailable", error = %e, "reply not cached");
-                }
+                self.store.write_behind(Write::Set {
+                    key: key.to_owned(),
+                    value: encode_reply(r),
+                    ttl: Some(ttl),
+                });
             }
-            // A failure is not remembered: WeChat's resend gets another try.
+            // A failure is not remembered: WeChat's resend gets another try. Withdrawn
+            // before local waiters hear of it, so their claim finds the key free.
             None => {
                 let _ = self.store.delete_if_eq(key, marker).await;
             }
         }
+        local.finish(cached);
         outcome_reply(outcome)
     }
 
     async fn run_uncached(&self, event: InboundEvent) -> Option<String> {
-        outcome_reply(self.run_with_deadline(event).await)
+        outcome_reply(self.run_with_deadline(event, None).await)
     }
 
     /// A resend: its reply if the first copy finished, else wait briefly for it.
     async fn wait_for_reply(&self, key: &str) -> Waited {
         let deadline = tokio::time::Instant::now() + self.timing.inflight_wait;
+        if let Some(mut owner) = self.local.find(key) {
+            // The first copy runs here: woken by it, no polling.
+            match tokio::time::timeout_at(deadline, owner.wait_for(Option::is_some)).await {
+                Ok(Ok(done)) => {
+                    return match done.clone().flatten() {
+                        Some(r) => Waited::Reply(r),
+                        None => Waited::Vanished,
+                    };
+                }
+                // The owner was abandoned without a word: the store tells what is left.
+                Ok(Err(_)) => {}
+                Err(_) => {
+                    tracing::info!("resend still in flight: answering success");
+                    return Waited::StillInFlight;
+                }
+            }
+        }
         let mut pause = Duration::from_millis(10);
         loop {
             match self.store.get(key).await {
@@ -555,14 +705,18 @@ impl WechatGateway {
 
     /// Run the handler in its own task under the deadline. A late result is sent
     /// as a customer-service message when it arrives; a panic is a failure.
-    async fn run_with_deadline(&self, event: InboundEvent) -> Outcome {
+    async fn run_with_deadline(
+        &self,
+        event: InboundEvent,
+        prefetched: Option<Vec<Option<Vec<u8>>>>,
+    ) -> Outcome {
         let (tx, mut rx) = oneshot::channel::<anyhow::Result<Option<String>>>();
         let handler = self.handler.clone();
         let client = self.client.clone();
         let openid = event.openid().clone();
         let kind = event.kind().name();
         tokio::spawn(async move {
-            let result = handler.handle(&event).await;
+            let result = handler.handle_prefetched(&event, prefetched).await;
             if let Err(Ok(Some(text))) = tx.send(result) {
                 match client.send_custom_text(&openid, &text).await {
                     Ok(()) => {

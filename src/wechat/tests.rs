@@ -655,6 +655,53 @@ async fn resend_while_in_flight_waits_for_the_first_reply() {
     assert_eq!(h.calls.load(Ordering::SeqCst), 1);
 }
 
+/// A resend landing on the instance that runs the first copy is woken when the reply
+/// exists, not at its next poll of the live store (polls were 10, 20, 40, 80, 100 ms
+/// apart: tens of milliseconds added to every in-flight resend of a storm).
+#[actix_web::test]
+async fn resend_on_the_owners_instance_is_answered_when_the_first_copy_ends() {
+    let h = Arc::new(CountingHandler {
+        delay: Duration::from_millis(350),
+        ..Default::default()
+    });
+    let gw = Arc::new(gateway(
+        Arc::new(MemoryStore::new()),
+        h.clone(),
+        "http://127.0.0.1:1",
+        false,
+    ));
+    let doc = scan_xml("o1", "ci.WAKE", now());
+    let query = |nonce: &str| {
+        callback::CallbackQuery::parse(plain_push(&doc, now(), nonce).0.split_once('?').unwrap().1)
+            .unwrap()
+    };
+    let (q1, q2) = (query("95"), query("96"));
+    let (first, resend) = tokio::join!(
+        async {
+            let r = gw
+                .handle_push(&q1, doc.as_bytes(), chrono::Utc::now())
+                .await;
+            (r, std::time::Instant::now())
+        },
+        async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let r = gw
+                .handle_push(&q2, doc.as_bytes(), chrono::Utc::now())
+                .await;
+            (r, std::time::Instant::now())
+        }
+    );
+    assert_eq!(reply_content(&first.0.unwrap()), "签到成功：ci.WAKE");
+    assert_eq!(reply_content(&resend.0.unwrap()), "签到成功：ci.WAKE");
+    assert_eq!(h.calls.load(Ordering::SeqCst), 1);
+    // Polling would have seen the reply at 400 ms at the earliest (50 ms after it).
+    let lag = resend.1.saturating_duration_since(first.1);
+    assert!(
+        lag < Duration::from_millis(35),
+        "resend answered {lag:?} after the first"
+    );
+}
+
 /// Found by the chaos run (scripts/chaos.sh): an instance killed mid-scan left its
 /// in-flight marker for 30 s, so all of WeChat's retries (5 s apart, on the other
 /// instance) answered `success` with nothing done. A resend takes the event over once
