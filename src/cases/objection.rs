@@ -526,41 +526,26 @@ async fn notify(
     case: &entity::case::Model,
     what: &str,
 ) {
-    let Some(openid) = person
-        .openid
-        .as_deref()
-        .and_then(|o| crate::wechat::OpenId::parse(o).ok())
-    else {
-        return;
-    };
-    let template = state
-        .wechat
-        .templates
-        .get("objection")
-        .cloned()
-        .or_else(|| state.wechat.sandbox.then(|| "objection".to_owned()));
-    let Some(template) = template else {
-        return;
-    };
     let data = serde_json::json!({
         "thing1": {"value": format!("公示异议 #{}", case.id)},
         "thing2": {"value": state_of(case).label()},
         "thing3": {"value": what.chars().take(20).collect::<String>()},
     });
-    let url = format!("{}/m/publicity/{}", state.public_url, case.target_id);
     let msg_id = format!(
         "obj-{}-{}-{}",
         case.id,
         case.state,
         case.updated_at.timestamp_millis()
     );
-    if let Err(e) = state
-        .wechat_client
-        .send_template(&openid, &template, Some(&url), &data, &msg_id)
-        .await
-    {
-        tracing::warn!(error = %e, case = case.id, "objection notice not sent");
-    }
+    crate::notify::template(
+        state,
+        person.openid.as_deref(),
+        "objection",
+        &data,
+        &format!("/m/publicity/{}", case.target_id),
+        &msg_id,
+    )
+    .await;
 }
 
 /// SD-5 (若党员仍有异议，由党总支进行专项查核认定): a member whose objection was not

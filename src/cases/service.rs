@@ -423,32 +423,11 @@ async fn notify(
     case: &entity::case::Model,
     what: &str,
 ) {
-    let Some(openid) = person
-        .openid
-        .as_deref()
-        .and_then(|o| crate::wechat::OpenId::parse(o).ok())
-    else {
-        return;
-    };
-    let template = state
-        .wechat
-        .templates
-        .get("dispute")
-        .cloned()
-        .or_else(|| state.wechat.sandbox.then(|| "dispute".to_owned()));
-    let Some(template) = template else {
-        tracing::info!(
-            case = case.id,
-            "no dispute template configured; member not notified"
-        );
-        return;
-    };
     let data = serde_json::json!({
         "thing1": {"value": format!("异议 #{}", case.id)},
         "thing2": {"value": state_of(case).label()},
         "thing3": {"value": what.chars().take(20).collect::<String>()},
     });
-    let url = format!("{}/m/disputes/{}", state.public_url, case.id);
     // One message per step: the step's state and time make the id.
     let msg_id = format!(
         "case-{}-{}-{}",
@@ -456,13 +435,15 @@ async fn notify(
         case.state,
         case.updated_at.timestamp_millis()
     );
-    if let Err(e) = state
-        .wechat_client
-        .send_template(&openid, &template, Some(&url), &data, &msg_id)
-        .await
-    {
-        tracing::warn!(error = %e, case = case.id, "dispute notice not sent");
-    }
+    crate::notify::template(
+        state,
+        person.openid.as_deref(),
+        "dispute",
+        &data,
+        &format!("/m/disputes/{}", case.id),
+        &msg_id,
+    )
+    .await;
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]

@@ -29,31 +29,7 @@ async fn send(
             return;
         }
     };
-    let Some(openid) = person
-        .openid
-        .as_deref()
-        .and_then(|o| crate::wechat::OpenId::parse(o).ok())
-    else {
-        return;
-    };
-    let template = state
-        .wechat
-        .templates
-        .get(purpose)
-        .cloned()
-        .or_else(|| state.wechat.sandbox.then(|| purpose.to_owned()));
-    let Some(template) = template else {
-        tracing::info!(purpose, "no template configured; member not notified");
-        return;
-    };
-    let url = format!("{}{url}", state.public_url);
-    if let Err(e) = state
-        .wechat_client
-        .send_template(&openid, &template, Some(&url), &data, msg_id)
-        .await
-    {
-        tracing::warn!(error = %e, purpose, "notice not sent");
-    }
+    crate::notify::template(state, person.openid.as_deref(), purpose, &data, url, msg_id).await;
 }
 
 /// The answer to a leave request.

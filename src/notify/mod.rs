@@ -60,47 +60,67 @@ pub async fn claim(db: &impl ConnectionTrait, n: &Notice, now: DateTime<Utc>) ->
     Ok(db.execute(&insert).await?.rows_affected() == 1)
 }
 
-/// Claims and sends a member's notice by template message (purpose `reminder`).
+/// Sends a template message for `purpose` (`wechat.templates.<purpose>`; in the
+/// sandbox the purpose names itself and lands in the simulator's inbox) to a member's
+/// openid, linking to `path` on this site. `msg_id` (at most 64 characters) makes a
+/// repeat WeChat's duplicate. A member without WeChat, a missing template or a failed
+/// send is logged and returns false: the step that notifies stands either way.
+pub async fn template(
+    state: &AppState,
+    openid: Option<&str>,
+    purpose: &str,
+    data: &serde_json::Value,
+    path: &str,
+    msg_id: &str,
+) -> bool {
+    let Some(openid) = openid.and_then(|o| crate::wechat::OpenId::parse(o).ok()) else {
+        return false;
+    };
+    let template = state
+        .wechat
+        .templates
+        .get(purpose)
+        .cloned()
+        .or_else(|| state.wechat.sandbox.then(|| purpose.to_owned()));
+    let Some(template) = template else {
+        tracing::info!(purpose, "no template configured; member not notified");
+        return false;
+    };
+    let url = format!("{}{path}", state.public_url);
+    let msg_id: String = msg_id.chars().take(64).collect();
+    match state
+        .wechat_client
+        .send_template(&openid, &template, Some(&url), data, &msg_id)
+        .await
+    {
+        Ok(_) => true,
+        Err(e) => {
+            tracing::warn!(error = %e, purpose, msg_id, "template message not sent");
+            false
+        }
+    }
+}
+
+/// Claims and sends a member's notice (purpose `reminder`); true when this call claimed it.
 pub async fn to_member(state: &AppState, n: &Notice, openid: &str) -> AppResult<bool> {
     let now = state.clock.now();
     if !claim(&state.db, n, now).await? {
         return Ok(false);
     }
-    let Ok(openid) = crate::wechat::OpenId::parse(openid) else {
-        return Ok(true);
-    };
-    let template = state
-        .wechat
-        .templates
-        .get("reminder")
-        .cloned()
-        .or_else(|| state.wechat.sandbox.then(|| "reminder".to_owned()));
-    let Some(template) = template else {
-        tracing::info!(key = %n.key, "no reminder template configured; member not notified");
-        return Ok(true);
-    };
     let data = serde_json::json!({
         "thing1": {"value": n.title.chars().take(20).collect::<String>()},
         "thing2": {"value": n.body.chars().take(20).collect::<String>()},
     });
-    let url = n.url.as_ref().map(|u| format!("{}{u}", state.public_url));
+    let path = n.url.clone().unwrap_or_else(|| "/m/".to_owned());
     // The claim key makes the message id: WeChat drops a repeat too.
-    let msg_id: String = n.key.chars().take(64).collect();
-    match state
-        .wechat_client
-        .send_template(&openid, &template, url.as_deref(), &data, &msg_id)
-        .await
-    {
-        Ok(_) => {
-            entity::notice::ActiveModel {
-                id: Set(notice_id(&state.db, &n.key).await?),
-                sent_at: Set(Some(now)),
-                ..Default::default()
-            }
-            .update(&state.db)
-            .await?;
+    if template(state, Some(openid), "reminder", &data, &path, &n.key).await {
+        entity::notice::ActiveModel {
+            id: Set(notice_id(&state.db, &n.key).await?),
+            sent_at: Set(Some(now)),
+            ..Default::default()
         }
-        Err(e) => tracing::warn!(error = %e, key = %n.key, "reminder not sent"),
+        .update(&state.db)
+        .await?;
     }
     Ok(true)
 }

@@ -1013,19 +1013,6 @@ pub async fn send_notices(state: &AppState, p: &entity::publicity::Model) -> App
     if claimed.rows_affected != 1 {
         return Ok(0);
     }
-    let template = state
-        .wechat
-        .templates
-        .get("publicity")
-        .cloned()
-        .or_else(|| state.wechat.sandbox.then(|| "publicity".to_owned()));
-    let Some(template) = template else {
-        tracing::info!(
-            publicity = p.id,
-            "no publicity template configured; members not notified"
-        );
-        return Ok(0);
-    };
     let org = crate::org::service::find(&state.db, OrgId(p.org_id)).await?;
     let subtree = crate::org::service::subtree_ids(&state.db, &org).await?;
     let mut people = Vec::new();
@@ -1044,26 +1031,21 @@ pub async fn send_notices(state: &AppState, p: &entity::publicity::Model) -> App
         "thing2": {"value": org.name.chars().take(20).collect::<String>()},
         "time3": {"value": crate::console::when(p.closes_at, tz)},
     });
-    let url = format!("{}/m/publicity/{}", state.public_url, p.id);
+    let path = format!("/m/publicity/{}", p.id);
     let mut sent = 0;
     for person in people {
-        let Some(openid) = person
-            .openid
-            .as_deref()
-            .and_then(|o| crate::wechat::OpenId::parse(o).ok())
-        else {
-            continue;
-        };
         let msg_id = format!("pub-{}-{}", p.id, person.id);
-        match state
-            .wechat_client
-            .send_template(&openid, &template, Some(&url), &data, &msg_id)
-            .await
+        if crate::notify::template(
+            state,
+            person.openid.as_deref(),
+            "publicity",
+            &data,
+            &path,
+            &msg_id,
+        )
+        .await
         {
-            Ok(_) => sent += 1,
-            Err(e) => {
-                tracing::warn!(error = %e, publicity = p.id, person = person.id, "publicity notice not sent")
-            }
+            sent += 1;
         }
     }
     Ok(sent)
