@@ -1274,3 +1274,59 @@ async fn member_card_typed_on_the_live_page_and_dispute_photo_refusals() {
     c.close().await.ok();
     eprintln!("card browser test took {:?}", started.elapsed());
 }
+
+/// The secretary's own pages on a phone (390×844): 积分 with an item previewed before it is
+/// saved (XH-14: rule and points shown first), 党员, 补学资料 and 待办 — every control
+/// labelled, nothing scrolling sideways, screenshots saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secretary_scores_members_materials_and_todo_on_a_phone() {
+    let Some(driver) = driver().await else { return };
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let member = app
+        .person(&s.admin, "郑七", "13900000021", s.branch, "member")
+        .await;
+    let c = driver.browser().await;
+    let p = Page {
+        c: &c,
+        base: app.address.clone(),
+    };
+    p.size(390, 844).await;
+    p.login("sec-b", PASSWORD).await;
+    p.wait_text("今日").await;
+
+    p.go("/console/scores").await;
+    p.wait_text("郑七").await;
+    p.assert_labelled("scores").await;
+    p.assert_no_sideways_scroll("scores").await;
+    p.shot("secretary-scores-390").await;
+
+    p.go(&format!("/console/scores/{member}/item?item=honor_city"))
+        .await;
+    p.wait_text("下一步：查看积分").await;
+    p.assert_labelled("item form").await;
+    p.assert_no_sideways_scroll("item form").await;
+    p.fill("#reason", "市级优秀共产党员（市委表彰）").await;
+    p.click("form[action$='/item/preview'] button[type=submit]")
+        .await;
+    let text = p.wait_text("+7").await;
+    assert!(
+        text.contains("党内荣誉"),
+        "the rule by name before saving: {text}"
+    );
+    p.assert_no_sideways_scroll("item preview").await;
+    p.shot("secretary-item-preview-390").await;
+
+    for (path, needle, shot) in [
+        ("/console/members", "郑七", "secretary-members-390"),
+        ("/console/materials", "补学资料", "secretary-materials-390"),
+        ("/console/todo", "待办", "secretary-todo-390"),
+    ] {
+        p.go(path).await;
+        p.wait_text(needle).await;
+        p.assert_labelled(path).await;
+        p.assert_no_sideways_scroll(path).await;
+        p.shot(shot).await;
+    }
+    c.close().await.ok();
+}
