@@ -357,6 +357,11 @@ pub async fn decide(
     } else {
         DeclState::Rejected
     };
+    if approve {
+        // Approving records a new item: not into a confirmed (核定) period.
+        let at = crate::ledger::inputs::start_of_day(row.on_date, tz).with_timezone(&chrono::Utc);
+        crate::review::publicity::refuse_if_locked(&state.db, &org, at).await?;
+    }
     let txn = crate::db::begin(&state.db).await?;
     let done = Decls::update_many()
         .col_expr(D::State, Expr::value(to.as_str()))

@@ -478,6 +478,8 @@ pub async fn decide(
     if confirm {
         let person = crate::org::people::find(&txn, PersonId(row.person_id)).await?;
         let org = crate::org::service::find(&txn, OrgId(person.org_id)).await?;
+        // A confirmed deduction is a new item: not into a confirmed (核定) period.
+        crate::review::publicity::refuse_if_locked(&txn, &org, row.at).await?;
         let recorded = crate::ledger::facts::record(
             &txn,
             &state.scoring,

@@ -112,6 +112,19 @@ pub async fn check(state: &AppState, principal: &Principal, body: NewItem) -> Ap
     })
 }
 
+/// Checks a new item (not a correction): as [`check`], and its date not in a period whose
+/// results were confirmed (核定: `review::publicity`). Corrections (accepted disputes,
+/// objections, investigations) use [`check`] and stay possible.
+pub async fn check_new(
+    state: &AppState,
+    principal: &Principal,
+    body: NewItem,
+) -> AppResult<Checked> {
+    let c = check(state, principal, body).await?;
+    crate::review::publicity::refuse_if_locked(&state.db, &c.org, c.at).await?;
+    Ok(c)
+}
+
 /// A field's name as people say it.
 pub fn field_label(name: &str) -> &str {
     match name {

@@ -85,11 +85,10 @@ pub async fn record_item(
     principal: Principal,
     body: web::Json<NewItem>,
 ) -> AppResult<HttpResponse> {
-    let body = body.into_inner();
     // A new item for a date in a confirmed (核定) period is refused; corrections through
-    // cases (disputes, objections, investigations) go through `record_item_as` directly.
-    crate::review::publicity::refuse_new_item(&state, &principal, &body).await?;
-    let recorded = record_item_as(&state, &principal, body).await?;
+    // cases (disputes, objections, investigations) go through `record_item_as`.
+    let checked = super::items::check_new(&state, &principal, body.into_inner()).await?;
+    let recorded = super::items::record(&state, &principal, checked).await?;
     Ok(HttpResponse::Created().json(recorded))
 }
 

@@ -910,28 +910,6 @@ pub async fn refuse_if_locked(
     Ok(())
 }
 
-/// The `POST /api/v1/items` check: the item's subject in scope (as `record_item_as`
-/// checks it), then the lock of its period.
-pub async fn refuse_new_item(
-    state: &AppState,
-    principal: &Principal,
-    item: &crate::ledger::routes::NewItem,
-) -> AppResult<()> {
-    let org = match (item.person_id, item.org_id) {
-        (Some(p), None) => {
-            let person =
-                crate::org::people::scoped(&state.db, principal, Perm::ScoresWrite, p).await?;
-            crate::org::service::find(&state.db, OrgId(person.org_id)).await?
-        }
-        (None, Some(o)) => {
-            crate::org::service::scoped(&state.db, principal, Perm::ScoresWrite, o).await?
-        }
-        // record_item_as says what is wrong.
-        _ => return Ok(()),
-    };
-    refuse_if_locked(&state.db, &org, item.at.with_timezone(&Utc)).await
-}
-
 /// Year close needs, for every branch under `org` whose policy has publicity, a
 /// confirmed publicity of the year's last period (by the branch or an organization
 /// above it).

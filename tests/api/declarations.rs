@@ -494,3 +494,75 @@ async fn tw_recorder_enters_a_declaration_and_cannot_approve_it_sd_2() {
         num(before) + 4.0
     );
 }
+
+/// SD-5/TW-6: once a period's results are confirmed (核定), no new item goes into it by
+/// any path — an approved declaration, the API, the secretary's 积分 page — while the
+/// declaration stays waiting and nothing is written.
+#[tokio::test]
+async fn sd_5_a_confirmed_period_takes_no_new_item_by_any_path() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    set_policy(&app, &s.admin_token, s.branch, 2026, "sdtbu-2018").await;
+    app.state.clock.set(at(2026, 5, 20, 10, 0));
+    let (p, phone) = member(
+        &app,
+        &s.admin_token,
+        s.branch,
+        "韩核定",
+        "13800000411",
+        "o-decl-lock",
+        "/m/declarations",
+    )
+    .await;
+    let fields = [
+        ("item", "contribution"),
+        ("on_date", "2026-05-18"),
+        ("description", "社区志愿服务"),
+        ("form_id", "decl-lock-1"),
+    ];
+    let r = declare(&app, &phone, &fields, None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    app.confirmed_year_publicity(s.branch, 2026).await;
+    let before = facts(&app).await;
+
+    let id = rows(&app).await[0].id;
+    let approve = s
+        .secretary
+        .post(
+            &format!("/console/review/declarations/{id}"),
+            &[
+                ("answer", "approve"),
+                ("f_points", "4"),
+                ("reason", "核实属实"),
+            ],
+        )
+        .await;
+    assert!(approve.text.contains("已于"), "{}", approve.text);
+    assert!(approve.text.contains("核定"), "{}", approve.text);
+    assert_eq!(rows(&app).await[0].state, "submitted", "still waiting");
+
+    let api = app
+        .post(
+            "/api/v1/items",
+            &s.admin_token,
+            json!({"person_id": p, "item": "contribution", "at": "2026-05-18T10:00:00+08:00", "fields": {"points": 4}}),
+        )
+        .await;
+    assert_eq!(api.status, StatusCode::CONFLICT, "{}", api.text);
+    assert_eq!(api.body["code"], "period_locked", "{}", api.text);
+
+    let preview = s
+        .secretary
+        .post(
+            &format!("/console/scores/{p}/item/preview"),
+            &[
+                ("item", "contribution"),
+                ("points", "4"),
+                ("at", "2026-05-18T10:00"),
+                ("reason", "社区志愿服务"),
+            ],
+        )
+        .await;
+    assert!(preview.text.contains("核定"), "{}", preview.text);
+    assert_eq!(facts(&app).await, before, "nothing written");
+}

@@ -497,7 +497,7 @@ async fn checked_or_form(
         Ok(b) => b,
         Err(errors) => return Ok(Err(again(errors).await?)),
     };
-    match items::check(state, &user.principal, body).await {
+    match items::check_new(state, &user.principal, body).await {
         Ok(c) => Ok(Ok(c)),
         Err(e) => match refusal_fields(&e) {
             Some(errors) => Ok(Err(again(errors).await?)),
