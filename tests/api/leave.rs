@@ -244,9 +244,21 @@ async fn leave_requested_on_m_approved_in_console_shows_in_its_column_and_is_tol
         .get(&format!("/console/activities/{a}/attendance"))
         .await;
     assert!(
-        console_sheet.text.contains("请假"),
-        "{}",
+        console_sheet.text.contains("· 请假 1 ·"),
+        "the count line has its own 请假: {}",
         console_sheet.text
+    );
+    let on_leave = s
+        .secretary
+        .get(&format!("/console/activities/{a}/attendance?status=leave"))
+        .await;
+    assert_eq!(on_leave.status, StatusCode::OK, "{}", on_leave.text);
+    assert!(
+        on_leave
+            .text
+            .contains("aria-current=\"true\" class=\"tag open\">请假</a>"),
+        "{}",
+        on_leave.text
     );
     let csv = app
         .client

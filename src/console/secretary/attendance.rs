@@ -73,6 +73,7 @@ pub(super) async fn attendance_page(
             ("late", "迟到"),
             ("too_late", "超时"),
             ("backfilled", "补签"),
+            ("leave", "请假"),
             ("refused", "签到未成功"),
             ("missing", "未到"),
         ]

@@ -229,6 +229,7 @@ fn counts_value(c: &Counts) -> Value {
     context! {
         arrived => c.on_time + c.late + c.present,
         on_time => c.on_time, late => c.late, too_late => c.too_late, present => c.present,
-        makeup => c.makeup, refused => c.refused, missing => c.missing, expected => c.expected,
+        makeup => c.makeup, leave => c.leave, refused => c.refused, missing => c.missing,
+        expected => c.expected,
     }
 }
