@@ -14,7 +14,7 @@ use sea_orm::{
 
 use super::CaseState;
 use super::correction::{self, Fix};
-use super::service::{actor_name, find_case, message, state_of, transition};
+use super::service::{Opening, actor_name, find_case, message, open_case, state_of, transition};
 use crate::audit::Entry;
 use crate::auth::{Perm, Principal};
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -80,43 +80,25 @@ pub async fn open(
     let taken = || AppError::conflict("该党员这一期已有进行中的调查");
     let actor = principal.actor();
     let txn = crate::db::begin(&state.db).await?;
-    if entity::case::Entity::find()
-        .filter(entity::case::Column::OpenKey.eq(key.clone()))
-        .one(&txn)
-        .await?
-        .is_some()
-    {
-        return Err(taken());
-    }
-    let case = entity::case::ActiveModel {
-        id: NotSet,
-        kind: Set(KIND.to_owned()),
-        subject_person_id: Set(Some(person.id)),
-        target_kind: Set("person_period".to_owned()),
-        target_id: Set(person.id),
-        activity_id: Set(None),
-        year: Set(input.year),
-        filed_org_id: Set(org.id),
-        org_id: Set(org.id),
-        state: Set(CaseState::Open.as_str().to_owned()),
-        open_key: Set(Some(key)),
-        reason: Set(reason.clone()),
-        proposal: Set(None),
-        outcome: Set(None),
-        outcome_fact_id: Set(None),
-        deadline: Set(now + Duration::days(state.settings.disputes.answer_days)),
-        escalations: Set(0),
-        filed_at: Set(now),
-        decided_by: Set(None),
-        closed_at: Set(None),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await
-    .map_err(|e| match e.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => taken(),
-        _ => AppError::from(e),
-    })?;
+    let case = open_case(
+        &txn,
+        Opening {
+            kind: KIND,
+            subject_person_id: Some(person.id),
+            target_kind: "person_period",
+            target_id: person.id,
+            activity_id: None,
+            year: input.year,
+            filed_org_id: org.id,
+            org_id: org.id,
+            open_key: Some(key),
+            reason: &reason,
+            deadline: now + Duration::days(state.settings.disputes.answer_days),
+        },
+        now,
+        taken,
+    )
+    .await?;
     entity::investigation::ActiveModel {
         id: NotSet,
         case_id: Set(case.id),

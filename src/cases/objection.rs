@@ -13,7 +13,7 @@ use sea_orm::{
 
 use super::CaseState;
 use super::correction::{self, Fix};
-use super::service::{actor_name, find_case, message, state_of, transition};
+use super::service::{Opening, actor_name, find_case, message, open_case, state_of, transition};
 use crate::audit::{Actor, Entry};
 use crate::auth::{Perm, Principal, Role};
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -130,44 +130,25 @@ pub async fn file(state: &AppState, input: NewObjection) -> AppResult<entity::ca
         )
     };
     let txn = crate::db::begin(db).await?;
-    if let Some(k) = &key
-        && entity::case::Entity::find()
-            .filter(entity::case::Column::OpenKey.eq(k.clone()))
-            .one(&txn)
-            .await?
-            .is_some()
-    {
-        return Err(taken());
-    }
-    let case = entity::case::ActiveModel {
-        id: NotSet,
-        kind: Set(KIND.to_owned()),
-        subject_person_id: Set(person_id),
-        target_kind: Set("publicity".to_owned()),
-        target_id: Set(p.id),
-        activity_id: Set(None),
-        year: Set(p.year),
-        filed_org_id: Set(org.id),
-        org_id: Set(org.id),
-        state: Set(CaseState::Open.as_str().to_owned()),
-        open_key: Set(key),
-        reason: Set(reason.clone()),
-        proposal: Set(None),
-        outcome: Set(None),
-        outcome_fact_id: Set(None),
-        deadline: Set(p.answer_until),
-        escalations: Set(0),
-        filed_at: Set(now),
-        decided_by: Set(None),
-        closed_at: Set(None),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await
-    .map_err(|e| match e.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => taken(),
-        _ => AppError::from(e),
-    })?;
+    let case = open_case(
+        &txn,
+        Opening {
+            kind: KIND,
+            subject_person_id: person_id,
+            target_kind: "publicity",
+            target_id: p.id,
+            activity_id: None,
+            year: p.year,
+            filed_org_id: org.id,
+            org_id: org.id,
+            open_key: key,
+            reason: &reason,
+            deadline: p.answer_until,
+        },
+        now,
+        taken,
+    )
+    .await?;
     entity::publicity_objection::ActiveModel {
         id: NotSet,
         case_id: Set(case.id),

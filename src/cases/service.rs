@@ -318,44 +318,25 @@ async fn file(
             "您对这条记录的异议还在处理中，请等待答复后再提出",
         )
     };
-    if entity::case::Entity::find()
-        .filter(entity::case::Column::OpenKey.eq(key.clone()))
-        .one(&txn)
-        .await?
-        .is_some()
-    {
-        return Err(taken());
-    }
-    // The unique open key settles two filings at once.
-    let case = entity::case::ActiveModel {
-        id: NotSet,
-        kind: Set(DISPUTE.to_owned()),
-        subject_person_id: Set(Some(person.id)),
-        target_kind: Set(input.target.kind().to_owned()),
-        target_id: Set(input.target.id()),
-        activity_id: Set(activity.as_ref().map(|a| a.id)),
-        year: Set(year),
-        filed_org_id: Set(org.id),
-        org_id: Set(answering.id),
-        state: Set(CaseState::Open.as_str().to_owned()),
-        open_key: Set(Some(key)),
-        reason: Set(reason.clone()),
-        proposal: Set(None),
-        outcome: Set(None),
-        outcome_fact_id: Set(None),
-        deadline: Set(now + Duration::days(state.settings.disputes.answer_days)),
-        escalations: Set(0),
-        filed_at: Set(now),
-        decided_by: Set(None),
-        closed_at: Set(None),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await
-    .map_err(|e| match e.sql_err() {
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => taken(),
-        _ => AppError::from(e),
-    })?;
+    let case = open_case(
+        &txn,
+        Opening {
+            kind: DISPUTE,
+            subject_person_id: Some(person.id),
+            target_kind: input.target.kind(),
+            target_id: input.target.id(),
+            activity_id: activity.as_ref().map(|a| a.id),
+            year,
+            filed_org_id: org.id,
+            org_id: answering.id,
+            open_key: Some(key),
+            reason: &reason,
+            deadline: now + Duration::days(state.settings.disputes.answer_days),
+        },
+        now,
+        taken,
+    )
+    .await?;
     let body = match on_behalf_of_staff {
         Some(_) => format!("代{}提出：{reason}", person.name),
         None => reason.clone(),
@@ -389,6 +370,73 @@ async fn file(
     txn.commit().await?;
     notify(state, person, &case, "已收到您的异议").await;
     Ok(case)
+}
+
+/// What a new case is about; it opens in state `open`, unanswered.
+pub(crate) struct Opening<'a> {
+    pub kind: &'a str,
+    pub subject_person_id: Option<i64>,
+    pub target_kind: &'a str,
+    pub target_id: i64,
+    pub activity_id: Option<i64>,
+    pub year: i32,
+    /// The subject's organization: who may see the case.
+    pub filed_org_id: i64,
+    /// The organization answering it.
+    pub org_id: i64,
+    /// One open case per key (none: no limit).
+    pub open_key: Option<String>,
+    pub reason: &'a str,
+    pub deadline: DateTime<Utc>,
+}
+
+/// Opens a case (disputes, objections, investigations) in the caller's transaction. A
+/// case already open under its key is `taken()`; two filings at once are settled by the
+/// unique open key, the loser getting `taken()` too.
+pub(crate) async fn open_case(
+    txn: &impl ConnectionTrait,
+    o: Opening<'_>,
+    now: DateTime<Utc>,
+    taken: impl Fn() -> AppError,
+) -> AppResult<entity::case::Model> {
+    if let Some(k) = &o.open_key
+        && entity::case::Entity::find()
+            .filter(entity::case::Column::OpenKey.eq(k.clone()))
+            .one(txn)
+            .await?
+            .is_some()
+    {
+        return Err(taken());
+    }
+    entity::case::ActiveModel {
+        id: NotSet,
+        kind: Set(o.kind.to_owned()),
+        subject_person_id: Set(o.subject_person_id),
+        target_kind: Set(o.target_kind.to_owned()),
+        target_id: Set(o.target_id),
+        activity_id: Set(o.activity_id),
+        year: Set(o.year),
+        filed_org_id: Set(o.filed_org_id),
+        org_id: Set(o.org_id),
+        state: Set(CaseState::Open.as_str().to_owned()),
+        open_key: Set(o.open_key),
+        reason: Set(o.reason.to_owned()),
+        proposal: Set(None),
+        outcome: Set(None),
+        outcome_fact_id: Set(None),
+        deadline: Set(o.deadline),
+        escalations: Set(0),
+        filed_at: Set(now),
+        decided_by: Set(None),
+        closed_at: Set(None),
+        updated_at: Set(now),
+    }
+    .insert(txn)
+    .await
+    .map_err(|e| match e.sql_err() {
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => taken(),
+        _ => AppError::from(e),
+    })
 }
 
 pub(crate) async fn message(
