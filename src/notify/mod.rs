@@ -170,6 +170,24 @@ pub async fn wants_fixed_day_reminder(db: &impl ConnectionTrait, person: i64) ->
         .is_none_or(|s| s.fixed_day_reminder))
 }
 
+/// Of `people`, those who switched the fixed-day reminder off (one query).
+pub async fn reminders_off(
+    db: &impl ConnectionTrait,
+    people: &[i64],
+) -> AppResult<std::collections::HashSet<i64>> {
+    use entity::member_setting::{Column, Entity};
+    Ok(Entity::find()
+        .filter(Column::PersonId.is_in(people.to_vec()))
+        .filter(Column::FixedDayReminder.eq(false))
+        .select_only()
+        .column(Column::PersonId)
+        .into_tuple::<i64>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 /// Sets the member's choice (their own, from `/m/`).
 pub async fn set_fixed_day_reminder(
     db: &impl ConnectionTrait,

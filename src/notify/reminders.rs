@@ -89,10 +89,12 @@ async fn fixed_day_eve(state: &AppState, now: DateTime<Utc>) -> AppResult<usize>
                 .into_tuple()
                 .all(db)
                 .await?;
+            let ids: Vec<i64> = people.iter().map(|p| p.0).collect();
+            let off = super::reminders_off(db, &ids).await?;
             for (person, openid) in people {
                 let key = format!("{prefix}{person}");
                 let Some(openid) = openid else { continue };
-                if done.contains(&key) || !super::wants_fixed_day_reminder(db, person).await? {
+                if done.contains(&key) || off.contains(&person) {
                     continue;
                 }
                 let n = Notice {
