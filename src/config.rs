@@ -327,6 +327,15 @@ impl Settings {
                 "must start with http:// or https://",
             ));
         }
+        // Without it the OAuth redirect_uri would be built from the request's Host (or a
+        // forwarded host), which is whatever the client sends.
+        if public.is_empty() && !self.wechat.sandbox {
+            return Err(err(
+                "server.public_url",
+                "is required when wechat.sandbox = false (WeChat's redirect_uri and the member \
+                 cookies' Secure flag come from it, never from a request's Host header)",
+            ));
+        }
         if !(1..=600).contains(&self.checkin.slot_seconds) {
             return Err(err("checkin.slot_seconds", "must be between 1 and 600"));
         }
@@ -529,6 +538,15 @@ mod tests {
         assert_eq!(s.trusted_proxies().unwrap().len(), 2);
         let e = load("[server]\ntrusted_proxies = [\"ten\"]").unwrap_err();
         assert_eq!(e.key, "server.trusted_proxies");
+    }
+
+    #[test]
+    fn a_real_account_needs_the_public_url() {
+        let real = "[wechat]\nsandbox = false\napp_id = \"wx0123456789abcdef\"\napp_secret = \"s\"\ntoken = \"t0123456789\"\n";
+        let e = load(real).unwrap_err();
+        assert_eq!(e.key, "server.public_url");
+        let with = format!("{real}[server]\npublic_url = \"https://dj.example.gov.cn\"\n");
+        assert!(load(&with).is_ok());
     }
 
     #[test]

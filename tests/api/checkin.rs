@@ -799,7 +799,7 @@ async fn with_wechat_credentials_each_slot_code_is_made_once_and_ahead() {
     // This instance is only WeChat's stand-in: its sandbox mock answers the API.
     let wechat = spawn_app().await;
     let extra = format!(
-        "[wechat]\nsandbox = false\napp_id = \"wxvanguardtest01\"\napp_secret = \"test-secret\"\ntoken = \"testtoken123\"\napi_base = \"{}/sandbox/wechat-api\"\n",
+        "[server]\npublic_url = \"http://127.0.0.1\"\n[wechat]\nsandbox = false\napp_id = \"wxvanguardtest01\"\napp_secret = \"test-secret\"\ntoken = \"testtoken123\"\napi_base = \"{}/sandbox/wechat-api\"\n",
         wechat.address
     );
     let a = spawn_app_with(Spawn { extra }).await;

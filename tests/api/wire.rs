@@ -174,6 +174,39 @@ async fn sandbox_does_not_turn_on_by_itself_under_the_production_config() {
     }
 }
 
+/// The hurried operator again: `config/production.toml` with its `public_url` line left
+/// out and a real account. WeChat's redirect_uri must not come from a request's Host
+/// header, so start-up refuses with one line naming the setting.
+#[tokio::test]
+async fn production_config_without_public_url_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let shipped = std::fs::read_to_string(PRODUCTION).expect("production.toml");
+    let cut: String = shipped
+        .lines()
+        .filter(|l| !l.starts_with("public_url"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(cut, shipped, "the shipped file sets public_url");
+    let config = dir.path().join("production.toml");
+    std::fs::write(&config, cut).expect("write");
+    let (_, mut env) = backend_env(dir.path()).await;
+    let port = free_port("127.0.0.1");
+    env.extend(
+        [
+            ("VANGUARD__SERVER__LISTEN", format!("127.0.0.1:{port}")),
+            ("VANGUARD__WECHAT__APP_ID", APP_ID.into()),
+            ("VANGUARD__WECHAT__APP_SECRET", "test-secret".into()),
+            ("VANGUARD__WECHAT__TOKEN", TOKEN.into()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    let path = config.to_str().expect("utf-8 path").to_owned();
+    match start(Some(&path), &env, port, dir.path()).await {
+        Started::Up(_) => panic!("started without server.public_url"),
+        Started::Refused(stderr) => assert_one_line_refusal(&stderr, "server.public_url"),
+    }
+}
+
 /// Finding 2: a sandbox asked for on a public address is refused unless a second setting
 /// allows it (under production.toml and under the embedded default alike); allowed, it serves.
 #[tokio::test]
