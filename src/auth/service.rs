@@ -203,6 +203,10 @@ pub async fn login(
     Ok((tokens, account.must_change_password))
 }
 
+/// Failed logins audited per name (and over all names) in one login window.
+const FAILED_LOGINS_AUDITED_PER_NAME: i64 = 20;
+const FAILED_LOGINS_AUDITED_OVERALL: i64 = 1000;
+
 /// A failed login in the audit log: the name tried and the address, never the password.
 /// Filed under the account when it exists (and its organization, so auditors in scope
 /// see it); an unknown name is filed with no organization (installation-wide readers).
@@ -212,15 +216,40 @@ async fn audit_failure(
     known: Option<(i64, Option<i64>)>,
     ip: Option<String>,
 ) {
+    let name: String = username.chars().take(64).collect();
     let actor = Actor {
         kind: "anonymous",
         id: None,
-        name: username.to_owned(),
+        name: name.clone(),
         ip,
     };
+    // A flood (many addresses, many names) must not fill the audit log: per name and
+    // over all names, the first failures of a window are audited, then one
+    // `login_failed_flood` entry says the rest were only counted (and logged).
+    let window = Duration::from_secs(state.settings.auth.login_window_seconds);
+    let name_key = format!("login:audited:acct:{name}");
+    let (per_name, overall) = tokio::join!(
+        state.live.incr(&name_key, 1, Some(window)),
+        state.live.incr("login:audited:all", 1, Some(window)),
+    );
+    // Live store down: audit (the rate limits are down too, and say so in the log).
+    let over = |n: Result<i64, _>, cap: i64| n.map_or(0, |n| n - cap);
+    let action = match (
+        over(overall, FAILED_LOGINS_AUDITED_OVERALL),
+        over(per_name, FAILED_LOGINS_AUDITED_PER_NAME),
+    ) {
+        (..=0, ..=0) => "login_failed",
+        (1, _) | (..=0, 1) => "login_failed_flood",
+        _ => {
+            tracing::warn!(username = %name, "failed login not audited: over the window's cap");
+            return;
+        }
+    };
     let entity_id = known.map_or(String::new(), |(id, _)| id.to_string());
-    let mut entry = Entry::new("login_failed", "account", entity_id)
-        .after(serde_json::json!({ "username": username }));
+    let mut entry = Entry::new(action, "account", entity_id).after(serde_json::json!({
+        "username": name,
+        "window_seconds": window.as_secs(),
+    }));
     if let Some(org) = known.and_then(|(_, org)| org) {
         entry = entry.org(OrgId(org));
     }

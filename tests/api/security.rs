@@ -540,6 +540,51 @@ async fn failed_login_is_audited_without_the_password() {
     );
 }
 
+/// A flood of failed logins for one name from many addresses: the first 20 of the
+/// window are audited, then one `login_failed_flood` entry, then nothing more (the
+/// audit log cannot be filled by an attacker); the attempts are still refused.
+#[tokio::test]
+async fn failed_logins_flooding_one_name_are_audited_up_to_a_cap() {
+    let app = spawn_app_with(proxied()).await;
+    let (_, sec) = operator(&app, "sa-root", "security_admin", None).await;
+    let tries = (0..30).map(|i| {
+        let app = &app;
+        async move {
+            login_from(
+                app,
+                &format!("203.0.113.{}", 10 + i),
+                "admin",
+                "Wrong-secret-1",
+            )
+            .await
+        }
+    });
+    for (s, _) in futures_util::future::join_all(tries).await {
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    let audited = app.get("/api/v1/audit?action=login_failed", &sec).await;
+    let flood = app
+        .get("/api/v1/audit?action=login_failed_flood", &sec)
+        .await;
+    assert_eq!(audited.status, StatusCode::OK, "{}", audited.text);
+    assert_eq!(
+        audited.body.as_array().map(Vec::len),
+        Some(20),
+        "{}",
+        audited.text
+    );
+    assert_eq!(
+        flood.body.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        flood.text
+    );
+    assert!(flood.text.contains("admin"), "{}", flood.text);
+    // The real owner still gets in.
+    let (s, body) = login_from(&app, "198.51.100.9", "admin", &app.admin_password).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+}
+
 // ---------------------------------------------------------------- item 9: tokens
 
 async fn refresh(app: &TestApp, token: &str) -> crate::helpers::Response {
