@@ -149,7 +149,7 @@ pub async fn enter(
                 session_id: None,
                 reason: Some(input.reason.trim().to_owned()),
                 evidence: None,
-                dedup_key: Some(format!("entry:{}:{pid}", activity.id)),
+                dedup_key: Some(super::checkin_key(activity.id, pid)),
                 source_event: None,
             },
             year,

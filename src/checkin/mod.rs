@@ -17,3 +17,10 @@ pub mod routes;
 pub mod scan;
 pub mod sessions;
 pub mod writer;
+
+/// The one check-in a person has at an activity, whatever the method (scan, card, a
+/// secretary's entry, 补签): the facts' unique key, so a scan after a hand entry (or the
+/// other way round) is "already checked in" and never a second fact.
+pub fn checkin_key(activity: i64, person: i64) -> String {
+    format!("scan:{activity}:{person}")
+}

@@ -326,7 +326,7 @@ pub async fn count_by(
             session_id: Some(s.id),
             reason: taker.reason.map(str::to_owned),
             evidence: None,
-            dedup_key: Some(format!("scan:{}:{}", s.activity_id, person.id)),
+            dedup_key: Some(super::checkin_key(s.activity_id, person.id)),
             source_event: event_key.map(str::to_owned),
         },
         year,
@@ -386,7 +386,7 @@ async fn already_in(
     event_key: Option<&str>,
 ) -> AppResult<(Outcome, Option<String>)> {
     let existing = entity::fact::Entity::find()
-        .filter(entity::fact::Column::DedupKey.eq(format!("scan:{}:{}", s.activity_id, person)))
+        .filter(entity::fact::Column::DedupKey.eq(super::checkin_key(s.activity_id, person)))
         .one(&state.db)
         .await?;
     if let (Some(f), Some(key)) = (existing, event_key)

@@ -312,7 +312,7 @@ async fn write(
         let plan = match judge(&s.held(), roots, s.ends_at(), who, scan.at) {
             Err(why) => Plan::Refuse(why, Some(person.id)),
             Ok(class) => {
-                let key = format!("scan:{}:{}", s.activity_id, person.id);
+                let key = super::checkin_key(s.activity_id, person.id);
                 if keys_seen.insert(key.clone()) {
                     Plan::Count {
                         person: person.id,

@@ -430,6 +430,53 @@ async fn xh_8_1_secretary_entries_carry_method_identity_and_reason() {
     );
 }
 
+/// XH-8.1 (one result per member per activity day): a hand entry and a scan for the
+/// same person and activity are one check-in whichever comes first: the second is
+/// "already checked in" and stores no second fact.
+#[tokio::test]
+async fn xh_8_1_hand_entry_and_scan_are_one_check_in() {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let app = spawn_app().await;
+    let day = fixed_day(&app, 5).await;
+    let entered = member(&app, &day, "先登记", "13800000063", "o-hand-1").await;
+    let scanned = member(&app, &day, "先扫码", "13800000064", "o-hand-2").await;
+    let path = format!("/api/v1/activities/{}/checkins", day.activity);
+    let r = app
+        .post(
+            &path,
+            &day.secretary,
+            json!({"person_ids": [entered], "method": "manual", "reason": "手机没电"}),
+        )
+        .await;
+    assert_eq!(r.body[0]["result"], "recorded", "{}", r.text);
+    let t = Utc::now();
+    let reply = app
+        .scan("o-hand-1", &scene_at(&day, t), t.timestamp())
+        .await
+        .expect("reply");
+    assert!(reply.starts_with("您已签到过"), "{reply}");
+    app.scan("o-hand-2", &scene_at(&day, t), t.timestamp())
+        .await;
+    let r = app
+        .post(
+            &path,
+            &day.secretary,
+            json!({"person_ids": [scanned], "method": "batch", "reason": "现场名单"}),
+        )
+        .await;
+    assert_eq!(r.body[0]["result"], "duplicate", "{}", r.text);
+    for p in [entered, scanned] {
+        let facts = entity::fact::Entity::find()
+            .filter(entity::fact::Column::PersonId.eq(p))
+            .filter(entity::fact::Column::ActivityId.eq(day.activity))
+            .count(&app.state.db)
+            .await
+            .expect("db");
+        assert_eq!(facts, 1, "person {p}: one check-in");
+        assert_eq!(score(&app, &day, p).await, json!(5));
+    }
+}
+
 /// XH-19: corrections are new, audited facts; the ledger re-derives; the member is notified.
 #[tokio::test]
 async fn xh_19_admin_corrections_annul_add_and_reclassify() {
