@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod jobs;
 pub mod ledger;
 pub mod loadtest;
 pub mod notify;

@@ -142,9 +142,7 @@ impl Application {
         let initial_admin_password = crate::auth::service::ensure_initial_admin(&state)
             .await
             .map_err(|e| anyhow::anyhow!("creating the initial admin: {e}"))?;
-        crate::checkin::members::spawn_pending_sweep(state.clone());
-        crate::notify::reminders::spawn(state.clone());
-        crate::cycle::proposals::spawn_month_end(state.clone());
+        crate::jobs::start(&state);
         let handler = Arc::new(crate::checkin::members::CheckinHandler {
             state: state.clone(),
         });

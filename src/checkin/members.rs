@@ -274,27 +274,6 @@ pub async fn sweep_pending(state: &AppState) -> crate::error::AppResult<usize> {
     Ok(resolved)
 }
 
-/// Runs [`sweep_pending`] every minute until shutdown.
-pub fn spawn_pending_sweep(state: AppState) {
-    tokio::spawn(async move {
-        let mut shutdown = state.shutdown.clone();
-        // The first round a minute after start, not at once.
-        let mut every =
-            tokio::time::interval_at(tokio::time::Instant::now() + SWEEP_EVERY, SWEEP_EVERY);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = every.tick() => {
-                    if let Err(e) = sweep_pending(&state).await {
-                        tracing::warn!(error = %e.detail, "pending scan sweep failed");
-                    }
-                }
-                _ = shutdown.changed() => return,
-            }
-        }
-    });
-}
-
 // ---------------------------------------------------------------- staff: waiting scans, binding
 
 /// What binding an openid now would do to one of its waiting scans.

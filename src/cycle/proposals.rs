@@ -546,26 +546,9 @@ pub async fn list_in_scope(
     Ok(q.order_by_desc(P::Id).limit(200).all(&state.db).await?)
 }
 
-/// Runs [`run_month_end`] every ten minutes until shutdown (the month's lock makes it
-/// work once a month).
-pub fn spawn_month_end(state: AppState) {
-    tokio::spawn(async move {
-        let mut shutdown = state.shutdown.clone();
-        let every = std::time::Duration::from_secs(600);
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    if let Err(e) = run_month_end(&state).await {
-                        tracing::warn!(error = %e, "month-end proposals failed");
-                    }
-                }
-                _ = shutdown.changed() => break,
-            }
-        }
-    });
-}
+/// How often [`run_month_end`] runs (`jobs::start`); the month's lock makes it work
+/// once a month.
+pub const MONTH_END_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,7 @@ use crate::error::AppResult;
 use crate::ledger::inputs::tz_of;
 use crate::state::AppState;
 
-const EVERY: StdDuration = StdDuration::from_secs(60);
+pub const EVERY: StdDuration = StdDuration::from_secs(60);
 /// Reminders for tomorrow go out from this local hour (nobody is woken at midnight).
 const EVE_FROM_HOUR: u32 = 9;
 
@@ -26,24 +26,6 @@ const EVE_FROM_HOUR: u32 = 9;
 pub struct Round {
     pub reminded: usize,
     pub alerts: usize,
-}
-
-pub fn spawn(state: AppState) {
-    tokio::spawn(async move {
-        let mut shutdown = state.shutdown.clone();
-        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + EVERY, EVERY);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = every.tick() => {
-                    if let Err(e) = run_once(&state).await {
-                        tracing::warn!(error = %e.detail, "reminder round failed");
-                    }
-                }
-                _ = shutdown.changed() => return,
-            }
-        }
-    });
 }
 
 /// One round at the application clock's now.
