@@ -35,3 +35,6 @@ pub mod subject_score;
 pub mod system_setting;
 pub mod upload;
 pub mod year_closing;
+pub mod ranking_filing;
+pub mod rank_flag_handling;
+pub mod org_proposal;
