@@ -344,7 +344,7 @@ async fn eq_5_evidence_shown_before_close_and_unqualified_at_close() {
     let s = app
         .get(&format!("/api/v1/people/{yi}/score?year=2026"), &w.admin)
         .await;
-    assert_eq!(s.body["status"], "scored", "{}", s.text);
+    assert_eq!(s.body["score"]["status"], "scored", "{}", s.text);
     // Out of scope.
     let other = app
         .get(
@@ -381,12 +381,12 @@ async fn eq_5_evidence_shown_before_close_and_unqualified_at_close() {
     let s = app
         .get(&format!("/api/v1/people/{yi}/score?year=2026"), &w.admin)
         .await;
-    assert_eq!(s.body["status"], "unqualified", "{}", s.text);
-    assert_eq!(s.body["rating"], "unqualified", "{}", s.text);
+    assert_eq!(s.body["score"]["status"], "unqualified", "{}", s.text);
+    assert_eq!(s.body["score"]["rating"], "unqualified", "{}", s.text);
     let s = app
         .get(&format!("/api/v1/people/{jia}/score?year=2026"), &w.admin)
         .await;
-    assert_eq!(s.body["status"], "scored", "{}", s.text);
+    assert_eq!(s.body["score"]["status"], "scored", "{}", s.text);
 }
 
 #[tokio::test]
@@ -497,7 +497,7 @@ async fn eq_6_probationary_last_twice_is_flagged_with_evidence() {
     let s = app
         .get(&format!("/api/v1/people/{bing}/score?year=2026"), &w.admin)
         .await;
-    assert_eq!(s.body["status"], "scored", "{}", s.text);
+    assert_eq!(s.body["score"]["status"], "scored", "{}", s.text);
 }
 
 #[tokio::test]
@@ -506,7 +506,7 @@ async fn eq_7_falsification_finding_deducts_and_counts_for_the_branch() {
     let w = world(&app, &[2026], shanghai(2026, 4, 2, 10)).await;
     let jia = app.person(&w.admin, "甲", "13800000001", w.a, "member").await;
     let facts = study(&app, &w.admin, jia, (2026, 2, 10), 3).await;
-    let score = |s: &crate::helpers::Response| s.body["score"].clone();
+    let score = |s: &crate::helpers::Response| s.body["score"]["score"].clone();
     let s = app
         .get(&format!("/api/v1/people/{jia}/score?year=2026"), &w.admin)
         .await;
