@@ -320,10 +320,7 @@ fn last_place_seen(
                 let of = u32::try_from(list.len()).unwrap_or(u32::MAX);
                 for &m in list {
                     let mine = sums[m][k as usize];
-                    let above = list
-                        .iter()
-                        .filter(|&&o| sums[o][k as usize] > mine)
-                        .count();
+                    let above = list.iter().filter(|&&o| sums[o][k as usize] > mine).count();
                     places[m][k as usize] =
                         Some((u32::try_from(above + 1).unwrap_or(u32::MAX), of));
                 }

@@ -58,7 +58,13 @@ async fn world(app: &TestApp, years: &[i32], now: DateTime<Utc>) -> World {
 }
 
 /// `times` study sessions (EQ-1, +2 each) on the given local day.
-async fn study(app: &TestApp, admin: &str, person: i64, day: (i32, u32, u32), times: u32) -> Vec<i64> {
+async fn study(
+    app: &TestApp,
+    admin: &str,
+    person: i64,
+    day: (i32, u32, u32),
+    times: u32,
+) -> Vec<i64> {
     let mut ids = Vec::new();
     for k in 0..times {
         let at = chrono_tz::Asia::Shanghai
@@ -115,10 +121,17 @@ fn member<'a>(ev: &'a Value, name: &str) -> &'a Value {
 async fn eq_4_quarterly_ranking_published_and_filed_with_committee() {
     let app = spawn_app().await;
     let w = world(&app, &[2026], shanghai(2026, 4, 2, 10)).await;
-    let jia = app.person(&w.admin, "甲", "13800000001", w.a, "member").await;
-    let yi = app.person(&w.admin, "乙", "13800000002", w.a, "member").await;
-    let bing = app.person(&w.admin, "丙", "13800000003", w.a, "member").await;
-    app.person(&w.admin, "丁", "13800000004", w.b, "member").await;
+    let jia = app
+        .person(&w.admin, "甲", "13800000001", w.a, "member")
+        .await;
+    let yi = app
+        .person(&w.admin, "乙", "13800000002", w.a, "member")
+        .await;
+    let bing = app
+        .person(&w.admin, "丙", "13800000003", w.a, "member")
+        .await;
+    app.person(&w.admin, "丁", "13800000004", w.b, "member")
+        .await;
     study(&app, &w.admin, jia, (2026, 2, 10), 2).await;
     study(&app, &w.admin, yi, (2026, 3, 10), 1).await;
     study(&app, &w.admin, bing, (2026, 3, 11), 1).await;
@@ -133,7 +146,12 @@ async fn eq_4_quarterly_ranking_published_and_filed_with_committee() {
         .await;
     assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.text);
     assert_eq!(code(&early), "ranking_not_published");
-    assert!(early.body["detail"].as_str().unwrap_or_default().contains("尚未公示"));
+    assert!(
+        early.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("尚未公示")
+    );
     assert_eq!(count::<entity::ranking_filing::Entity>(&app).await, 0);
 
     // The branch publishes its quarter: ranked, ties share a place.
@@ -230,10 +248,18 @@ async fn eq_4_quarterly_ranking_published_and_filed_with_committee() {
 async fn eq_4_half_year_ranking_across_the_committee() {
     let app = spawn_app().await;
     let w = world(&app, &[2026], shanghai(2026, 7, 2, 10)).await;
-    let jia = app.person(&w.admin, "甲", "13800000001", w.a, "member").await;
-    let yi = app.person(&w.admin, "乙", "13800000002", w.a, "member").await;
-    let ding = app.person(&w.admin, "丁", "13800000004", w.b, "member").await;
-    let wu = app.person(&w.admin, "戊", "13800000005", w.b, "member").await;
+    let jia = app
+        .person(&w.admin, "甲", "13800000001", w.a, "member")
+        .await;
+    let yi = app
+        .person(&w.admin, "乙", "13800000002", w.a, "member")
+        .await;
+    let ding = app
+        .person(&w.admin, "丁", "13800000004", w.b, "member")
+        .await;
+    let wu = app
+        .person(&w.admin, "戊", "13800000005", w.b, "member")
+        .await;
     study(&app, &w.admin, jia, (2026, 2, 10), 3).await;
     study(&app, &w.admin, yi, (2026, 5, 10), 1).await;
     study(&app, &w.admin, ding, (2026, 6, 10), 2).await;
@@ -282,8 +308,12 @@ async fn eq_4_half_year_ranking_across_the_committee() {
 async fn eq_5_evidence_shown_before_close_and_unqualified_at_close() {
     let app = spawn_app().await;
     let w = world(&app, &[2025, 2026], shanghai(2026, 1, 5, 10)).await;
-    let jia = app.person(&w.admin, "甲", "13800000001", w.a, "member").await;
-    let yi = app.person(&w.admin, "乙", "13800000002", w.a, "member").await;
+    let jia = app
+        .person(&w.admin, "甲", "13800000001", w.a, "member")
+        .await;
+    let yi = app
+        .person(&w.admin, "乙", "13800000002", w.a, "member")
+        .await;
     // 2025: 乙 last in Q3 and Q4.
     study(&app, &w.admin, jia, (2025, 8, 10), 2).await;
     study(&app, &w.admin, yi, (2025, 8, 11), 1).await;
@@ -393,12 +423,18 @@ async fn eq_5_evidence_shown_before_close_and_unqualified_at_close() {
 async fn eq_6_probationary_last_twice_is_flagged_with_evidence() {
     let app = spawn_app().await;
     let w = world(&app, &[2026], shanghai(2026, 7, 2, 10)).await;
-    let jia = app.person(&w.admin, "甲", "13800000001", w.a, "member").await;
+    let jia = app
+        .person(&w.admin, "甲", "13800000001", w.a, "member")
+        .await;
     let bing = app
         .person(&w.admin, "丙", "13800000003", w.a, "probationary")
         .await;
-    let ding = app.person(&w.admin, "丁", "13800000004", w.b, "member").await;
-    let wu = app.person(&w.admin, "戊", "13800000005", w.b, "member").await;
+    let ding = app
+        .person(&w.admin, "丁", "13800000004", w.b, "member")
+        .await;
+    let wu = app
+        .person(&w.admin, "戊", "13800000005", w.b, "member")
+        .await;
     // A: 甲 4 + 4, 丙 (probationary) 2 + 2: last in Q1 and Q2.
     study(&app, &w.admin, jia, (2026, 2, 10), 2).await;
     study(&app, &w.admin, bing, (2026, 2, 11), 1).await;
@@ -429,7 +465,10 @@ async fn eq_6_probationary_last_twice_is_flagged_with_evidence() {
     assert!(why.contains("第1季度（2 分，第 2/2 名）"), "{why}");
     assert!(why.contains("第2季度（2 分，第 2/2 名）"), "{why}");
     // Last in the committee-wide half-year too (4 of 4).
-    assert!(why.contains("全委半年排名最后 1 次（上半年（4 分，第 4/4 名））"), "{why}");
+    assert!(
+        why.contains("全委半年排名最后 1 次（上半年（4 分，第 4/4 名））"),
+        "{why}"
+    );
     let w5 = flags.iter().find(|f| f["name"] == "戊").expect("戊");
     assert_eq!(w5["flag"], "not_excellent");
 
@@ -493,7 +532,10 @@ async fn eq_6_probationary_last_twice_is_flagged_with_evidence() {
     assert_eq!(b["handled_by"], "sec-a");
     assert_eq!(b["action"], "支部大会决定延长预备期一年，已报党委审批");
     // Nothing changed by itself: no ledger line, the status still scored.
-    assert_eq!(count::<entity::ledger_entry::Entity>(&app).await, ledger_before);
+    assert_eq!(
+        count::<entity::ledger_entry::Entity>(&app).await,
+        ledger_before
+    );
     let s = app
         .get(&format!("/api/v1/people/{bing}/score?year=2026"), &w.admin)
         .await;
@@ -504,7 +546,9 @@ async fn eq_6_probationary_last_twice_is_flagged_with_evidence() {
 async fn eq_7_falsification_finding_deducts_and_counts_for_the_branch() {
     let app = spawn_app().await;
     let w = world(&app, &[2026], shanghai(2026, 4, 2, 10)).await;
-    let jia = app.person(&w.admin, "甲", "13800000001", w.a, "member").await;
+    let jia = app
+        .person(&w.admin, "甲", "13800000001", w.a, "member")
+        .await;
     let facts = study(&app, &w.admin, jia, (2026, 2, 10), 3).await;
     let score = |s: &crate::helpers::Response| s.body["score"]["score"].clone();
     let s = app
@@ -565,7 +609,10 @@ async fn eq_7_falsification_finding_deducts_and_counts_for_the_branch() {
         .expect("read")
         .expect("annulment fact");
     assert!(
-        fact.reason.as_deref().unwrap_or_default().contains(&format!("弄虚作假 #{id}")),
+        fact.reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains(&format!("弄虚作假 #{id}")),
         "{:?}",
         fact.reason
     );
@@ -598,7 +645,11 @@ async fn eq_7_falsification_finding_deducts_and_counts_for_the_branch() {
     assert_eq!(r.body["state"], "accepted");
     let steps = r.body["steps"].as_array().expect("steps");
     assert_eq!(steps.len(), 3, "{steps:?}");
-    assert!(steps.iter().all(|s| s["by"].as_str().is_some_and(|b| !b.is_empty())));
+    assert!(
+        steps
+            .iter()
+            .all(|s| s["by"].as_str().is_some_and(|b| !b.is_empty()))
+    );
 
     // Counted for branch A's year, not for B.
     let list = app
@@ -687,7 +738,11 @@ async fn eq_4_choosing_erqi_proposes_own_rank_admin_confirms() {
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
     assert!(page.text.contains("党员查看本人排名"), "{}", page.text);
     assert!(page.text.contains("待确认"), "{}", page.text);
-    assert!(page.text.contains("随时掌握自己的积分排名"), "{}", page.text);
+    assert!(
+        page.text.contains("随时掌握自己的积分排名"),
+        "{}",
+        page.text
+    );
     // A secretary does not decide.
     let r = app
         .post(
@@ -735,12 +790,20 @@ async fn eq_4_choosing_erqi_proposes_own_rank_admin_confirms() {
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     assert_eq!(code(&r), "proposal_decided");
-    assert!(r.body["detail"].as_str().unwrap_or_default().contains("已处理"));
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("已处理")
+    );
     assert_eq!(audited(&app, "update").await, updates);
     assert_eq!(audited(&app, "confirm_proposal").await, 1);
     // And on the console: the same refusal as a page.
     let again = desk
-        .post(&format!("/console/org-proposals/{id}/confirm"), &[("reason", "")])
+        .post(
+            &format!("/console/org-proposals/{id}/confirm"),
+            &[("reason", "")],
+        )
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
     assert!(again.text.contains("该提议已处理"), "{}", again.text);

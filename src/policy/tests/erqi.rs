@@ -301,7 +301,12 @@ fn eq_5_evidence_is_what_the_group_stage_applies() {
     assert_eq!(ep.rankings[0].periods[0].place, Some(2));
     assert_eq!(ep.rankings[0].periods[0].points, dec("1"));
     assert!(!ep.met);
-    assert!(!result_of(&yr, p).flags.iter().any(|f| &**f == "not_confirmable_on_time"));
+    assert!(
+        !result_of(&yr, p)
+            .flags
+            .iter()
+            .any(|f| &**f == "not_confirmable_on_time")
+    );
     // Everyone tied in Q3 (nobody earned anything): a shared place, nobody last.
     assert_eq!(q.periods[2].place, Some(1));
 }

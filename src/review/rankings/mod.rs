@@ -164,10 +164,11 @@ pub async fn file(
         return Err(AppError::field("org_id", "季度排名由党支部报送"));
     }
     let label = period_label(year, Period::Quarter, Some(quarter));
-    let note = note
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty());
-    if note.as_ref().is_some_and(|n| n.chars().count() > MAX_TEXT_CHARS) {
+    let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if note
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > MAX_TEXT_CHARS)
+    {
         return Err(AppError::field(
             "note",
             format!("备注不能超过 {MAX_TEXT_CHARS} 字"),
@@ -311,9 +312,7 @@ pub async fn filings(
                 .iter()
                 .filter(|p| p.org_id == b.id && p.n == Some(qi))
                 .max_by_key(|p| p.version);
-            let last_filing = filed
-                .iter()
-                .rfind(|f| f.org_id == b.id && f.n == Some(qi));
+            let last_filing = filed.iter().rfind(|f| f.org_id == b.id && f.n == Some(qi));
             let status = match (current, last_filing) {
                 (_, _) if now < until && current.is_none() => "not_over",
                 (None, _) => "not_published",
@@ -344,7 +343,10 @@ pub async fn filings(
     })
 }
 
-async fn account_names(db: &impl ConnectionTrait, ids: Vec<i64>) -> AppResult<HashMap<i64, String>> {
+async fn account_names(
+    db: &impl ConnectionTrait,
+    ids: Vec<i64>,
+) -> AppResult<HashMap<i64, String>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
@@ -489,7 +491,10 @@ pub fn consequence_label(c: &str) -> &'static str {
     }
 }
 
-fn places(r: &RankingEvidence, ended: &dyn Fn(crate::policy::Period, u32) -> bool) -> Vec<PeriodPlaceView> {
+fn places(
+    r: &RankingEvidence,
+    ended: &dyn Fn(crate::policy::Period, u32) -> bool,
+) -> Vec<PeriodPlaceView> {
     r.periods
         .iter()
         .map(|p: &PeriodPlace| PeriodPlaceView {
@@ -536,11 +541,17 @@ fn why_of(r: &RankingEvidence) -> String {
     )
 }
 
-fn rule_view(e: &LastPlaceEvidence, ended: &dyn Fn(crate::policy::Period, u32) -> bool) -> RuleView {
+fn rule_view(
+    e: &LastPlaceEvidence,
+    ended: &dyn Fn(crate::policy::Period, u32) -> bool,
+) -> RuleView {
     let consequence = if e.unqualified {
         "unqualified".to_owned()
     } else {
-        e.flag.clone().or_else(|| e.rating.clone()).unwrap_or_default()
+        e.flag
+            .clone()
+            .or_else(|| e.rating.clone())
+            .unwrap_or_default()
     };
     let why = (e.met && e.applies).then(|| {
         e.rankings
@@ -617,8 +628,7 @@ async fn evidence_of(
     if !ranked {
         return Ok(out);
     }
-    let preview =
-        crate::ledger::year::preview_year_end(db, &state.scoring, org, year).await?;
+    let preview = crate::ledger::year::preview_year_end(db, &state.scoring, org, year).await?;
     let people: HashMap<i64, entity::person::Model> = {
         let ids: Vec<i64> = preview.iter().map(|p| p.person_id).collect();
         let mut m = HashMap::new();
@@ -812,7 +822,12 @@ pub async fn handle_flag(
     }
     let now = state.clock.now();
     let evidence = serde_json::to_string(&found.evidence).map_err(AppError::internal)?;
-    let taken = || AppError::new(ErrorCode::FlagHandled, "该标记的处理情况已记录，不能重复记录");
+    let taken = || {
+        AppError::new(
+            ErrorCode::FlagHandled,
+            "该标记的处理情况已记录，不能重复记录",
+        )
+    };
     let txn = crate::db::begin(db).await?;
     let row = entity::rank_flag_handling::ActiveModel {
         id: NotSet,
@@ -1427,10 +1442,7 @@ pub async fn decide_proposal(
         .one(db)
         .await?
         .ok_or_else(gone)?;
-    proposal_views(db, vec![row])
-        .await?
-        .pop()
-        .ok_or_else(gone)
+    proposal_views(db, vec![row]).await?.pop().ok_or_else(gone)
 }
 
 /// The publicity's label, for pages.

@@ -15,8 +15,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/orgs/{org_id}/ranking-publicity",
         web::post().to(publish_ranking),
     )
-    .route("/orgs/{org_id}/ranking-filings", web::post().to(file_ranking))
-    .route("/orgs/{org_id}/ranking-filings", web::get().to(list_filings))
+    .route(
+        "/orgs/{org_id}/ranking-filings",
+        web::post().to(file_ranking),
+    )
+    .route(
+        "/orgs/{org_id}/ranking-filings",
+        web::get().to(list_filings),
+    )
     .route("/orgs/{org_id}/rank-evidence", web::get().to(rank_evidence))
     .route("/orgs/{org_id}/rank-flags", web::get().to(rank_flags))
     .route(
@@ -283,9 +289,8 @@ pub async fn open_falsification(
     body: web::Json<NewFalsification>,
 ) -> AppResult<HttpResponse> {
     let b = body.into_inner();
-    let c =
-        super::open_falsification(&state, &principal, PersonId(b.person_id), b.year, &b.reason)
-            .await?;
+    let c = super::open_falsification(&state, &principal, PersonId(b.person_id), b.year, &b.reason)
+        .await?;
     Ok(HttpResponse::Created().json(super::get_falsification(&state, &principal, c.id).await?))
 }
 
