@@ -396,6 +396,33 @@ async fn eq_5_evidence_shown_before_close_and_unqualified_at_close() {
         .get(&format!("/console/ranks?org={}&year=2026", w.b))
         .await;
     assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    // 乙, a full member last in two quarters, is flagged (EQ-6); the secretary records
+    // the talk held, from the page.
+    assert!(
+        page.text.contains("当年年度考核不得评定为优秀"),
+        "{}",
+        page.text
+    );
+    let (org, person) = (w.a.to_string(), yi.to_string());
+    let r = desk
+        .post(
+            "/console/ranks/flag",
+            &[
+                ("org", org.as_str()),
+                ("person", person.as_str()),
+                ("year", "2026"),
+                ("flag", "not_excellent"),
+                ("action", "书记已谈话提醒，年度考核不评优秀"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let page = desk.get(r.location.as_deref().expect("to the page")).await;
+    assert!(
+        page.text.contains("已处理：书记已谈话提醒"),
+        "{}",
+        page.text
+    );
 
     // At the close the engine rates 乙 unqualified, as the evidence said.
     app.state.clock.set(shanghai(2027, 1, 5, 10));
