@@ -57,6 +57,14 @@ pub enum ErrorCode {
     PublicityUnconfirmed,
     /// The publicity's window has not ended: it cannot be confirmed yet.
     WindowOpen,
+    /// No current published ranking of that period to file (EQ-4 报送).
+    RankingNotPublished,
+    /// That published ranking version was already filed.
+    RankingAlreadyFiled,
+    /// The proposal was already confirmed or declined.
+    ProposalDecided,
+    /// The flag's handling was already recorded.
+    FlagHandled,
 }
 
 impl ErrorCode {
@@ -93,6 +101,10 @@ impl ErrorCode {
             Self::PeriodNotOver => "period_not_over",
             Self::PublicityUnconfirmed => "publicity_unconfirmed",
             Self::WindowOpen => "window_open",
+            Self::RankingNotPublished => "ranking_not_published",
+            Self::RankingAlreadyFiled => "ranking_already_filed",
+            Self::ProposalDecided => "proposal_decided",
+            Self::FlagHandled => "flag_handled",
         }
     }
 
@@ -123,6 +135,10 @@ impl ErrorCode {
             | Self::PeriodNotOver
             | Self::PublicityUnconfirmed
             | Self::WindowOpen => StatusCode::CONFLICT,
+            Self::RankingNotPublished
+            | Self::RankingAlreadyFiled
+            | Self::ProposalDecided
+            | Self::FlagHandled => StatusCode::CONFLICT,
         }
     }
 
@@ -160,6 +176,10 @@ impl ErrorCode {
             Self::PeriodNotOver => "该期尚未结束",
             Self::PublicityUnconfirmed => "年度最后一期公示尚未核定",
             Self::WindowOpen => "公示期未满",
+            Self::RankingNotPublished => "该期排名尚未公示",
+            Self::RankingAlreadyFiled => "该期排名已报送",
+            Self::ProposalDecided => "该提议已处理",
+            Self::FlagHandled => "该事项已处理",
         }
     }
 }

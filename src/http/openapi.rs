@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::{audit, auth, cases, checkin, error, http, ledger, org, reports};
+use crate::{audit, auth, cases, checkin, error, http, ledger, org, reports, review};
 
 struct Security;
 
@@ -201,6 +201,20 @@ impl Modify for Problems {
         checkin::card::routes::revoke_card,
         checkin::card::routes::issue_cards,
         checkin::card::routes::take_card,
+        review::rankings::routes::publish_ranking,
+        review::rankings::routes::file_ranking,
+        review::rankings::routes::list_filings,
+        review::rankings::routes::rank_evidence,
+        review::rankings::routes::rank_flags,
+        review::rankings::routes::handle_rank_flag,
+        review::rankings::routes::open_falsification,
+        review::rankings::routes::get_falsification,
+        review::rankings::routes::annul_falsified,
+        review::rankings::routes::conclude_falsification,
+        review::rankings::routes::list_falsifications,
+        review::rankings::routes::list_proposals,
+        review::rankings::routes::confirm_proposal,
+        review::rankings::routes::decline_proposal,
     ),
     components(schemas(error::Problem, error::ErrorCode, error::FieldError)),
     modifiers(&Security, &Problems)

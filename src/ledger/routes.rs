@@ -477,6 +477,18 @@ pub async fn choose_policy_as(
     .await?;
     // The running scores of the subtree follow the new policy at once.
     super::year::replay_year(&txn, &state.scoring, Some(&org), body.year, false).await?;
+    // A policy that ranks members proposes members' own rank; an admin decides (EQ-4).
+    let chosen =
+        super::inputs::resolve_policy(&state.scoring, &body.policy, body.source.as_deref())?;
+    crate::review::rankings::propose_own_rank(
+        &txn,
+        principal,
+        &org,
+        body.year,
+        &chosen,
+        state.clock.now(),
+    )
+    .await?;
     crate::audit::record(
         &txn,
         &principal.actor(),

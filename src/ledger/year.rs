@@ -40,6 +40,40 @@ pub async fn replay_year(
     year: i32,
     close: bool,
 ) -> AppResult<ReplaySummary> {
+    run_year(db, scoring, root, year, close, None).await
+}
+
+/// A person's year as the year-end run would leave it, with the evidence of the
+/// last-place rules (EQ-5, EQ-6), computed before the close and written nowhere.
+#[derive(Debug, Clone)]
+pub struct YearPreview {
+    pub person_id: i64,
+    pub org_id: i64,
+    pub results: Vec<crate::policy::IndexResult>,
+    pub evidence: Vec<crate::policy::LastPlaceEvidence>,
+}
+
+/// The year-end run (year-end and group rules, the run carried from last year, the
+/// committee as population) for the people under `root`, without writing anything.
+pub async fn preview_year_end(
+    db: &impl ConnectionTrait,
+    scoring: &Scoring,
+    root: &entity::organization::Model,
+    year: i32,
+) -> AppResult<Vec<YearPreview>> {
+    let mut out = Vec::new();
+    run_year(db, scoring, Some(root), year, true, Some(&mut out)).await?;
+    Ok(out)
+}
+
+async fn run_year(
+    db: &impl ConnectionTrait,
+    scoring: &Scoring,
+    root: Option<&entity::organization::Model>,
+    year: i32,
+    close: bool,
+    mut preview: Option<&mut Vec<YearPreview>>,
+) -> AppResult<ReplaySummary> {
     let t = std::time::Instant::now();
     let orgs = org_map(db).await?;
     // At year end a ranking across "the whole committee" (EQ-6 全委) needs everyone in
@@ -213,6 +247,30 @@ pub async fn replay_year(
             .collect();
         if let Some(first) = warnings.first() {
             tracing::warn!(year, count = warnings.len(), example = %first, "engine warnings");
+        }
+        if let Some(out) = preview.as_deref_mut() {
+            let evidence = crate::policy::last_place_evidence(&ctx, &evals.persons, &data.carried);
+            for (e, i) in evals.persons.iter().zip(person_ix.iter()) {
+                let p = &people[*i];
+                let under_root = orgs
+                    .get(&p.org_id)
+                    .is_some_and(|o| root.is_none_or(|r| o.path.starts_with(&r.path)));
+                if !under_root {
+                    continue;
+                }
+                out.push(YearPreview {
+                    person_id: p.id,
+                    org_id: p.org_id,
+                    results: e.results.clone(),
+                    evidence: evidence
+                        .iter()
+                        .filter(|x| x.subject == e.subject)
+                        .cloned()
+                        .collect(),
+                });
+            }
+            summary.persons += person_ix.len();
+            continue;
         }
         let subjects = evals
             .persons

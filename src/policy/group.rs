@@ -21,22 +21,113 @@ use super::year::Carried;
 /// `carried` continues consecutive rankings from the previous year (see [`Carried`]).
 pub fn evaluate_group(ctx: &Context<'_>, evals: &mut [SubjectEvaluation], carried: &Carried) {
     for g in &ctx.policy.groups {
-        let members: Vec<(usize, usize)> = evals
-            .iter()
-            .enumerate()
-            .flat_map(|(ei, e)| {
-                e.results.iter().enumerate().filter_map(move |(pi, r)| {
-                    (r.index_pos == Some(g.index)
-                        && !matches!(r.status, Status::Exempt | Status::NotCovered))
-                    .then_some((ei, pi))
-                })
-            })
-            .collect();
+        let members = group_members(evals, g.index);
         match &g.kind {
             GroupKind::Quota(q) => quota(ctx, g.index, q, evals, &members),
             GroupKind::LastPlace(l) => last_place(ctx, &g.id, l, evals, &members, carried),
         }
     }
+}
+
+/// (evaluation, part) pairs a group rule on `index` ranks: exempt and uncovered
+/// stretches take no place.
+fn group_members(evals: &[SubjectEvaluation], index: usize) -> Vec<(usize, usize)> {
+    evals
+        .iter()
+        .enumerate()
+        .flat_map(|(ei, e)| {
+            e.results.iter().enumerate().filter_map(move |(pi, r)| {
+                (r.index_pos == Some(index)
+                    && !matches!(r.status, Status::Exempt | Status::NotCovered))
+                .then_some((ei, pi))
+            })
+        })
+        .collect()
+}
+
+/// One period of a ranking for one member, as the last-place rule saw it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PeriodPlace {
+    /// 1-based quarter / half-year / month.
+    pub n: u32,
+    /// Points earned in the period (dated postings of the stretch).
+    pub points: Decimal,
+    /// Place among those ranked with the member (ties share a place); `None` when the
+    /// member was not in the ranking (not yet or no longer in the stretch).
+    pub place: Option<u32>,
+    /// How many were ranked together.
+    pub of: u32,
+    /// Last (the lowest, not everyone tied, at least two ranked).
+    pub last: bool,
+}
+
+/// One ranking clause of a last-place rule (`any = [...]`) for one member.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RankingEvidence {
+    pub period: Period,
+    /// `org`: inside the branch; `all`: across everyone evaluated together (全委).
+    pub scope: Scope,
+    pub times: u32,
+    pub consecutive: bool,
+    pub periods: Vec<PeriodPlace>,
+    /// Last places carried in from the previous year's closing run (consecutive only).
+    pub carried: u32,
+    /// What the rule counts: the longest run (consecutive) or the number of last places.
+    pub count: u32,
+    pub met: bool,
+}
+
+/// What one last-place rule (EQ-5, EQ-6) saw for one stretch of one subject: the engine's
+/// own ranking, exposed so staff can see why before (and after) the year closes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LastPlaceEvidence {
+    pub rule: String,
+    pub label: String,
+    pub subject: SubjectId,
+    /// Index into the evaluation's `results`.
+    pub part: usize,
+    pub rankings: Vec<RankingEvidence>,
+    /// Some clause is met.
+    pub met: bool,
+    /// The rule applies to the stretch's role (met and applies: the consequence follows).
+    pub applies: bool,
+    /// The consequence, as the policy names it.
+    pub unqualified: bool,
+    pub rating: Option<String>,
+    pub flag: Option<String>,
+}
+
+/// The evidence of every last-place rule for evaluations made with the same context and
+/// the same `carried` that [`evaluate_group`] would get. Pure; changes nothing.
+pub fn last_place_evidence(
+    ctx: &Context<'_>,
+    evals: &[SubjectEvaluation],
+    carried: &Carried,
+) -> Vec<LastPlaceEvidence> {
+    let mut out = Vec::new();
+    for g in &ctx.policy.groups {
+        let GroupKind::LastPlace(l) = &g.kind else {
+            continue;
+        };
+        let members = group_members(evals, g.index);
+        let seen = last_place_seen(ctx, &g.id, l, evals, &members, carried);
+        for (m, &(ei, pi)) in members.iter().enumerate() {
+            let r = &evals[ei].results[pi];
+            out.push(LastPlaceEvidence {
+                rule: g.id.to_string(),
+                label: g.label.clone(),
+                subject: evals[ei].subject,
+                part: pi,
+                rankings: seen.rankings[m].clone(),
+                met: seen.met[m],
+                applies: r.role.is_some_and(|role| l.roles.contains(&role)),
+                unqualified: l.unqualified,
+                rating: l.rating.as_deref().map(str::to_owned),
+                flag: l.flag.as_deref().map(str::to_owned),
+            });
+        }
+    }
+    out
 }
 
 fn org_at(e: &SubjectEvaluation, t: DateTime<FixedOffset>) -> Option<OrgId> {
@@ -165,15 +256,24 @@ fn period_bounds(
     (local_midnight(e.tz, first), local_midnight(e.tz, next))
 }
 
-fn last_place(
+/// What a last-place rule sees: per member, each clause's places and counts, whether
+/// it is met, and the run each consecutive clause ends the year on.
+struct Seen {
+    rankings: Vec<Vec<RankingEvidence>>,
+    met: Vec<bool>,
+    trailing_runs: Vec<(usize, u32)>,
+}
+
+fn last_place_seen(
     ctx: &Context<'_>,
     rule: &Arc<str>,
     l: &LastPlace,
-    evals: &mut [SubjectEvaluation],
+    evals: &[SubjectEvaluation],
     members: &[(usize, usize)],
     carried: &Carried,
-) {
+) -> Seen {
     let mut met = vec![false; members.len()];
+    let mut evidence: Vec<Vec<RankingEvidence>> = vec![Vec::new(); members.len()];
     let mut trailing_runs: Vec<(usize, u32)> = Vec::new();
     for ranking in &l.any {
         let n = periods(ranking.period);
@@ -199,6 +299,8 @@ fn last_place(
             })
             .collect();
         let mut last = vec![vec![false; n as usize]; members.len()];
+        // (place, of) per member and period, for the evidence.
+        let mut places: Vec<Vec<Option<(u32, u32)>>> = vec![vec![None; n as usize]; members.len()];
         for k in 0..n {
             let mut groups: BTreeMap<Option<OrgId>, Vec<usize>> = BTreeMap::new();
             for (m, &(ei, pi)) in members.iter().enumerate() {
@@ -215,6 +317,13 @@ fn last_place(
                     .push(m);
             }
             for list in groups.values() {
+                let of = u32::try_from(list.len()).unwrap_or(u32::MAX);
+                for &m in list {
+                    let mine = sums[m][k as usize];
+                    let above = list.iter().filter(|&&o| sums[o][k as usize] > mine).count();
+                    places[m][k as usize] =
+                        Some((u32::try_from(above + 1).unwrap_or(u32::MAX), of));
+                }
                 let scores = list.iter().map(|&m| sums[m][k as usize]);
                 let (Some(min), Some(max)) = (scores.clone().min(), scores.max()) else {
                     continue;
@@ -231,13 +340,14 @@ fn last_place(
             }
         }
         for (m, row) in last.iter().enumerate() {
+            let mut start = 0;
             let count = if ranking.consecutive {
                 let (ei, pi) = members[m];
                 let e = &evals[ei];
                 let (y0, y1) = year_bounds(e.tz, ctx.year);
                 let r = &e.results[pi];
                 // The run goes on from last year only for the stretch that opens the year.
-                let start = match (e.subject, r.from <= y0) {
+                start = match (e.subject, r.from <= y0) {
                     (SubjectId::Person(p), true) => {
                         carried.get(&(p, rule.clone())).copied().unwrap_or(0)
                     }
@@ -262,8 +372,44 @@ fn last_place(
             if count >= ranking.times {
                 met[m] = true;
             }
+            evidence[m].push(RankingEvidence {
+                period: ranking.period,
+                scope: ranking.scope,
+                times: ranking.times,
+                consecutive: ranking.consecutive,
+                periods: (0..n as usize)
+                    .map(|k| PeriodPlace {
+                        n: u32::try_from(k + 1).unwrap_or(u32::MAX),
+                        points: sums[m][k],
+                        place: places[m][k].map(|p| p.0),
+                        of: places[m][k].map_or(0, |p| p.1),
+                        last: row[k],
+                    })
+                    .collect(),
+                carried: start,
+                count,
+                met: count >= ranking.times,
+            });
         }
     }
+    Seen {
+        rankings: evidence,
+        met,
+        trailing_runs,
+    }
+}
+
+fn last_place(
+    ctx: &Context<'_>,
+    rule: &Arc<str>,
+    l: &LastPlace,
+    evals: &mut [SubjectEvaluation],
+    members: &[(usize, usize)],
+    carried: &Carried,
+) {
+    let Seen {
+        met, trailing_runs, ..
+    } = last_place_seen(ctx, rule, l, evals, members, carried);
     for (m, run) in trailing_runs {
         let (ei, pi) = members[m];
         let r = &mut evals[ei].results[pi];

@@ -175,7 +175,9 @@ pub use facts::{
     ItemCode, Method, Org, OrgId, Person, PersonId, Role, Subject, SubjectId, Timeline,
     UnknownName,
 };
-pub use group::evaluate_group;
+pub use group::{
+    LastPlaceEvidence, PeriodPlace, RankingEvidence, evaluate_group, last_place_evidence,
+};
 pub use model::*;
 pub use presets::{PRESETS, PolicySet, load_policy_file, parse_policy};
 pub use workflow::{AbsenceProposal, Declarable, InactiveProposal, Workflow};

@@ -25,6 +25,7 @@ mod orgs;
 mod pages;
 mod people;
 mod publicity;
+mod rankings;
 mod rbac;
 mod reminders;
 mod score;

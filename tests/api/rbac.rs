@@ -843,6 +843,124 @@ fn cases(f: &Fixture) -> BTreeMap<String, Case> {
             Some(Admin),
         ),
     );
+    // EQ-4 … EQ-7 and the own-rank proposal (src/review/rankings).
+    for (key, method, path, body, refused, allowed) in [
+        (
+            "POST /api/v1/orgs/{org_id}/ranking-publicity",
+            Method::POST,
+            format!("/api/v1/orgs/{b}/ranking-publicity"),
+            Some(json!({"year": 2026, "period": "quarter", "n": 1})),
+            vec![SecretaryA, Auditor, Security],
+            Admin,
+        ),
+        (
+            "POST /api/v1/orgs/{org_id}/ranking-filings",
+            Method::POST,
+            format!("/api/v1/orgs/{b}/ranking-filings"),
+            Some(json!({"year": 2026, "quarter": 1})),
+            vec![SecretaryA, Auditor, Security],
+            Admin,
+        ),
+        (
+            "GET /api/v1/orgs/{org_id}/ranking-filings",
+            Method::GET,
+            format!("/api/v1/orgs/{b}/ranking-filings?year=2026"),
+            None,
+            vec![SecretaryA, Security],
+            Auditor,
+        ),
+        (
+            "GET /api/v1/orgs/{org_id}/rank-evidence",
+            Method::GET,
+            format!("/api/v1/orgs/{b}/rank-evidence?year=2026"),
+            None,
+            vec![SecretaryA, Security],
+            Auditor,
+        ),
+        (
+            "GET /api/v1/orgs/{org_id}/rank-flags",
+            Method::GET,
+            format!("/api/v1/orgs/{b}/rank-flags?year=2026"),
+            None,
+            vec![SecretaryA, Security],
+            Auditor,
+        ),
+        (
+            "POST /api/v1/people/{person_id}/rank-flags/handle",
+            Method::POST,
+            format!("/api/v1/people/{pb}/rank-flags/handle"),
+            Some(json!({"year": 2026, "flag": "not_excellent", "action": "谈话"})),
+            vec![SecretaryA, Auditor, Security],
+            Admin,
+        ),
+        (
+            "POST /api/v1/falsifications",
+            Method::POST,
+            "/api/v1/falsifications".to_owned(),
+            Some(json!({"person_id": pb, "year": 2026, "reason": "虚报学习次数"})),
+            vec![SecretaryA, Auditor, Security],
+            Admin,
+        ),
+        (
+            "GET /api/v1/orgs/{org_id}/falsifications",
+            Method::GET,
+            format!("/api/v1/orgs/{b}/falsifications?year=2026"),
+            None,
+            vec![SecretaryA, Security],
+            Auditor,
+        ),
+        (
+            "GET /api/v1/orgs/{org_id}/proposals",
+            Method::GET,
+            format!("/api/v1/orgs/{b}/proposals"),
+            None,
+            vec![SecretaryA],
+            Auditor,
+        ),
+        // Cases out of scope are 404 like unknown ids (as for /cases/{case_id}).
+        (
+            "GET /api/v1/falsifications/{id}",
+            Method::GET,
+            "/api/v1/falsifications/1".to_owned(),
+            None,
+            vec![Security],
+            Admin,
+        ),
+        (
+            "POST /api/v1/falsifications/{id}/annul",
+            Method::POST,
+            "/api/v1/falsifications/1/annul".to_owned(),
+            Some(json!({"fact_id": fb, "note": "虚报"})),
+            vec![SecretaryA, Auditor, Security],
+            Admin,
+        ),
+        (
+            "POST /api/v1/falsifications/{id}/conclude",
+            Method::POST,
+            "/api/v1/falsifications/1/conclude".to_owned(),
+            Some(json!({"substantiated": true, "conclusion": "属实"})),
+            vec![SecretaryA, Auditor, Security],
+            Admin,
+        ),
+        (
+            "POST /api/v1/org-proposals/{id}/confirm",
+            Method::POST,
+            "/api/v1/org-proposals/1/confirm".to_owned(),
+            Some(json!({})),
+            vec![SecretaryA, Auditor, Security],
+            Admin,
+        ),
+        (
+            "POST /api/v1/org-proposals/{id}/decline",
+            Method::POST,
+            "/api/v1/org-proposals/1/decline".to_owned(),
+            Some(json!({"reason": "暂不开启"})),
+            vec![SecretaryA, Auditor, Security],
+            Admin,
+        ),
+    ] {
+        add(key, case(method, path, body, refused, Some(allowed)));
+    }
     m
 }
 

@@ -213,6 +213,8 @@ async fn org_page(
     };
     let children = orgs::list(&state.db, &user.principal, Some(OrgId(org.id))).await?;
     let rule = fixed_day::current(&state.db, org.id).await?;
+    // Settings the platform proposed (members' own rank under a ranking policy).
+    let proposals = crate::console::ranks::proposal_rows(state, &user.principal, &org).await?;
     let kind = OrgKind::parse(&org.kind).unwrap_or(OrgKind::Branch);
     let can = |perm: Perm| user.principal.require_in(perm, &org.path).is_ok();
     let installed: Vec<Value> = state
@@ -269,6 +271,7 @@ async fn org_page(
             errors => form.errors.unwrap_or_else(|| context! {}),
             confirm => form.confirm,
             form_id => new_form_id(),
+            proposals => proposals,
         },
     ))
 }

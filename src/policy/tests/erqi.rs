@@ -264,3 +264,49 @@ fn eq_6_probationary_last_once_in_the_committee_ranking_is_not_confirmed_on_time
     assert!(result_of(&yr, m).flags.is_empty());
     assert!(result_of(&yr, y).flags.is_empty());
 }
+
+// EQ-5 / EQ-6: the evidence staff see is the engine's own ranking.
+#[test]
+fn eq_5_evidence_is_what_the_group_stage_applies() {
+    let mut k = erqi();
+    let (a, b) = (k.member(), k.member());
+    let p = k.person(Role::Probationary);
+    for month in [1, 4] {
+        k.item(b, "dues", &format!("2026-{month:02}-05 10:00"));
+        k.item(b, "lecture", &format!("2026-{month:02}-06 10:00"));
+        k.item(p, "dues", &format!("2026-{month:02}-05 10:00"));
+    }
+    k.carried
+        .insert((a, std::sync::Arc::<str>::from("EQ-5")), 2);
+    let yr = k.year_eval();
+    let ev = crate::policy::last_place_evidence(&k.ctx(true), &yr.persons, &k.carried);
+    let of = |s: PersonId, rule: &str, flag: Option<&str>| {
+        ev.iter()
+            .find(|e| {
+                e.subject == SubjectId::Person(s) && e.rule == rule && e.flag.as_deref() == flag
+            })
+            .unwrap()
+            .clone()
+    };
+    // `a`: last in Q1 and Q2 (0 of 3), after two carried: four running, as the engine rates.
+    let ea = of(a, "EQ-5", None);
+    let q = &ea.rankings[0];
+    assert_eq!((q.carried, q.count, ea.met, ea.applies), (2, 4, true, true));
+    assert_eq!(q.periods[0].place, Some(3));
+    assert_eq!(q.periods[0].of, 3);
+    assert!(q.periods[0].last && q.periods[1].last && !q.periods[2].last);
+    assert_eq!(result_of(&yr, a).status, Status::Unqualified);
+    // The probationary member: second in Q1 (1 point against 2 and 0), not last.
+    let ep = of(p, "EQ-6", Some("not_confirmable_on_time"));
+    assert_eq!(ep.rankings[0].periods[0].place, Some(2));
+    assert_eq!(ep.rankings[0].periods[0].points, dec("1"));
+    assert!(!ep.met);
+    assert!(
+        !result_of(&yr, p)
+            .flags
+            .iter()
+            .any(|f| &**f == "not_confirmable_on_time")
+    );
+    // Everyone tied in Q3 (nobody earned anything): a shared place, nobody last.
+    assert_eq!(q.periods[2].place, Some(1));
+}
