@@ -57,6 +57,14 @@ pub enum ErrorCode {
     PublicityUnconfirmed,
     /// The publicity's window has not ended: it cannot be confirmed yet.
     WindowOpen,
+    /// SD-6: more five-star members than the quota allows.
+    StarQuotaExceeded,
+    /// A departure from what the platform proposes needs a recorded reason.
+    ReasonRequired,
+    /// The year is not closed yet: its results are not final.
+    YearNotClosed,
+    /// The star rating is not in a state that allows this step.
+    StarRatingState,
 }
 
 impl ErrorCode {
@@ -93,6 +101,10 @@ impl ErrorCode {
             Self::PeriodNotOver => "period_not_over",
             Self::PublicityUnconfirmed => "publicity_unconfirmed",
             Self::WindowOpen => "window_open",
+            Self::StarQuotaExceeded => "star_quota_exceeded",
+            Self::ReasonRequired => "reason_required",
+            Self::YearNotClosed => "year_not_closed",
+            Self::StarRatingState => "star_rating_state",
         }
     }
 
@@ -123,6 +135,10 @@ impl ErrorCode {
             | Self::PeriodNotOver
             | Self::PublicityUnconfirmed
             | Self::WindowOpen => StatusCode::CONFLICT,
+            Self::StarQuotaExceeded | Self::YearNotClosed | Self::StarRatingState => {
+                StatusCode::CONFLICT
+            }
+            Self::ReasonRequired => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -160,6 +176,10 @@ impl ErrorCode {
             Self::PeriodNotOver => "该期尚未结束",
             Self::PublicityUnconfirmed => "年度最后一期公示尚未核定",
             Self::WindowOpen => "公示期未满",
+            Self::StarQuotaExceeded => "五星级党员超出名额",
+            Self::ReasonRequired => "请填写理由",
+            Self::YearNotClosed => "该年度尚未结转",
+            Self::StarRatingState => "星级评定当前状态不能进行此操作",
         }
     }
 }

@@ -35,3 +35,7 @@ pub mod subject_score;
 pub mod system_setting;
 pub mod upload;
 pub mod year_closing;
+pub mod star_rating;
+pub mod star_rating_line;
+pub mod follow_up;
+pub mod excellent_confirmation;

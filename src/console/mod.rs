@@ -23,6 +23,7 @@ pub mod publicity;
 pub mod review;
 pub mod secretary;
 pub mod session;
+pub mod results;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -227,6 +228,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "console/investigation.html",
         include_str!("../../templates/console/investigation.html"),
     ),
+    (
+        "console/stars.html",
+        include_str!("../../templates/console/stars.html"),
+    ),
+    (
+        "console/results.html",
+        include_str!("../../templates/console/results.html"),
+    ),
 ];
 
 /// What the navigation offers: each entry needs the permission its API needs, so a
@@ -235,7 +244,7 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
     let role = user.principal.role;
     let secretary = role == Role::Secretary;
     let secretary_like = matches!(role, Role::Secretary | Role::Recorder);
-    let items: [(&str, &str, Option<Perm>); 16] = [
+    let items: [(&str, &str, Option<Perm>); 18] = [
         ("/console/", "今日", None),
         (
             if secretary {
@@ -289,6 +298,8 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
         ("/console/import", "导入", Some(Perm::PeopleWrite)),
         ("/console/accounts", "账号", Some(Perm::AccountsRead)),
         ("/console/audit", "审计日志", Some(Perm::AuditRead)),
+        ("/console/stars", "星级评定", Some(Perm::ScoresRead)),
+        ("/console/results", "年度结果", Some(Perm::ScoresRead)),
     ];
     let mut seen = std::collections::HashSet::new();
     items
@@ -586,6 +597,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     card::configure(cfg);
     review::configure(cfg);
     publicity::configure(cfg);
+    results::configure(cfg);
 }
 
 #[cfg(test)]

@@ -175,7 +175,7 @@ pub use facts::{
     ItemCode, Method, Org, OrgId, Person, PersonId, Role, Subject, SubjectId, Timeline,
     UnknownName,
 };
-pub use group::evaluate_group;
+pub use group::{evaluate_group, quota_seats};
 pub use model::*;
 pub use presets::{PRESETS, PolicySet, load_policy_file, parse_policy};
 pub use workflow::{AbsenceProposal, Declarable, InactiveProposal, Workflow};

@@ -4,3 +4,6 @@
 //! cases too (`cases::investigation`).
 
 pub mod publicity;
+pub mod results;
+pub mod routes;
+pub mod stars;

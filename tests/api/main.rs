@@ -31,3 +31,5 @@ mod score;
 mod security;
 mod storm;
 mod wire;
+mod results;
+mod stars;
