@@ -189,10 +189,15 @@ impl MigrationTrait for Migration {
                 .col(big_integer(ExcellentConfirmations::PersonId))
                 .col(text_null(ExcellentConfirmations::Note))
                 .col(big_integer(ExcellentConfirmations::ConfirmedBy))
-                .col(timestamp_with_time_zone(ExcellentConfirmations::ConfirmedAt))
+                .col(timestamp_with_time_zone(
+                    ExcellentConfirmations::ConfirmedAt,
+                ))
                 .foreign_key(
                     ForeignKey::create()
-                        .from(ExcellentConfirmations::Table, ExcellentConfirmations::PersonId)
+                        .from(
+                            ExcellentConfirmations::Table,
+                            ExcellentConfirmations::PersonId,
+                        )
                         .to(People::Table, People::Id),
                 )
                 .to_owned(),

@@ -20,10 +20,10 @@ pub mod auth_pages;
 pub mod card;
 pub mod people;
 pub mod publicity;
+pub mod results;
 pub mod review;
 pub mod secretary;
 pub mod session;
-pub mod results;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};

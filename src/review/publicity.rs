@@ -1024,7 +1024,13 @@ pub async fn publish_list(
         },
     )
     .await
-    .map_err(|e| if e.code == ErrorCode::Conflict { taken() } else { e })?;
+    .map_err(|e| {
+        if e.code == ErrorCode::Conflict {
+            taken()
+        } else {
+            e
+        }
+    })?;
     crate::audit::record(
         db,
         &principal.actor(),

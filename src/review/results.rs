@@ -300,8 +300,9 @@ fn member_result(policy: &Policy, l: Line<'_>) -> MemberResult {
     let score = if exempt {
         None
     } else {
-        l.row
-            .map_or(Some(Points(Decimal::ZERO)), |r| points_of(r.score.as_deref()))
+        l.row.map_or(Some(Points(Decimal::ZERO)), |r| {
+            points_of(r.score.as_deref())
+        })
     };
     let stars = if exempt {
         None
@@ -407,7 +408,10 @@ pub async fn year_results(
             &policy,
             Line {
                 person: p,
-                org_name: orgs.get(&p.org_id).map(|o| o.name.clone()).unwrap_or_default(),
+                org_name: orgs
+                    .get(&p.org_id)
+                    .map(|o| o.name.clone())
+                    .unwrap_or_default(),
                 row: rows.get(&(true, p.id)),
                 stars: stars.get(&p.id).copied(),
                 confirmed_excellent: excellent.contains(&p.id),
@@ -525,7 +529,8 @@ pub fn result_table(r: &YearResults) -> Table {
                     Cell::text(m.org_name.clone()),
                     m.score.map_or(Cell::Empty, |s| Cell::Number(s.0)),
                     if stars {
-                        m.stars.map_or(Cell::Empty, |s| Cell::Number(Decimal::from(s)))
+                        m.stars
+                            .map_or(Cell::Empty, |s| Cell::Number(Decimal::from(s)))
                     } else {
                         m.rating_label.clone().map_or(Cell::Empty, Cell::Text)
                     },

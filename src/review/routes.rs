@@ -19,7 +19,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/orgs/{org_id}/stars/{year}/confirm",
             web::post().to(confirm_stars),
         )
-        .route("/orgs/{org_id}/stars/{year}/file", web::post().to(file_stars))
+        .route(
+            "/orgs/{org_id}/stars/{year}/file",
+            web::post().to(file_stars),
+        )
         .route(
             "/orgs/{org_id}/stars/{year}/publish",
             web::post().to(publish_stars),
@@ -168,7 +171,10 @@ pub async fn get_results(
     let year = valid_year(year)?;
     let org =
         crate::org::service::scoped(&state.db, &principal, Perm::ScoresRead, OrgId(org_id)).await?;
-    Ok(HttpResponse::Ok().json(results::year_results(&state.db, &state.scoring, &org, year).await?))
+    Ok(
+        HttpResponse::Ok()
+            .json(results::year_results(&state.db, &state.scoring, &org, year).await?),
+    )
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -194,7 +200,14 @@ pub async fn export_results(
     let year = valid_year(year)?;
     let org =
         crate::org::service::scoped(&state.db, &principal, Perm::ScoresRead, OrgId(org_id)).await?;
-    results_download(&state, &principal, &org, year, q.format.unwrap_or(ExportFormat::Xlsx)).await
+    results_download(
+        &state,
+        &principal,
+        &org,
+        year,
+        q.format.unwrap_or(ExportFormat::Xlsx),
+    )
+    .await
 }
 
 /// The form as a download, audited (the API and the console).

@@ -712,10 +712,9 @@ pub async fn record_follow_up(
         let p = crate::org::people::find(&state.db, PersonId(input.person_id)).await;
         let here = crate::org::service::subtree_ids(&state.db, &org).await?;
         return Err(match p {
-            Ok(p) if here.contains(&p.org_id) => AppError::conflict(format!(
-                "{}不在 {year} 年度二星及以下的帮扶名单中",
-                p.name
-            )),
+            Ok(p) if here.contains(&p.org_id) => {
+                AppError::conflict(format!("{}不在 {year} 年度二星及以下的帮扶名单中", p.name))
+            }
             _ => AppError::not_found("本支部没有这名党员"),
         });
     };
@@ -747,7 +746,10 @@ pub async fn record_follow_up(
         return Err(AppError::field("held_on", "日期不能晚于今天"));
     }
     if input.held_on < NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(NaiveDate::MIN) {
-        return Err(AppError::field("held_on", format!("日期不能早于 {year} 年")));
+        return Err(AppError::field(
+            "held_on",
+            format!("日期不能早于 {year} 年"),
+        ));
     }
     let txn = crate::db::begin(&state.db).await?;
     let id = entity::follow_up::Entity::insert(entity::follow_up::ActiveModel {

@@ -48,7 +48,11 @@ async fn past_years(
         .collect())
 }
 
-async fn years(state: web::Data<AppState>, session: MemberSession, req: HttpRequest) -> HttpResponse {
+async fn years(
+    state: web::Data<AppState>,
+    session: MemberSession,
+    req: HttpRequest,
+) -> HttpResponse {
     let person = match person_of(&state, &session, &req).await {
         Ok(p) => p,
         Err(resp) => return resp,

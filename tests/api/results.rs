@@ -38,7 +38,14 @@ async fn item(app: &TestApp, admin: &str, person: i64, code: &str, at: &str, poi
 
 /// A member of `org` scoring exactly `score` in 2025 under town-2019: the ten incentive
 /// items (≤ 4 each, TW-3), then the 3-point base lines, then the 1-point ones (TW-2).
-async fn town_member(app: &TestApp, admin: &str, org: i64, name: &str, n: usize, score: i64) -> i64 {
+async fn town_member(
+    app: &TestApp,
+    admin: &str,
+    org: i64,
+    name: &str,
+    n: usize,
+    score: i64,
+) -> i64 {
     let p = app
         .person(admin, name, &format!("137{:08}", 2000 + n), org, "member")
         .await;
@@ -48,7 +55,15 @@ async fn town_member(app: &TestApp, admin: &str, org: i64, name: &str, n: usize,
         if pts == 0 {
             break;
         }
-        item(app, admin, p, code, &format!("2025-0{}-15T10:00:00+08:00", 1 + i % 9), Some(pts)).await;
+        item(
+            app,
+            admin,
+            p,
+            code,
+            &format!("2025-0{}-15T10:00:00+08:00", 1 + i % 9),
+            Some(pts),
+        )
+        .await;
         left -= pts;
     }
     let threes = [
@@ -77,7 +92,15 @@ async fn town_member(app: &TestApp, admin: &str, org: i64, name: &str, n: usize,
             if left == 0 {
                 break;
             }
-            item(app, admin, p, code, &format!("2025-{month:02}-05T10:00:00+08:00"), None).await;
+            item(
+                app,
+                admin,
+                p,
+                code,
+                &format!("2025-{month:02}-05T10:00:00+08:00"),
+                None,
+            )
+            .await;
             left -= 1;
         }
     }
@@ -146,8 +169,14 @@ async fn tw_7_sixty_is_qualified_below_sixty_unqualified() {
     assert_eq!(list.body["closed"], true);
     assert_eq!(list.body["grade_header"], "等次");
     let (m59, m60) = (member(&list.body, p[0]), member(&list.body, p[1]));
-    assert_eq!((m59["rating"].clone(), m59["rating_label"].clone()), (json!("unqualified"), json!("不合格")));
-    assert_eq!((m60["rating"].clone(), m60["rating_label"].clone()), (json!("qualified"), json!("合格")));
+    assert_eq!(
+        (m59["rating"].clone(), m59["rating_label"].clone()),
+        (json!("unqualified"), json!("不合格"))
+    );
+    assert_eq!(
+        (m60["rating"].clone(), m60["rating_label"].clone()),
+        (json!("qualified"), json!("合格"))
+    );
     // TW-7: 60 and above a reward of at most 5 yuan a point; below 80 no awards.
     assert_eq!(m60["reward_max"], 300);
     assert_eq!(m59["reward_max"], Value::Null);
@@ -176,7 +205,10 @@ async fn tw_7_sixty_is_qualified_below_sixty_unqualified() {
     assert_eq!(r59[3].to_string(), "不合格");
     assert_eq!(r59[4].to_string(), "否");
     let r60 = row_of(&range, "成员60");
-    assert_eq!((r60[2].clone(), r60[3].to_string()), (Data::Float(60.0), "合格".to_owned()));
+    assert_eq!(
+        (r60[2].clone(), r60[3].to_string()),
+        (Data::Float(60.0), "合格".to_owned())
+    );
     let r90 = row_of(&range, "成员90");
     assert_eq!(r90[3].to_string(), "优秀（待支部确认）");
     let (status, csv) = download(
@@ -195,7 +227,12 @@ async fn tw_7_sixty_is_qualified_below_sixty_unqualified() {
         .get(&format!("/api/v1/orgs/{}/results/2025", w.b), &w.sec_b2)
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let (status, _) = download(&app, &w.sec_b2, &format!("/api/v1/orgs/{}/results/2025/export", w.b)).await;
+    let (status, _) = download(
+        &app,
+        &w.sec_b2,
+        &format!("/api/v1/orgs/{}/results/2025/export", w.b),
+    )
+    .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let r = app.get("/api/v1/orgs/999999/results/2025", &w.admin).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
@@ -207,16 +244,18 @@ async fn tw_7_below_eighty_no_awards_ninety_proposed_excellent() {
     let (w, p) = town(&app, &[79, 80, 90]).await;
     let path = format!("/api/v1/orgs/{}/results/2025/excellent", w.b);
     // Not before the year is closed.
-    let r = app
-        .post(&path, &w.sec_b, json!({"person_id": p[2]}))
-        .await;
+    let r = app.post(&path, &w.sec_b, json!({"person_id": p[2]})).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     assert_eq!(r.body["code"], "year_not_closed");
     let open = app
         .get(&format!("/api/v1/orgs/{}/results/2025", w.b), &w.sec_b)
         .await;
     assert_eq!(open.body["closed"], false);
-    assert_eq!(member(&open.body, p[1])["award_eligible"], false, "provisional");
+    assert_eq!(
+        member(&open.body, p[1])["award_eligible"],
+        false,
+        "provisional"
+    );
     close(&app, &w, 2025).await;
     let list = app
         .get(&format!("/api/v1/orgs/{}/results/2025", w.b), &w.sec_b)
@@ -235,7 +274,10 @@ async fn tw_7_below_eighty_no_awards_ninety_proposed_excellent() {
         "{}",
         list.text
     );
-    assert_eq!((m80["award_eligible"].clone(), m80["rating"].clone()), (json!(true), json!("qualified")));
+    assert_eq!(
+        (m80["award_eligible"].clone(), m80["rating"].clone()),
+        (json!(true), json!("qualified"))
+    );
     assert_eq!(m80["reward_max"], 400);
     assert_eq!(m90["rating"], "excellent");
     assert_eq!(m90["rating_label"], "优秀（待支部确认）");
@@ -243,13 +285,19 @@ async fn tw_7_below_eighty_no_awards_ninety_proposed_excellent() {
     // Refusals: not proposed, unknown member, another branch's secretary.
     let r = app.post(&path, &w.sec_b, json!({"person_id": p[1]})).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
-    let r = app.post(&path, &w.sec_b, json!({"person_id": 999999})).await;
+    let r = app
+        .post(&path, &w.sec_b, json!({"person_id": 999999}))
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let r = app.post(&path, &w.sec_b2, json!({"person_id": p[2]})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // The branch confirms 优秀 (audited); once.
     let r = app
-        .post(&path, &w.sec_b, json!({"person_id": p[2], "note": "支委会讨论通过"}))
+        .post(
+            &path,
+            &w.sec_b,
+            json!({"person_id": p[2], "note": "支委会讨论通过"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["rating_label"], "优秀");
@@ -291,13 +339,23 @@ async fn tw_7_below_eighty_no_awards_ninety_proposed_excellent() {
 /// clock then moved to the end of the year.
 async fn xihu(app: &TestApp) -> Sd {
     let w = world(app, "xihu-2017").await;
-    app.state
-        .clock
-        .set(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("t"));
+    app.state.clock.set(
+        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+            .single()
+            .expect("t"),
+    );
     w
 }
 
-async fn activity(app: &TestApp, admin: &str, org: i64, kind: &str, title: &str, start: &str, points: Option<i64>) -> i64 {
+async fn activity(
+    app: &TestApp,
+    admin: &str,
+    org: i64,
+    kind: &str,
+    title: &str,
+    start: &str,
+    points: Option<i64>,
+) -> i64 {
     let starts = chrono::DateTime::parse_from_rfc3339(start).expect("start");
     let r = app
         .post(
@@ -329,34 +387,106 @@ async fn xh_18_member_stars_in_the_result_list() {
     let mut days = Vec::new();
     for month in 1..=12 {
         let start = format!("2026-{month:02}-10T14:00:00+08:00");
-        days.push((activity(&app, &w.admin, w.b, "fixed_day", &format!("{month}月主题党日"), &start, None).await, start));
+        days.push((
+            activity(
+                &app,
+                &w.admin,
+                w.b,
+                "fixed_day",
+                &format!("{month}月主题党日"),
+                &start,
+                None,
+            )
+            .await,
+            start,
+        ));
     }
-    let meeting = activity(&app, &w.admin, w.b, "meeting", "专题学习会", "2026-06-20T09:00:00+08:00", Some(10)).await;
-    app.state
-        .clock
-        .set(Utc.with_ymd_and_hms(2026, 12, 20, 2, 0, 0).single().expect("t"));
+    let meeting = activity(
+        &app,
+        &w.admin,
+        w.b,
+        "meeting",
+        "专题学习会",
+        "2026-06-20T09:00:00+08:00",
+        Some(10),
+    )
+    .await;
+    app.state.clock.set(
+        Utc.with_ymd_and_hms(2026, 12, 20, 2, 0, 0)
+            .single()
+            .expect("t"),
+    );
     let names = ["一星", "二星", "三星", "四星", "五星"];
     let mut p = Vec::new();
     for (n, name) in names.iter().enumerate() {
-        p.push(app.person(&w.admin, name, &format!("136{:08}", 3000 + n), w.b, "member").await);
+        p.push(
+            app.person(
+                &w.admin,
+                name,
+                &format!("136{:08}", 3000 + n),
+                w.b,
+                "member",
+            )
+            .await,
+        );
     }
     // 1★: 10 (study only); 2★: 60 (twelve fixed days); 3★: 70; 4★: 80; 5★: exactly 100.
-    item(&app, &w.admin, p[0], "study", "2026-03-01T10:00:00+08:00", Some(10)).await;
+    item(
+        &app,
+        &w.admin,
+        p[0],
+        "study",
+        "2026-03-01T10:00:00+08:00",
+        Some(10),
+    )
+    .await;
     for person in &p[1..] {
         for (day, start) in &days {
             attended(&app, &w.admin, *day, *person, start).await;
         }
     }
     for person in &p[2..] {
-        item(&app, &w.admin, *person, "study", "2026-03-01T10:00:00+08:00", Some(10)).await;
+        item(
+            &app,
+            &w.admin,
+            *person,
+            "study",
+            "2026-03-01T10:00:00+08:00",
+            Some(10),
+        )
+        .await;
     }
     for person in &p[3..] {
-        item(&app, &w.admin, *person, "honor_province", "2026-05-01T10:00:00+08:00", None).await;
+        item(
+            &app,
+            &w.admin,
+            *person,
+            "honor_province",
+            "2026-05-01T10:00:00+08:00",
+            None,
+        )
+        .await;
     }
-    item(&app, &w.admin, p[4], "honor_city", "2026-07-01T10:00:00+08:00", None).await;
+    item(
+        &app,
+        &w.admin,
+        p[4],
+        "honor_city",
+        "2026-07-01T10:00:00+08:00",
+        None,
+    )
+    .await;
     attended(&app, &w.admin, meeting, p[4], "2026-06-20T09:00:00+08:00").await;
     for d in 1..=6 {
-        item(&app, &w.admin, p[4], "community_service", &format!("2026-08-{d:02}T10:00:00+08:00"), None).await;
+        item(
+            &app,
+            &w.admin,
+            p[4],
+            "community_service",
+            &format!("2026-08-{d:02}T10:00:00+08:00"),
+            None,
+        )
+        .await;
     }
     let list = app
         .get(&format!("/api/v1/orgs/{}/results/2026", w.b), &w.sec_b)
@@ -381,11 +511,17 @@ async fn xh_18_member_stars_in_the_result_list() {
         ]
     );
     // After the year closes (XH-15.1 takes 5 from the member with no fixed day).
-    app.state
-        .clock
-        .set(Utc.with_ymd_and_hms(2027, 1, 5, 2, 0, 0).single().expect("t"));
+    app.state.clock.set(
+        Utc.with_ymd_and_hms(2027, 1, 5, 2, 0, 0)
+            .single()
+            .expect("t"),
+    );
     let r = app
-        .post(&format!("/api/v1/orgs/{}/years/2026/close", w.c), &w.admin, json!({}))
+        .post(
+            &format!("/api/v1/orgs/{}/years/2026/close", w.c),
+            &w.admin,
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let (status, bytes) = download(
@@ -431,7 +567,16 @@ async fn xh_17_organization_stars_in_the_result_list() {
     for (org, n) in [(w.b, 25), (w.b2, 12)] {
         for i in 0..n {
             let start = format!("2026-{:02}-{:02}T14:00:00+08:00", 1 + i % 12, 2 + i / 12);
-            activity(&app, &w.admin, org, "meeting", &format!("学习会{i}"), &start, None).await;
+            activity(
+                &app,
+                &w.admin,
+                org,
+                "meeting",
+                &format!("学习会{i}"),
+                &start,
+                None,
+            )
+            .await;
         }
     }
     let list = app
@@ -448,14 +593,20 @@ async fn xh_17_organization_stars_in_the_result_list() {
             .unwrap_or_else(|| panic!("org {id}: {}", list.text))
     };
     let (b, b2) = (org(w.b), org(w.b2));
-    assert_eq!((b["score"].clone(), b["stars"].clone()), (json!(125), json!(4)));
+    assert_eq!(
+        (b["score"].clone(), b["stars"].clone()),
+        (json!(125), json!(4))
+    );
     assert!(
         b["reading"]
             .as_str()
             .is_some_and(|r| r.contains("120–149 分评为四星级")),
         "{b}"
     );
-    assert_eq!((b2["score"].clone(), b2["stars"].clone()), (json!(60), json!(2)));
+    assert_eq!(
+        (b2["score"].clone(), b2["stars"].clone()),
+        (json!(60), json!(2))
+    );
     // A branch secretary sees their own branch only.
     let r = app
         .get(&format!("/api/v1/orgs/{}/results/2026", w.c), &w.sec_b)
@@ -464,5 +615,10 @@ async fn xh_17_organization_stars_in_the_result_list() {
     let own = app
         .get(&format!("/api/v1/orgs/{}/results/2026", w.b), &w.sec_b)
         .await;
-    assert_eq!(own.body["orgs"].as_array().map(Vec::len), Some(1), "{}", own.text);
+    assert_eq!(
+        own.body["orgs"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        own.text
+    );
 }

@@ -65,7 +65,14 @@ pub async fn world(app: &TestApp, policy: &str) -> Sd {
 
 /// A member of `org` scoring `score` in 2025 under sdtbu-2018 (base up to 70, then
 /// contribution).
-pub async fn sd_member(app: &TestApp, admin: &str, org: i64, name: &str, n: usize, score: i64) -> i64 {
+pub async fn sd_member(
+    app: &TestApp,
+    admin: &str,
+    org: i64,
+    name: &str,
+    n: usize,
+    score: i64,
+) -> i64 {
     let p = app
         .person(admin, name, &format!("139{:08}", 1000 + n), org, "member")
         .await;
@@ -266,9 +273,13 @@ async fn sd_6_departure_needs_a_reason_and_stays_within_quota_or_is_refused() {
     assert_eq!(r.body["code"], "reason_required");
     // Five stars below 90 points, even within the quota.
     let r = app
-        .post(&path, &w.sec_b, json!({"departures": [
+        .post(
+            &path,
+            &w.sec_b,
+            json!({"departures": [
             {"person_id": p95, "stars": 4, "reason": "一贯表现一般"},
-            {"person_id": p85, "stars": 5, "reason": "抗洪抢险表现突出"}]}))
+            {"person_id": p85, "stars": 5, "reason": "抗洪抢险表现突出"}]}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert_eq!(r.body["code"], "validation_failed");
@@ -299,17 +310,33 @@ async fn sd_6_departure_needs_a_reason_and_stays_within_quota_or_is_refused() {
     assert_eq!(audit_count(&app, "confirm_stars").await, 0);
     // The secretary's phone page refuses the same, with the message beside the list.
     let desk = Desk::new(&app);
-    assert_eq!(desk.login("sec-b", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        desk.login("sec-b", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
     let page = desk
         .get(&format!("/console/stars?org={}&year=2025", w.b))
         .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-    assert!(page.text.contains("系统建议") && page.text.contains("确认星级"), "{}", page.text);
-    let (org, s75, p75s) = (w.b.to_string(), format!("stars_{p75}"), format!("proposed_{p75}"));
+    assert!(
+        page.text.contains("系统建议") && page.text.contains("确认星级"),
+        "{}",
+        page.text
+    );
+    let (org, s75, p75s) = (
+        w.b.to_string(),
+        format!("stars_{p75}"),
+        format!("proposed_{p75}"),
+    );
     let refused = desk
         .post(
             "/console/stars/confirm",
-            &[("org", org.as_str()), ("year", "2025"), (s75.as_str(), "4"), (p75s.as_str(), "3")],
+            &[
+                ("org", org.as_str()),
+                ("year", "2025"),
+                (s75.as_str(), "4"),
+                (p75s.as_str(), "3"),
+            ],
         )
         .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
@@ -317,10 +344,14 @@ async fn sd_6_departure_needs_a_reason_and_stays_within_quota_or_is_refused() {
     assert_eq!(audit_count(&app, "confirm_stars").await, 0);
     // A swap within the quota, each with its reason: confirmed.
     let r = app
-        .post(&path, &w.sec_b, json!({"departures": [
+        .post(
+            &path,
+            &w.sec_b,
+            json!({"departures": [
             {"person_id": p95, "stars": 4, "reason": "年内受到通报批评，一贯表现不足"},
             {"person_id": p93, "stars": 5, "reason": "全年表现突出，群众公认"},
-            {"person_id": p98, "stars": 5}]}))
+            {"person_id": p98, "stars": 5}]}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["state"], "confirmed");
@@ -328,12 +359,19 @@ async fn sd_6_departure_needs_a_reason_and_stays_within_quota_or_is_refused() {
     assert_eq!(r.body["confirmed_by"], "sec-b");
     let l95 = line(&r.body, p95);
     assert_eq!(
-        (l95["proposed_stars"].clone(), l95["stars"].clone(), l95["departed"].clone()),
+        (
+            l95["proposed_stars"].clone(),
+            l95["stars"].clone(),
+            l95["departed"].clone()
+        ),
         (json!(5), json!(4), json!(true))
     );
     assert_eq!(l95["reason"], "年内受到通报批评，一贯表现不足");
     let l98 = line(&r.body, p98);
-    assert_eq!((l98["stars"].clone(), l98["departed"].clone()), (json!(5), json!(false)));
+    assert_eq!(
+        (l98["stars"].clone(), l98["departed"].clone()),
+        (json!(5), json!(false))
+    );
     assert_eq!(audit_count(&app, "confirm_stars").await, 1);
     // Confirmed once: a second confirmation is refused.
     let r = app.post(&path, &w.sec_b, json!({})).await;
@@ -354,7 +392,10 @@ async fn sd_6_departure_needs_a_reason_and_stays_within_quota_or_is_refused() {
         .iter()
         .find(|m| m["person_id"] == json!(p95))
         .expect("member");
-    assert_eq!((m["stars"].clone(), m["stars_source"].clone()), (json!(4), json!("confirmed")));
+    assert_eq!(
+        (m["stars"].clone(), m["stars_source"].clone()),
+        (json!(4), json!("confirmed"))
+    );
 }
 
 #[tokio::test]
@@ -377,7 +418,9 @@ async fn sd_6_filed_and_published() {
     // The branch cannot file its own rating; another branch is out of scope.
     let r = app.post(&format!("{base}/file"), &w.sec_b, json!({})).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
-    let r = app.post(&format!("{base}/file"), &w.sec_b2, json!({})).await;
+    let r = app
+        .post(&format!("{base}/file"), &w.sec_b2, json!({}))
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // The general branch files it: who and when.
     let r = app.post(&format!("{base}/file"), &w.sec_g, json!({})).await;
@@ -403,7 +446,10 @@ async fn sd_6_filed_and_published() {
     assert_eq!(p.period, "stars");
     assert_eq!(p.rule, "SD-6");
     assert_eq!(p.state, "open");
-    assert_eq!(vanguard::review::publicity::label_of(&p), "2025年度星级评定");
+    assert_eq!(
+        vanguard::review::publicity::label_of(&p),
+        "2025年度星级评定"
+    );
     let rows: Vec<Value> = serde_json::from_str(&p.rows).expect("rows");
     assert_eq!(rows.len(), 12);
     assert_eq!(
@@ -418,7 +464,11 @@ async fn sd_6_filed_and_published() {
     assert_eq!(audit_count(&app, "file_stars").await, 1);
     assert_eq!(audit_count(&app, "publish_publicity").await, 1);
     // The console page shows the state to the branch.
-    app.state.clock.set(Utc.with_ymd_and_hms(2026, 3, 2, 2, 0, 0).single().expect("t"));
+    app.state.clock.set(
+        Utc.with_ymd_and_hms(2026, 3, 2, 2, 0, 0)
+            .single()
+            .expect("t"),
+    );
     let desk = Desk::new(&app);
     let r = desk.login("sec-b", PASSWORD).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
@@ -426,7 +476,11 @@ async fn sd_6_filed_and_published() {
         .get(&format!("/console/stars?org={}&year=2025", w.b))
         .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-    assert!(page.text.contains("已公示") && page.text.contains("sec-g"), "{}", page.text);
+    assert!(
+        page.text.contains("已公示") && page.text.contains("sec-g"),
+        "{}",
+        page.text
+    );
 }
 
 #[tokio::test]
@@ -441,7 +495,12 @@ async fn sd_6_two_stars_or_below_listed_for_follow_up() {
         .as_array()
         .expect("list")
         .iter()
-        .map(|f| (f["score"].as_i64().unwrap_or(-1), f["stars"].as_i64().unwrap_or(-1)))
+        .map(|f| {
+            (
+                f["score"].as_i64().unwrap_or(-1),
+                f["stars"].as_i64().unwrap_or(-1),
+            )
+        })
         .collect();
     assert_eq!(listed, vec![(65, 2), (55, 1), (45, 1), (35, 0), (20, 0)]);
     let (p65, p98) = (person_of(&w, 65), person_of(&w, 98));
@@ -454,17 +513,32 @@ async fn sd_6_two_stars_or_below_listed_for_follow_up() {
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     let mut unknown = talk.clone();
     unknown["person_id"] = json!(999999);
-    assert_eq!(app.post(&path, &w.sec_b, unknown).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.post(&path, &w.sec_b, unknown).await.status,
+        StatusCode::NOT_FOUND
+    );
     let mut kind = talk.clone();
     kind["kind"] = json!("chat");
-    assert_eq!(app.post(&path, &w.sec_b, kind).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.post(&path, &w.sec_b, kind).await.status,
+        StatusCode::BAD_REQUEST
+    );
     let mut note = talk.clone();
     note["note"] = json!(" ");
-    assert_eq!(app.post(&path, &w.sec_b, note).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.post(&path, &w.sec_b, note).await.status,
+        StatusCode::BAD_REQUEST
+    );
     let mut future = talk.clone();
     future["held_on"] = json!("2026-03-05");
-    assert_eq!(app.post(&path, &w.sec_b, future).await.status, StatusCode::BAD_REQUEST);
-    assert_eq!(app.post(&path, &w.sec_b2, talk.clone()).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.post(&path, &w.sec_b, future).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.post(&path, &w.sec_b2, talk.clone()).await.status,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(audit_count(&app, "record_follow_up").await, 0);
     // Recorded: who, when, the note; audited.
     let r = app.post(&path, &w.sec_b, talk).await;
@@ -508,7 +582,11 @@ async fn sd_3_closed_year_archived_readable_and_new_year_starts_at_zero() {
     assert_eq!(s.body["score"]["score"], 7);
     // The branch confirms; the member reads the archived year on /m/.
     let r = app
-        .post(&format!("/api/v1/orgs/{}/stars/2025/confirm", w.b), &w.sec_b, json!({}))
+        .post(
+            &format!("/api/v1/orgs/{}/stars/2025/confirm", w.b),
+            &w.sec_b,
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     app.bind(p98, "o-p98").await;
@@ -519,7 +597,11 @@ async fn sd_3_closed_year_archived_readable_and_new_year_starts_at_zero() {
     assert!(list.text.contains("2025 年"), "{}", list.text);
     let y = phone.get("/m/years/2025").await;
     assert_eq!(y.status, StatusCode::OK, "{}", y.text);
-    assert!(y.text.contains("98") && y.text.contains("5 星（支部已评定）"), "{}", y.text);
+    assert!(
+        y.text.contains("98") && y.text.contains("5 星（支部已评定）"),
+        "{}",
+        y.text
+    );
     assert!(y.text.contains("已结转存档"), "{}", y.text);
     assert!(y.text.contains("贡献积分"), "the year's items: {}", y.text);
     // The running year stays on /m/ and starts from its own items.
@@ -529,12 +611,19 @@ async fn sd_3_closed_year_archived_readable_and_new_year_starts_at_zero() {
     assert_eq!(none.status, StatusCode::NOT_FOUND);
     // Staff read it in the console.
     let desk = Desk::new(&app);
-    assert_eq!(desk.login("sec-b", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        desk.login("sec-b", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
     let page = desk
         .get(&format!("/console/results?org={}&year=2025", w.b))
         .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-    assert!(page.text.contains("已结转") && page.text.contains("党员00"), "{}", page.text);
+    assert!(
+        page.text.contains("已结转") && page.text.contains("党员00"),
+        "{}",
+        page.text
+    );
 }
 
 #[tokio::test]
@@ -567,11 +656,19 @@ async fn sd_7_excluded_member_gets_no_star() {
     assert_eq!(line(&v.body, person_of(&w, 95))["stars"], 4);
     // No star for the excluded member, even with a reason.
     let r = app
-        .post(&format!("/api/v1/orgs/{}/stars/2025/confirm", w.b), &w.sec_b, json!({"departures": [{"person_id": ex, "stars": 3, "reason": "照顾"}]}))
+        .post(
+            &format!("/api/v1/orgs/{}/stars/2025/confirm", w.b),
+            &w.sec_b,
+            json!({"departures": [{"person_id": ex, "stars": 3, "reason": "照顾"}]}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     let r = app
-        .post(&format!("/api/v1/orgs/{}/stars/2025/confirm", w.b), &w.sec_b, json!({}))
+        .post(
+            &format!("/api/v1/orgs/{}/stars/2025/confirm", w.b),
+            &w.sec_b,
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     // Listed as 免评 in the result list, without score or stars.
@@ -586,11 +683,17 @@ async fn sd_7_excluded_member_gets_no_star() {
         .expect("excluded member");
     assert_eq!(m["exempt"], true);
     assert_eq!(m["status_label"], "免评");
-    assert_eq!((m["stars"].clone(), m["score"].clone()), (Value::Null, Value::Null));
+    assert_eq!(
+        (m["stars"].clone(), m["score"].clone()),
+        (Value::Null, Value::Null)
+    );
     assert_eq!(m["award_eligible"], false);
     // Not on the follow-up list either.
     let f = app
-        .get(&format!("/api/v1/orgs/{}/stars/2025/follow-ups", w.b), &w.sec_b)
+        .get(
+            &format!("/api/v1/orgs/{}/stars/2025/follow-ups", w.b),
+            &w.sec_b,
+        )
         .await;
     assert!(
         !f.body
