@@ -121,7 +121,7 @@ async fn town(app: &TestApp, scores: &[i64]) -> (Sd, Vec<i64>) {
     (w, people)
 }
 
-fn member<'a>(list: &'a Value, person: i64) -> &'a Value {
+fn member(list: &Value, person: i64) -> &Value {
     list["members"]
         .as_array()
         .expect("members")
@@ -140,7 +140,7 @@ fn sheet(bytes: &[u8]) -> calamine::Range<Data> {
 fn row_of(range: &calamine::Range<Data>, name: &str) -> Vec<Data> {
     range
         .rows()
-        .find(|r| r.first().is_some_and(|c| c.to_string() == name))
+        .find(|r| r.first().is_some_and(|c| *c == name))
         .unwrap_or_else(|| panic!("row {name}"))
         .to_vec()
 }

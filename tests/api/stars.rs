@@ -130,7 +130,7 @@ fn person_of(w: &Sd, score: i64) -> i64 {
         .expect("person with that score")
 }
 
-fn line<'a>(v: &'a Value, person: i64) -> &'a Value {
+fn line(v: &Value, person: i64) -> &Value {
     v["lines"]
         .as_array()
         .expect("lines")
