@@ -45,6 +45,37 @@ pub struct StarsOf {
     pub source: StarsSource,
 }
 
+/// SD-6: the stars the branch confirmed for these people in `year` (`None` inside: 免评).
+/// The one read of `star_ratings`; every view of a closed year's stars overlays it.
+pub async fn confirmed_stars(
+    db: &impl ConnectionTrait,
+    year: i32,
+    persons: &[i64],
+) -> AppResult<HashMap<i64, Option<i32>>> {
+    let ratings: Vec<i64> = entity::star_rating::Entity::find()
+        .filter(entity::star_rating::Column::Year.eq(year))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let mut out = HashMap::new();
+    if ratings.is_empty() {
+        return Ok(out);
+    }
+    for chunk in persons.chunks(500) {
+        for l in entity::star_rating_line::Entity::find()
+            .filter(entity::star_rating_line::Column::RatingId.is_in(ratings.clone()))
+            .filter(entity::star_rating_line::Column::PersonId.is_in(chunk.to_vec()))
+            .all(db)
+            .await?
+        {
+            out.insert(l.person_id, l.stars);
+        }
+    }
+    Ok(out)
+}
+
 /// SD-6: the stars of every member of `org`'s subtree for `year`: what the branch
 /// confirmed (`star_ratings`) where it did, else the engine's stars of `subject_scores`
 /// (the proposal). `subject_scores` itself is never rewritten: it stays the engine's
@@ -82,28 +113,15 @@ pub async fn confirmed_or_proposed_stars(
             }
         }
     }
-    // Ratings of any organization of the subtree (a member who moved since is still
-    // rated where the year was closed).
-    let ratings: Vec<i64> = entity::star_rating::Entity::find()
-        .filter(entity::star_rating::Column::Year.eq(year))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    for chunk in ratings.chunks(500) {
-        for l in entity::star_rating_line::Entity::find()
-            .filter(entity::star_rating_line::Column::RatingId.is_in(chunk.to_vec()))
-            .all(db)
-            .await?
-        {
-            if let Some(s) = out.get_mut(&l.person_id) {
-                *s = StarsOf {
-                    stars: l.stars,
-                    source: StarsSource::Confirmed,
-                };
-            }
-        }
+    let ids: Vec<i64> = out.keys().copied().collect();
+    for (person, stars) in confirmed_stars(db, year, &ids).await? {
+        out.insert(
+            person,
+            StarsOf {
+                stars,
+                source: StarsSource::Confirmed,
+            },
+        );
     }
     Ok(out)
 }
@@ -115,32 +133,18 @@ pub async fn stars_of_person(
     year: i32,
     engine: Option<i32>,
 ) -> AppResult<StarsOf> {
-    let ratings: Vec<i64> = entity::star_rating::Entity::find()
-        .filter(entity::star_rating::Column::Year.eq(year))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    let line = if ratings.is_empty() {
-        None
-    } else {
-        entity::star_rating_line::Entity::find()
-            .filter(entity::star_rating_line::Column::PersonId.eq(person))
-            .filter(entity::star_rating_line::Column::RatingId.is_in(ratings))
-            .one(db)
-            .await?
-    };
-    Ok(match line {
-        Some(l) => StarsOf {
-            stars: l.stars,
-            source: StarsSource::Confirmed,
+    Ok(
+        match confirmed_stars(db, year, &[person]).await?.get(&person) {
+            Some(stars) => StarsOf {
+                stars: *stars,
+                source: StarsSource::Confirmed,
+            },
+            None => StarsOf {
+                stars: engine,
+                source: StarsSource::Engine,
+            },
         },
-        None => StarsOf {
-            stars: engine,
-            source: StarsSource::Engine,
-        },
-    })
+    )
 }
 
 /// A rating in words.

@@ -377,12 +377,25 @@ async fn sd_6_departure_needs_a_reason_and_stays_within_quota_or_is_refused() {
     let r = app.post(&path, &w.sec_b, json!({})).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(r.body["code"], "star_rating_state");
-    // The member's score page keeps the engine's result; the result list shows the
-    // confirmed stars.
+    // Every view of the closed year shows the confirmed stars: the member's score, the
+    // ranking, the result list (the engine's proposal stays in the rating's lines).
     let s = app
         .get(&format!("/api/v1/people/{p95}/score?year=2025"), &w.admin)
         .await;
-    assert_eq!(s.body["score"]["stars"], 5);
+    assert_eq!(s.body["score"]["stars"], 4, "{}", s.text);
+    let rank = app
+        .get(
+            &format!("/api/v1/orgs/{}/rankings?year=2025&period=year", w.b),
+            &w.admin,
+        )
+        .await;
+    let r95 = rank.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["subject_id"] == json!(p95))
+        .expect("ranked");
+    assert_eq!(r95["stars"], 4, "{}", rank.text);
     let list = app
         .get(&format!("/api/v1/orgs/{}/results/2025", w.b), &w.admin)
         .await;
