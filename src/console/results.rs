@@ -51,9 +51,15 @@ async fn chosen(
     year: Option<i32>,
     perm: Perm,
 ) -> AppResult<(entity::organization::Model, i32)> {
-    let id = org
-        .or(user.principal.org_id.map(|o| o.0))
-        .ok_or_else(|| AppError::field("org", "请选择组织"))?;
+    let id = match org.or(user.principal.org_id.map(|o| o.0)) {
+        Some(id) => id,
+        // An admin over everything: the top of the tree.
+        None => super::secretary::scope_orgs(state, &user.principal)
+            .await?
+            .first()
+            .map(|o| o.id)
+            .ok_or_else(|| AppError::field("org", "请选择组织"))?,
+    };
     let org = crate::org::service::scoped(&state.db, &user.principal, perm, OrgId(id))
         .await
         .map_err(hide)?;
@@ -144,6 +150,22 @@ async fn stars_page(
 ) -> HttpResponse {
     respond(&req, &user, async {
         let (org, year) = chosen(&state, &user, q.org, q.year, Perm::ScoresRead).await?;
+        if org.kind != "branch" {
+            // Stars are rated per branch: choose one of the branches below.
+            let branches: Vec<Value> = super::secretary::scope_orgs(&state, &user.principal)
+                .await?
+                .into_iter()
+                .filter(|o| o.kind == "branch" && o.path.starts_with(&org.path))
+                .map(|o| context! { href => format!("/console/stars?org={}&year={year}", o.id), name => o.name })
+                .collect();
+            return Ok(page(
+                &req,
+                &user,
+                StatusCode::OK,
+                "console/stars.html",
+                context! { title => format!("{year}年度星级评定"), branches => branches, year => year },
+            ));
+        }
         stars_view(&state, &req, &user, &org, year, None, StatusCode::OK).await
     })
     .await

@@ -435,8 +435,32 @@ async fn sd_6_filed_and_published() {
         .post(&format!("{base}/file"), &w.sec_b2, json!({}))
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    // The general branch files it: who and when.
-    let r = app.post(&format!("{base}/file"), &w.sec_g, json!({})).await;
+    // The general branch files it from its console: who and when.
+    let g = Desk::new(&app);
+    assert_eq!(
+        g.login("sec-g", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let pick = g.get("/console/stars?year=2025").await;
+    assert_eq!(pick.status, StatusCode::OK, "{}", pick.text);
+    assert!(
+        pick.text.contains("选择支部") && pick.text.contains("B 组织"),
+        "{}",
+        pick.text
+    );
+    let page = g
+        .get(&format!("/console/stars?org={}&year=2025", w.b))
+        .await;
+    assert!(page.text.contains("id=\"file-stars\""), "{}", page.text);
+    let org = w.b.to_string();
+    let filed = g
+        .post(
+            "/console/stars/file",
+            &[("org", org.as_str()), ("year", "2025")],
+        )
+        .await;
+    assert_eq!(filed.status, StatusCode::SEE_OTHER, "{}", filed.text);
+    let r = app.get(&base, &w.sec_b).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["state"], "filed");
     assert_eq!(r.body["filed_by"], "sec-g");
