@@ -65,6 +65,14 @@ pub enum ErrorCode {
     ProposalDecided,
     /// The flag's handling was already recorded.
     FlagHandled,
+    /// SD-6: more five-star members than the quota allows.
+    StarQuotaExceeded,
+    /// A departure from what the platform proposes needs a recorded reason.
+    ReasonRequired,
+    /// The year is not closed yet: its results are not final.
+    YearNotClosed,
+    /// The star rating is not in a state that allows this step.
+    StarRatingState,
 }
 
 impl ErrorCode {
@@ -105,6 +113,10 @@ impl ErrorCode {
             Self::RankingAlreadyFiled => "ranking_already_filed",
             Self::ProposalDecided => "proposal_decided",
             Self::FlagHandled => "flag_handled",
+            Self::StarQuotaExceeded => "star_quota_exceeded",
+            Self::ReasonRequired => "reason_required",
+            Self::YearNotClosed => "year_not_closed",
+            Self::StarRatingState => "star_rating_state",
         }
     }
 
@@ -139,6 +151,10 @@ impl ErrorCode {
             | Self::RankingAlreadyFiled
             | Self::ProposalDecided
             | Self::FlagHandled => StatusCode::CONFLICT,
+            Self::StarQuotaExceeded | Self::YearNotClosed | Self::StarRatingState => {
+                StatusCode::CONFLICT
+            }
+            Self::ReasonRequired => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -180,6 +196,10 @@ impl ErrorCode {
             Self::RankingAlreadyFiled => "该期排名已报送",
             Self::ProposalDecided => "该提议已处理",
             Self::FlagHandled => "该事项已处理",
+            Self::StarQuotaExceeded => "五星级党员超出名额",
+            Self::ReasonRequired => "请填写理由",
+            Self::YearNotClosed => "该年度尚未结转",
+            Self::StarRatingState => "星级评定当前状态不能进行此操作",
         }
     }
 }

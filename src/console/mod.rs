@@ -21,6 +21,7 @@ pub mod card;
 pub mod people;
 pub mod publicity;
 pub mod ranks;
+pub mod results;
 pub mod review;
 pub mod secretary;
 pub mod session;
@@ -240,6 +241,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "console/falsification.html",
         include_str!("../../templates/console/falsification.html"),
     ),
+    (
+        "console/stars.html",
+        include_str!("../../templates/console/stars.html"),
+    ),
+    (
+        "console/results.html",
+        include_str!("../../templates/console/results.html"),
+    ),
 ];
 
 /// What the navigation offers: each entry needs the permission its API needs, so a
@@ -248,7 +257,7 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
     let role = user.principal.role;
     let secretary = role == Role::Secretary;
     let secretary_like = matches!(role, Role::Secretary | Role::Recorder);
-    let items: [(&str, &str, Option<Perm>); 18] = [
+    let items: [(&str, &str, Option<Perm>); 20] = [
         ("/console/", "今日", None),
         (
             if secretary {
@@ -304,6 +313,8 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
         ("/console/audit", "审计日志", Some(Perm::AuditRead)),
         ("/console/ranks", "季度排名", Some(Perm::ScoresRead)),
         ("/console/falsifications", "弄虚作假", Some(Perm::Correct)),
+        ("/console/stars", "星级评定", Some(Perm::ScoresRead)),
+        ("/console/results", "年度结果", Some(Perm::ScoresRead)),
     ];
     let mut seen = std::collections::HashSet::new();
     items
@@ -602,6 +613,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     review::configure(cfg);
     publicity::configure(cfg);
     ranks::configure(cfg);
+    results::configure(cfg);
 }
 
 #[cfg(test)]

@@ -34,7 +34,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 .configure(crate::reports::routes::configure)
                 .configure(crate::checkin::projector::configure)
                 .configure(crate::checkin::card::routes::configure)
-                .configure(crate::review::rankings::routes::configure),
+                .configure(crate::review::rankings::routes::configure)
+                .configure(crate::review::routes::configure),
         )
         .configure(crate::web::configure)
         .configure(crate::console::configure);

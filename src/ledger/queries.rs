@@ -113,6 +113,16 @@ pub async fn score_view(
         .filter(Column::Year.eq(year))
         .one(db)
         .await?;
+    // A closed year shows the stars the branch confirmed (SD-6), if it did.
+    let confirmed = match &row {
+        Some(r) if r.closed && r.subject_kind == "person" => {
+            crate::review::results::confirmed_stars(db, year, &[r.subject_id])
+                .await?
+                .get(&r.subject_id)
+                .copied()
+        }
+        _ => None,
+    };
     Ok(match row {
         Some(r) => ScoreView {
             subject_kind: r.subject_kind,
@@ -121,7 +131,7 @@ pub async fn score_view(
             index: r.index_name,
             status: r.status,
             score: points(r.score.as_deref()),
-            stars: r.stars,
+            stars: confirmed.unwrap_or(r.stars),
             rating: r.rating,
             closed: r.closed,
             parts: r
@@ -333,6 +343,13 @@ pub async fn rankings(
         }
     }
     totals.retain(|(_, s)| s.status != "exempt");
+    // A closed year shows the stars the branch confirmed (SD-6), where it did.
+    let confirmed = if period == Period::Year && totals.iter().any(|(_, s)| s.closed) {
+        let ids: Vec<i64> = totals.iter().map(|(_, s)| s.subject_id).collect();
+        crate::review::results::confirmed_stars(db, year, &ids).await?
+    } else {
+        HashMap::new()
+    };
     totals.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.subject_id.cmp(&b.1.subject_id)));
     let mut items = Vec::with_capacity(totals.len());
     let mut place = 0u32;
@@ -352,7 +369,7 @@ pub async fn rankings(
             org_id: people.get(&s.subject_id).map_or(s.org_id, |p| p.org_id),
             score: Points(*score),
             stars: if period == Period::Year {
-                s.stars
+                confirmed.get(&s.subject_id).copied().unwrap_or(s.stars)
             } else {
                 None
             },

@@ -145,6 +145,19 @@ fn scope_key(scope: Scope, e: &SubjectEvaluation, t: DateTime<FixedOffset>) -> O
     }
 }
 
+/// The quota's seats for `members` subjects (SD-6: 20 % of the branch, rounded as the
+/// policy says). The one place the share is turned into a number of seats.
+pub fn quota_seats(q: &Quota, members: usize) -> usize {
+    let n = Decimal::from(members) * q.share;
+    match q.rounding {
+        Rounding::Floor => n.floor(),
+        Rounding::Ceil => n.ceil(),
+        Rounding::Nearest => n.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero),
+    }
+    .to_usize()
+    .unwrap_or(0)
+}
+
 fn quota(
     ctx: &Context<'_>,
     ix: usize,
@@ -164,16 +177,7 @@ fn quota(
             .push((ei, pi));
     }
     for list in groups.values() {
-        let n = Decimal::from(list.len()) * q.share;
-        let seats = match q.rounding {
-            Rounding::Floor => n.floor(),
-            Rounding::Ceil => n.ceil(),
-            Rounding::Nearest => {
-                n.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
-            }
-        }
-        .to_usize()
-        .unwrap_or(0);
+        let seats = quota_seats(q, list.len());
         let mut candidates: Vec<(Decimal, SubjectId, usize, usize)> = list
             .iter()
             .filter_map(|&(ei, pi)| {

@@ -177,6 +177,7 @@ pub use facts::{
 };
 pub use group::{
     LastPlaceEvidence, PeriodPlace, RankingEvidence, evaluate_group, last_place_evidence,
+    quota_seats,
 };
 pub use model::*;
 pub use presets::{PRESETS, PolicySet, load_policy_file, parse_policy};

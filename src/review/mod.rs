@@ -5,3 +5,6 @@
 
 pub mod publicity;
 pub mod rankings;
+pub mod results;
+pub mod routes;
+pub mod stars;

@@ -37,6 +37,10 @@ pub const OPEN: &str = "open";
 pub const CONFIRMED: &str = "confirmed";
 pub const SUPERSEDED: &str = "superseded";
 
+/// The `period` of a publicity of SD-6's confirmed stars (`review::stars`): a closed
+/// year's list made elsewhere, published here like any other.
+pub const STARS: &str = "stars";
+
 /// The longest window anyone may set.
 const MAX_DAYS: i64 = 60;
 
@@ -90,6 +94,9 @@ fn period_of(p: &entity::publicity::Model) -> Period {
 }
 
 pub fn label_of(p: &entity::publicity::Model) -> String {
+    if p.period == STARS {
+        return format!("{}年度星级评定", p.year);
+    }
     period_label(p.year, period_of(p), n_of(p))
 }
 
@@ -351,6 +358,7 @@ pub async fn publish(
         Inserted {
             year: input.year,
             period: input.period,
+            kind: None,
             n,
             version: 1,
             previous: None,
@@ -388,6 +396,8 @@ pub async fn publish(
 struct Inserted<'a> {
     year: i32,
     period: Period,
+    /// Stored instead of the period's name (SD-6's star list: [`STARS`]).
+    kind: Option<&'static str>,
     n: Option<u32>,
     version: i32,
     previous: Option<i64>,
@@ -413,7 +423,7 @@ async fn insert(
         id: NotSet,
         org_id: Set(org.id),
         year: Set(i.year),
-        period: Set(period_str(i.period).to_owned()),
+        period: Set(i.kind.unwrap_or(period_str(i.period)).to_owned()),
         n: Set(i.n.and_then(|n| i32::try_from(n).ok())),
         version: Set(i.version),
         previous_id: Set(i.previous),
@@ -706,6 +716,7 @@ pub async fn republish(
         Inserted {
             year: prev.year,
             period,
+            kind: None,
             n,
             version: prev.version + 1,
             previous: Some(prev.id),
@@ -961,6 +972,79 @@ pub async fn require_confirmed_for_close(
             missing.join("、")
         ),
     ))
+}
+
+/// Publishes a list made elsewhere (SD-6's confirmed stars of a closed year) in the
+/// caller's transaction: the policy's days, one current list per organization and year
+/// (`<org>:<year>:stars:0`), audited. The caller commits, then calls [`notify`].
+#[allow(clippy::too_many_arguments)]
+pub async fn publish_list(
+    db: &impl ConnectionTrait,
+    state: &AppState,
+    principal: &Principal,
+    org: &entity::organization::Model,
+    year: i32,
+    rows: &[Row],
+    days: Option<i64>,
+    rule: &str,
+) -> AppResult<entity::publicity::Model> {
+    may_decide(principal)?;
+    let (settings, _) = settings_for(state, org, year).await?;
+    let days = days.unwrap_or(settings.days);
+    check_days(&settings, days)?;
+    let key = format!("{}:{year}:{STARS}:0", org.id);
+    let taken = || AppError::conflict(format!("{year}年度星级评定已公示"));
+    if entity::publicity::Entity::find()
+        .filter(entity::publicity::Column::ActiveKey.eq(key.clone()))
+        .one(db)
+        .await?
+        .is_some()
+    {
+        return Err(taken());
+    }
+    let p = insert(
+        db,
+        principal,
+        org,
+        Inserted {
+            year,
+            period: Period::Year,
+            kind: Some(STARS),
+            n: None,
+            version: 1,
+            previous: None,
+            changes: None,
+            ranked: false,
+            rule: rule.to_owned(),
+            rows,
+            now: state.clock.now(),
+            days,
+            answer_days: settings.answer_days,
+            key,
+        },
+    )
+    .await
+    .map_err(|e| {
+        if e.code == ErrorCode::Conflict {
+            taken()
+        } else {
+            e
+        }
+    })?;
+    crate::audit::record(
+        db,
+        &principal.actor(),
+        Entry::new("publish_publicity", "publicity", p.id)
+            .org(OrgId(org.id))
+            .after(serde_json::json!({"period": label_of(&p), "version": 1, "days": days, "rows": rows.len()})),
+    )
+    .await?;
+    Ok(p)
+}
+
+/// After the caller's commit: the members' notices of a list [`publish_list`] put up.
+pub fn notify(state: &AppState, p: &entity::publicity::Model) {
+    spawn_notices(state, p);
 }
 
 /// Tells the members of the organization's subtree that the list is up, once across

@@ -7,6 +7,7 @@
 //! Content-Security-Policy. Member pages need no script at all; the projector's
 //! script is served from `/assets/`.
 
+pub mod archive;
 pub mod declarations;
 pub mod disputes;
 pub mod leave;
@@ -91,6 +92,7 @@ pub(crate) fn env() -> &'static Environment<'static> {
             .chain(leave::TEMPLATES)
             .chain(declarations::TEMPLATES)
             .chain(publicity::TEMPLATES)
+            .chain(archive::TEMPLATES)
             .chain(crate::console::TEMPLATES.iter().copied())
         {
             // Compile-time constants, each rendered by a test.
@@ -199,6 +201,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     projector::configure(cfg);
     settings::configure(cfg);
     publicity::configure(cfg);
+    archive::configure(cfg);
     cfg.route("/assets/{name}", web::get().to(asset));
 }
 
@@ -214,6 +217,7 @@ mod tests {
             .into_iter()
             .chain(disputes::TEMPLATES)
             .chain(publicity::TEMPLATES)
+            .chain(archive::TEMPLATES)
         {
             let html = env()
                 .get_template(name)

@@ -961,6 +961,92 @@ fn cases(f: &Fixture) -> BTreeMap<String, Case> {
     ] {
         add(key, case(method, path, body, refused, Some(allowed)));
     }
+    // SD-6 star rating and the year's result list (review::routes): reads need
+    // scores.read, the branch's decisions review, publication scores.write.
+    for (key, method, path, body, write) in [
+        (
+            "GET /api/v1/orgs/{org_id}/stars/{year}",
+            Method::GET,
+            format!("/api/v1/orgs/{b}/stars/2025"),
+            None,
+            false,
+        ),
+        (
+            "POST /api/v1/orgs/{org_id}/stars/{year}/confirm",
+            Method::POST,
+            format!("/api/v1/orgs/{b}/stars/2025/confirm"),
+            Some(json!({})),
+            true,
+        ),
+        (
+            "POST /api/v1/orgs/{org_id}/stars/{year}/file",
+            Method::POST,
+            format!("/api/v1/orgs/{b}/stars/2025/file"),
+            None,
+            true,
+        ),
+        (
+            "POST /api/v1/orgs/{org_id}/stars/{year}/publish",
+            Method::POST,
+            format!("/api/v1/orgs/{b}/stars/2025/publish"),
+            Some(json!({})),
+            true,
+        ),
+        (
+            "GET /api/v1/orgs/{org_id}/stars/{year}/follow-ups",
+            Method::GET,
+            format!("/api/v1/orgs/{b}/stars/2025/follow-ups"),
+            None,
+            false,
+        ),
+        (
+            "POST /api/v1/orgs/{org_id}/stars/{year}/follow-ups",
+            Method::POST,
+            format!("/api/v1/orgs/{b}/stars/2025/follow-ups"),
+            Some(json!({"person_id": pb, "kind": "talk", "held_on": "2026-01-05", "note": "谈话"})),
+            true,
+        ),
+        (
+            "GET /api/v1/orgs/{org_id}/results/{year}",
+            Method::GET,
+            format!("/api/v1/orgs/{b}/results/2025"),
+            None,
+            false,
+        ),
+        (
+            "GET /api/v1/orgs/{org_id}/results/{year}/export",
+            Method::GET,
+            format!("/api/v1/orgs/{b}/results/2025/export?format=csv"),
+            None,
+            false,
+        ),
+        (
+            "POST /api/v1/orgs/{org_id}/results/{year}/excellent",
+            Method::POST,
+            format!("/api/v1/orgs/{b}/results/2025/excellent"),
+            Some(json!({"person_id": pb})),
+            true,
+        ),
+    ] {
+        let c = if write {
+            case(
+                method,
+                path,
+                body,
+                vec![SecretaryA, Auditor, Security],
+                Some(Admin),
+            )
+        } else {
+            case(
+                method,
+                path,
+                body,
+                vec![SecretaryA, Security],
+                Some(Auditor),
+            )
+        };
+        add(key, c);
+    }
     m
 }
 
