@@ -57,6 +57,24 @@ pub enum ErrorCode {
     PublicityUnconfirmed,
     /// The publicity's window has not ended: it cannot be confirmed yet.
     WindowOpen,
+    /// The member's policy turns no points into rewards (no `[rewards]`).
+    RewardsUnavailable,
+    /// No closed year's result to redeem yet (redemption only after year close).
+    RewardsYearOpen,
+    /// The rewards balance is too small for the item.
+    RewardsBalance,
+    /// The item's value is over the year's yuan cap (TW-7: 5 yuan a point).
+    RewardsCap,
+    /// The balance has expired (the organization's expiry in years).
+    RewardsExpired,
+    /// The redemption code is unknown, forged or not this counter's.
+    RewardCodeInvalid,
+    /// The redemption code was already used.
+    RewardCodeUsed,
+    /// The redemption code has expired.
+    RewardCodeExpired,
+    /// The catalogue item is retired.
+    RewardItemRetired,
 }
 
 impl ErrorCode {
@@ -93,6 +111,15 @@ impl ErrorCode {
             Self::PeriodNotOver => "period_not_over",
             Self::PublicityUnconfirmed => "publicity_unconfirmed",
             Self::WindowOpen => "window_open",
+            Self::RewardsUnavailable => "rewards_unavailable",
+            Self::RewardsYearOpen => "rewards_year_open",
+            Self::RewardsBalance => "rewards_balance",
+            Self::RewardsCap => "rewards_cap",
+            Self::RewardsExpired => "rewards_expired",
+            Self::RewardCodeInvalid => "reward_code_invalid",
+            Self::RewardCodeUsed => "reward_code_used",
+            Self::RewardCodeExpired => "reward_code_expired",
+            Self::RewardItemRetired => "reward_item_retired",
         }
     }
 
@@ -123,6 +150,16 @@ impl ErrorCode {
             | Self::PeriodNotOver
             | Self::PublicityUnconfirmed
             | Self::WindowOpen => StatusCode::CONFLICT,
+            // An unknown code and another branch's code answer alike.
+            Self::RewardCodeInvalid => StatusCode::NOT_FOUND,
+            Self::RewardsUnavailable
+            | Self::RewardsYearOpen
+            | Self::RewardsBalance
+            | Self::RewardsCap
+            | Self::RewardsExpired
+            | Self::RewardCodeUsed
+            | Self::RewardCodeExpired
+            | Self::RewardItemRetired => StatusCode::CONFLICT,
         }
     }
 
@@ -160,6 +197,15 @@ impl ErrorCode {
             Self::PeriodNotOver => "该期尚未结束",
             Self::PublicityUnconfirmed => "年度最后一期公示尚未核定",
             Self::WindowOpen => "公示期未满",
+            Self::RewardsUnavailable => "本组织的积分办法未设积分兑换",
+            Self::RewardsYearOpen => "年度尚未结转，暂不能兑换",
+            Self::RewardsBalance => "兑换积分余额不足",
+            Self::RewardsCap => "超出年度兑现金额上限",
+            Self::RewardsExpired => "兑换积分已过有效期",
+            Self::RewardCodeInvalid => "兑换码无效",
+            Self::RewardCodeUsed => "兑换码已使用",
+            Self::RewardCodeExpired => "兑换码已过期",
+            Self::RewardItemRetired => "该兑换物品已下架",
         }
     }
 }

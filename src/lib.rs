@@ -27,3 +27,4 @@ pub mod telemetry;
 pub mod uploads;
 pub mod web;
 pub mod wechat;
+pub mod rewards;

@@ -35,3 +35,7 @@ pub mod subject_score;
 pub mod system_setting;
 pub mod upload;
 pub mod year_closing;
+pub mod reward_code;
+pub mod reward_entry;
+pub mod reward_item;
+pub mod reward_setting;

@@ -21,6 +21,7 @@ pub mod card;
 pub mod people;
 pub mod publicity;
 pub mod review;
+pub mod rewards;
 pub mod secretary;
 pub mod session;
 
@@ -227,6 +228,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "console/investigation.html",
         include_str!("../../templates/console/investigation.html"),
     ),
+    (
+        "console/redeem.html",
+        include_str!("../../templates/console/redeem.html"),
+    ),
+    (
+        "console/rewards.html",
+        include_str!("../../templates/console/rewards.html"),
+    ),
 ];
 
 /// What the navigation offers: each entry needs the permission its API needs, so a
@@ -235,7 +244,7 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
     let role = user.principal.role;
     let secretary = role == Role::Secretary;
     let secretary_like = matches!(role, Role::Secretary | Role::Recorder);
-    let items: [(&str, &str, Option<Perm>); 16] = [
+    let items: [(&str, &str, Option<Perm>); 18] = [
         ("/console/", "今日", None),
         (
             if secretary {
@@ -289,6 +298,8 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
         ("/console/import", "导入", Some(Perm::PeopleWrite)),
         ("/console/accounts", "账号", Some(Perm::AccountsRead)),
         ("/console/audit", "审计日志", Some(Perm::AuditRead)),
+        ("/console/redeem", "兑换", Some(Perm::RewardsRedeem)),
+        ("/console/rewards", "积分超市", Some(Perm::RewardsCatalogue)),
     ];
     let mut seen = std::collections::HashSet::new();
     items
@@ -586,6 +597,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     card::configure(cfg);
     review::configure(cfg);
     publicity::configure(cfg);
+    rewards::configure(cfg);
 }
 
 #[cfg(test)]

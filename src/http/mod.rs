@@ -33,7 +33,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 .configure(crate::cases::routes::configure)
                 .configure(crate::reports::routes::configure)
                 .configure(crate::checkin::projector::configure)
-                .configure(crate::checkin::card::routes::configure),
+                .configure(crate::checkin::card::routes::configure)
+                .configure(crate::rewards::routes::configure),
         )
         .configure(crate::web::configure)
         .configure(crate::console::configure);

@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::{audit, auth, cases, checkin, error, http, ledger, org, reports};
+use crate::{audit, auth, cases, checkin, error, http, ledger, org, reports, rewards};
 
 struct Security;
 
@@ -201,6 +201,14 @@ impl Modify for Problems {
         checkin::card::routes::revoke_card,
         checkin::card::routes::issue_cards,
         checkin::card::routes::take_card,
+        rewards::routes::list_items,
+        rewards::routes::add_item,
+        rewards::routes::retire_item,
+        rewards::routes::person_rewards,
+        rewards::routes::check_code,
+        rewards::routes::redeem_code,
+        rewards::routes::get_settings,
+        rewards::routes::put_settings,
     ),
     components(schemas(error::Problem, error::ErrorCode, error::FieldError)),
     modifiers(&Security, &Problems)

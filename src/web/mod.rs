@@ -14,6 +14,7 @@ pub mod member;
 pub mod projector;
 pub mod publicity;
 pub mod settings;
+pub mod rewards;
 
 use std::sync::OnceLock;
 
@@ -91,6 +92,7 @@ pub(crate) fn env() -> &'static Environment<'static> {
             .chain(leave::TEMPLATES)
             .chain(declarations::TEMPLATES)
             .chain(publicity::TEMPLATES)
+            .chain(rewards::TEMPLATES)
             .chain(crate::console::TEMPLATES.iter().copied())
         {
             // Compile-time constants, each rendered by a test.
@@ -199,6 +201,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     projector::configure(cfg);
     settings::configure(cfg);
     publicity::configure(cfg);
+    rewards::configure(cfg);
     cfg.route("/assets/{name}", web::get().to(asset));
 }
 
