@@ -8,7 +8,9 @@ use minijinja::{Value, context};
 
 use crate::auth::Perm;
 use crate::console::session::see_other;
-use crate::console::{ConsoleUser, Posted, field_errors, first_submit, hide, new_form_id, page, respond};
+use crate::console::{
+    ConsoleUser, Posted, field_errors, first_submit, hide, new_form_id, page, respond,
+};
 use crate::error::{AppError, AppResult};
 use crate::ids::OrgId;
 use crate::policy::{fmt_dec, parse_dec};
@@ -185,7 +187,16 @@ async fn items(
 ) -> HttpResponse {
     respond(&req, &user, async {
         let org = chosen_org(&state, &user, query.org).await?;
-        items_page(&state, &req, &user, &org, StatusCode::OK, context! {}, context! {}).await
+        items_page(
+            &state,
+            &req,
+            &user,
+            &org,
+            StatusCode::OK,
+            context! {},
+            context! {},
+        )
+        .await
     })
     .await
 }
@@ -208,11 +219,31 @@ async fn add(
             yuan: parse_dec(&f.get("yuan")),
         };
         if let Err(e) = catalogue::check(&input) {
-            let errors = field_errors(e.errors.iter().map(|x| (x.field.as_str(), x.message.clone())));
-            return items_page(&state, &req, &user, &org, StatusCode::BAD_REQUEST, f.values(), errors).await;
+            let errors = field_errors(
+                e.errors
+                    .iter()
+                    .map(|x| (x.field.as_str(), x.message.clone())),
+            );
+            return items_page(
+                &state,
+                &req,
+                &user,
+                &org,
+                StatusCode::BAD_REQUEST,
+                f.values(),
+                errors,
+            )
+            .await;
         }
         if first_submit(&state, &f.get("form_id")).await {
-            catalogue::add(&state.db, &user.principal.actor(), &org, &input, state.clock.now()).await?;
+            catalogue::add(
+                &state.db,
+                &user.principal.actor(),
+                &org,
+                &input,
+                state.clock.now(),
+            )
+            .await?;
         }
         Ok(see_other(&format!("/console/rewards?org={}", org.id)))
     })
@@ -231,11 +262,28 @@ async fn retire(
             .await
             .map_err(hide)?;
         let org = crate::org::service::find(&state.db, OrgId(item.org_id)).await?;
-        match catalogue::retire(&state.db, &user.principal.actor(), &item, &f.get("reason"), state.clock.now()).await {
+        match catalogue::retire(
+            &state.db,
+            &user.principal.actor(),
+            &item,
+            &f.get("reason"),
+            state.clock.now(),
+        )
+        .await
+        {
             Ok(_) => Ok(see_other(&format!("/console/rewards?org={}", org.id))),
             Err(e) if e.code.status().is_client_error() => {
                 let errors = field_errors([("retire", crate::console::message_of(&e))]);
-                items_page(&state, &req, &user, &org, e.code.status(), context! {}, errors).await
+                items_page(
+                    &state,
+                    &req,
+                    &user,
+                    &org,
+                    e.code.status(),
+                    context! {},
+                    errors,
+                )
+                .await
             }
             Err(e) => Err(e),
         }

@@ -1110,7 +1110,9 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Policy, LoadError> {
                 .iter_mut()
                 .find(|i| &*i.id == r.index.as_str() && !i.orgs)
                 .ok_or_else(|| ctx.err(span.clone(), "rewards: index must name a person index"))?;
-            if r.min_score.0 < Decimal::ZERO || r.yuan_per_point.is_some_and(|y| y.0 <= Decimal::ZERO) {
+            if r.min_score.0 < Decimal::ZERO
+                || r.yuan_per_point.is_some_and(|y| y.0 <= Decimal::ZERO)
+            {
                 return Err(ctx.err(span, "rewards: min_score ≥ 0 and yuan_per_point > 0"));
             }
             let rewards = Rewards {

@@ -14,8 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder,
-    Statement,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, Statement,
 };
 use serde::Serialize;
 
@@ -93,9 +92,15 @@ pub async fn issue(
     match issue_inner(state, person, item_id, &actor, now).await {
         Ok(i) => Ok(i),
         Err(e) => {
-            refused(state, &actor, "reward_code_refused", person.org_id, serde_json::json!({
-                "person_id": person.id, "item_id": item_id, "code": e.code, "detail": e.detail,
-            }))
+            refused(
+                state,
+                &actor,
+                "reward_code_refused",
+                person.org_id,
+                serde_json::json!({
+                    "person_id": person.id, "item_id": item_id, "code": e.code, "detail": e.detail,
+                }),
+            )
             .await;
             Err(e)
         }
@@ -255,7 +260,10 @@ async fn lookup(
     }
     let item = catalogue::find(db, row.item_id).await?;
     if item.retired_at.is_some() {
-        return Err(AppError::new(ErrorCode::RewardItemRetired, "该物品已下架，不能兑换"));
+        return Err(AppError::new(
+            ErrorCode::RewardItemRetired,
+            "该物品已下架，不能兑换",
+        ));
     }
     Ok((row, person, item))
 }
@@ -287,9 +295,15 @@ pub async fn redeem(state: &AppState, principal: &Principal, typed: &str) -> App
             if e.code != ErrorCode::Forbidden {
                 let org = principal.org_id.map_or(0, |o| o.0);
                 let typed: String = typed.chars().take(32).collect();
-                refused(state, &actor, "reward_redeem_refused", org, serde_json::json!({
-                    "typed": typed, "code": e.code, "detail": e.detail,
-                }))
+                refused(
+                    state,
+                    &actor,
+                    "reward_redeem_refused",
+                    org,
+                    serde_json::json!({
+                        "typed": typed, "code": e.code, "detail": e.detail,
+                    }),
+                )
                 .await;
             }
             Err(e)

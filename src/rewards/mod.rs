@@ -45,7 +45,11 @@ pub struct Earned {
 /// while the year is open, for 免评/veto/unqualified results and without a score. The
 /// one place the rewards ledger reads a year's result: point it elsewhere (e.g. the
 /// confirmed year result list) here.
-pub async fn earned(db: &impl ConnectionTrait, person: i64, year: i32) -> AppResult<Option<Earned>> {
+pub async fn earned(
+    db: &impl ConnectionTrait,
+    person: i64,
+    year: i32,
+) -> AppResult<Option<Earned>> {
     let row = entity::subject_score::Entity::find()
         .filter(entity::subject_score::Column::SubjectKind.eq("person"))
         .filter(entity::subject_score::Column::SubjectId.eq(person))
@@ -91,7 +95,10 @@ pub async fn due_years(db: &impl ConnectionTrait, person: i64) -> AppResult<Vec<
         .into_iter()
         .map(|e| e.year)
         .collect();
-    Ok(closed.into_iter().filter(|y| !credited.contains(y)).collect())
+    Ok(closed
+        .into_iter()
+        .filter(|y| !credited.contains(y))
+        .collect())
 }
 
 /// Credits every closed year of `person` not credited yet that earns rewards under the
@@ -197,7 +204,10 @@ pub async fn set_expiry(
 ) -> AppResult<Settings> {
     use sea_orm::TransactionSession;
     if years.is_some_and(|y| !(1..=50).contains(&y)) {
-        return Err(AppError::field("expiry_years", "有效期须为 1 至 50 年，或留空表示不过期"));
+        return Err(AppError::field(
+            "expiry_years",
+            "有效期须为 1 至 50 年，或留空表示不过期",
+        ));
     }
     let reason = reason.trim();
     if reason.is_empty() {
@@ -319,7 +329,10 @@ pub async fn balance(
             .iter()
             .filter(|e| e.kind == REDEMPTION && e.year == c.year);
         let (spent, yuan_spent) = drawn.fold((Decimal::ZERO, Decimal::ZERO), |(p, y), e| {
-            (p + dec(&e.points), y + e.yuan.as_deref().map(dec).unwrap_or_default())
+            (
+                p + dec(&e.points),
+                y + e.yuan.as_deref().map(dec).unwrap_or_default(),
+            )
         });
         let credited = dec(&c.points);
         let cap = c.yuan.as_deref().map(dec);
@@ -338,11 +351,7 @@ pub async fn balance(
             expired: expires_at.is_some_and(|t| now >= t),
         });
     }
-    let points = years
-        .iter()
-        .filter(|y| !y.expired)
-        .map(|y| y.left.0)
-        .sum();
+    let points = years.iter().filter(|y| !y.expired).map(|y| y.left.0).sum();
     let redemptions = entries
         .iter()
         .rev()

@@ -17,12 +17,21 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/orgs/{org_id}/rewards/items", web::get().to(list_items))
         .route("/orgs/{org_id}/rewards/items", web::post().to(add_item))
-        .route("/rewards/items/{item_id}/retire", web::post().to(retire_item))
+        .route(
+            "/rewards/items/{item_id}/retire",
+            web::post().to(retire_item),
+        )
         .route("/people/{person_id}/rewards", web::get().to(person_rewards))
         .route("/rewards/check", web::post().to(check_code))
         .route("/rewards/redeem", web::post().to(redeem_code))
-        .route("/orgs/{org_id}/rewards/settings", web::get().to(get_settings))
-        .route("/orgs/{org_id}/rewards/settings", web::put().to(put_settings));
+        .route(
+            "/orgs/{org_id}/rewards/settings",
+            web::get().to(get_settings),
+        )
+        .route(
+            "/orgs/{org_id}/rewards/settings",
+            web::put().to(put_settings),
+        );
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

@@ -13,8 +13,8 @@ pub mod leave;
 pub mod member;
 pub mod projector;
 pub mod publicity;
-pub mod settings;
 pub mod rewards;
+pub mod settings;
 
 use std::sync::OnceLock;
 

@@ -45,7 +45,9 @@ async fn page(
     let now = state.clock.now();
     crate::rewards::routes::credit_then(state, person, now).await?;
     let bal = rewards::balance(&state.db, person, now).await?;
-    let local = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+    let local = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+    };
     let years: Vec<Value> = bal
         .years
         .iter()
@@ -109,7 +111,11 @@ async fn page(
     ))
 }
 
-async fn show(state: web::Data<AppState>, session: MemberSession, req: HttpRequest) -> HttpResponse {
+async fn show(
+    state: web::Data<AppState>,
+    session: MemberSession,
+    req: HttpRequest,
+) -> HttpResponse {
     let person = match person_of(&state, &session, &req).await {
         Ok(p) => p,
         Err(resp) => return resp,
@@ -145,9 +151,14 @@ async fn ask(
     };
     let form: AskForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let Ok(item) = form.item.trim().parse::<i64>() else {
-        return page(&state, &person, StatusCode::BAD_REQUEST, Some("请选择要兑换的物品".to_owned()))
-            .await
-            .unwrap_or_else(|e| error_page(&e, Some("/m/rewards")));
+        return page(
+            &state,
+            &person,
+            StatusCode::BAD_REQUEST,
+            Some("请选择要兑换的物品".to_owned()),
+        )
+        .await
+        .unwrap_or_else(|e| error_page(&e, Some("/m/rewards")));
     };
     let ip = crate::http::client_ip(&req, &state.trusted_proxies);
     match codes::issue(&state, &person, item, ip).await {

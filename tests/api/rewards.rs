@@ -74,13 +74,17 @@ async fn score_2025(f: &Fx, person: i64, short: bool) {
         })
         .collect();
     for d in ["2025-02-10", "2025-05-10", "2025-08-10", "2025-11-10"] {
-        posts.push(json!({"person_id": person, "item": "lecture", "at": format!("{d}T10:00:00+08:00")}));
+        posts.push(
+            json!({"person_id": person, "item": "lecture", "at": format!("{d}T10:00:00+08:00")}),
+        );
     }
     for d in ["2025-02-11", "2025-05-11"] {
         posts.push(json!({"person_id": person, "item": "general_meeting", "at": format!("{d}T10:00:00+08:00")}));
     }
     for d in ["2025-01-15", "2025-02-15"] {
-        posts.push(json!({"person_id": person, "item": "dues", "at": format!("{d}T10:00:00+08:00")}));
+        posts.push(
+            json!({"person_id": person, "item": "dues", "at": format!("{d}T10:00:00+08:00")}),
+        );
     }
     for body in posts {
         let r = f.app.post("/api/v1/items", &f.admin, body.clone()).await;
@@ -94,7 +98,10 @@ async fn score_2025(f: &Fx, person: i64, short: bool) {
 async fn score(f: &Fx, person: i64) -> Value {
     let r = f
         .app
-        .get(&format!("/api/v1/people/{person}/score?year=2025"), &f.admin)
+        .get(
+            &format!("/api/v1/people/{person}/score?year=2025"),
+            &f.admin,
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     r.body
@@ -106,7 +113,11 @@ async fn close_2025(f: &Fx) {
     }
     let r = f
         .app
-        .post(&format!("/api/v1/orgs/{}/years/2025/close", f.c), &f.admin, json!({}))
+        .post(
+            &format!("/api/v1/orgs/{}/years/2025/close", f.c),
+            &f.admin,
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
@@ -233,18 +244,23 @@ async fn tw_7_sixty_points_redeem_at_most_300_yuan_only_after_close() {
     let over = redeem(&f, &f.shop_b, &sixth).await;
     assert_eq!(over.status, StatusCode::CONFLICT, "{}", over.text);
     assert_eq!(over.body["code"], "rewards_cap", "{}", over.text);
-    assert!(over.body["detail"].as_str().unwrap_or_default().contains("元"));
+    assert!(
+        over.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("元")
+    );
     assert_eq!(redemptions(&f).await, 5);
     let after = rewards(&f, p).await;
     assert_eq!(after["years"][0]["yuan_spent"], json!(300), "{after}");
     assert_eq!(after["years"][0]["yuan_left"], json!(0));
     assert_eq!(after["points"], json!(10));
-    assert!(
-        audited(&f, "reward_redeem_refused")
-            .await
-            .iter()
-            .any(|a| a.after.as_deref().unwrap_or_default().contains("rewards_cap"))
-    );
+    assert!(audited(&f, "reward_redeem_refused").await.iter().any(|a| {
+        a.after
+            .as_deref()
+            .unwrap_or_default()
+            .contains("rewards_cap")
+    }));
     // The refused code was not used up: nothing was written for it.
     let unused = entity::reward_code::Entity::find()
         .filter(entity::reward_code::Column::Code.eq(sixth.clone()))
@@ -265,7 +281,16 @@ async fn tw_7_sixty_points_redeem_at_most_300_yuan_only_after_close() {
 #[tokio::test]
 async fn tw_7_below_sixty_earns_no_rewards() {
     let f = fx().await;
-    let (p, phone) = member(&f.app, &f.admin, f.b, "王差半分", "13800000711", "o-rw-11", "/m/rewards").await;
+    let (p, phone) = member(
+        &f.app,
+        &f.admin,
+        f.b,
+        "王差半分",
+        "13800000711",
+        "o-rw-11",
+        "/m/rewards",
+    )
+    .await;
     score_2025(&f, p, true).await;
     let gift = item(&f, &f.sec_b, f.b, "笔记本", json!(1), json!(5)).await;
     close_2025(&f).await;
@@ -285,7 +310,14 @@ async fn tw_7_below_sixty_earns_no_rewards() {
 }
 
 /// The person's points ledger lines, facts and result row, as stored.
-async fn points_ledger(f: &Fx, p: i64) -> (Vec<entity::ledger_entry::Model>, u64, Option<entity::subject_score::Model>) {
+async fn points_ledger(
+    f: &Fx,
+    p: i64,
+) -> (
+    Vec<entity::ledger_entry::Model>,
+    u64,
+    Option<entity::subject_score::Model>,
+) {
     let db = &f.app.state.db;
     let lines = entity::ledger_entry::Entity::find()
         .filter(entity::ledger_entry::Column::SubjectKind.eq("person"))
@@ -319,10 +351,16 @@ async fn tw_7_spending_never_lowers_score_or_stars() {
     }
     assert_eq!(rewards(&f, p).await["points"], json!(0));
     let score_after = score(&f, p).await;
-    assert_eq!(score_before, score_after, "score, stars and rating unchanged");
+    assert_eq!(
+        score_before, score_after,
+        "score, stars and rating unchanged"
+    );
     assert_eq!(score_after["score"]["score"], json!(60));
     let ledger_after = points_ledger(&f, p).await;
-    assert_eq!(ledger_before, ledger_after, "the points ledger and facts are untouched");
+    assert_eq!(
+        ledger_before, ledger_after,
+        "the points ledger and facts are untouched"
+    );
 }
 
 /// A used code is refused the second time (reward_code_used), and the attempt audited.
@@ -343,7 +381,13 @@ async fn tw_7_one_time_code_used_twice_refused_and_audited() {
     let refusals = audited(&f, "reward_redeem_refused").await;
     assert_eq!(refusals.len(), 1);
     assert_eq!(refusals[0].actor_name, "sec-b");
-    assert!(refusals[0].after.as_deref().unwrap_or_default().contains("reward_code_used"));
+    assert!(
+        refusals[0]
+            .after
+            .as_deref()
+            .unwrap_or_default()
+            .contains("reward_code_used")
+    );
     assert_eq!(audited(&f, "reward_redeem").await.len(), 1);
 }
 
@@ -366,7 +410,11 @@ async fn tw_7_concurrent_redemption_of_one_code_counts_once() {
             a.text,
             b.text
         );
-        let loser = if a.status == StatusCode::CONFLICT { &a } else { &b };
+        let loser = if a.status == StatusCode::CONFLICT {
+            &a
+        } else {
+            &b
+        };
         assert_eq!(loser.body["code"], "reward_code_used", "{}", loser.text);
     }
     assert_eq!(redemptions(&f).await, 3);
@@ -406,12 +454,23 @@ async fn tw_7_balance_expires_only_when_org_sets_expiry() {
     assert_eq!(set.status, StatusCode::OK, "{}", set.text);
     let audit = audited(&f, "reward_expiry_set").await;
     assert_eq!(audit.len(), 1);
-    assert!(audit[0].after.as_deref().unwrap_or_default().contains("有效期一年"));
+    assert!(
+        audit[0]
+            .after
+            .as_deref()
+            .unwrap_or_default()
+            .contains("有效期一年")
+    );
     let got = f
         .app
         .get(&format!("/api/v1/orgs/{}/rewards/settings", f.b), &f.admin)
         .await;
-    assert_eq!(got.body["expiry_years"], json!(1), "inherited: {}", got.text);
+    assert_eq!(
+        got.body["expiry_years"],
+        json!(1),
+        "inherited: {}",
+        got.text
+    );
 
     f.app.state.clock.set(shanghai(2026, 12, 31));
     let r = rewards(&f, p).await;
@@ -420,7 +479,10 @@ async fn tw_7_balance_expires_only_when_org_sets_expiry() {
     let code = ask(&phone, gift).await.expect("code before the expiry");
 
     // (A second past the boundary: the test clock keeps whole milliseconds.)
-    f.app.state.clock.set(shanghai(2027, 1, 1) + chrono::Duration::seconds(1));
+    f.app
+        .state
+        .clock
+        .set(shanghai(2027, 1, 1) + chrono::Duration::seconds(1));
     let r = rewards(&f, p).await;
     assert_eq!(r["points"], json!(0), "{r}");
     assert_eq!(r["years"][0]["expired"], json!(true));
@@ -428,9 +490,15 @@ async fn tw_7_balance_expires_only_when_org_sets_expiry() {
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert!(refused.text.contains("有效期"), "{}", refused.text);
     // A code asked before the expiry is refused at the counter after it.
-    f.app.state.clock.set(shanghai(2026, 12, 31) + chrono::Duration::minutes(5));
+    f.app
+        .state
+        .clock
+        .set(shanghai(2026, 12, 31) + chrono::Duration::minutes(5));
     let code2 = ask(&phone, gift).await.expect("code before the expiry");
-    f.app.state.clock.set(shanghai(2027, 1, 1) + chrono::Duration::seconds(1));
+    f.app
+        .state
+        .clock
+        .set(shanghai(2027, 1, 1) + chrono::Duration::seconds(1));
     let _ = code;
     let late = redeem(&f, &f.shop_b, &code2).await;
     assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.text);
@@ -517,18 +585,21 @@ async fn tw_7_redemption_beyond_balance_refused() {
     assert!(refused.text.contains("61"), "{}", refused.text);
     let first = ask(&phone, half).await.expect("code");
     let second = ask(&phone, half).await.expect("code");
-    assert_eq!(redeem(&f, &f.shop_b, &first).await.status, StatusCode::CREATED);
+    assert_eq!(
+        redeem(&f, &f.shop_b, &first).await.status,
+        StatusCode::CREATED
+    );
     let r = redeem(&f, &f.shop_b, &second).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     assert_eq!(r.body["code"], "rewards_balance", "{}", r.text);
     assert_eq!(redemptions(&f).await, 1);
     assert_eq!(rewards(&f, p).await["points"], json!(20));
-    assert!(
-        audited(&f, "reward_redeem_refused")
-            .await
-            .iter()
-            .any(|a| a.after.as_deref().unwrap_or_default().contains("rewards_balance"))
-    );
+    assert!(audited(&f, "reward_redeem_refused").await.iter().any(|a| {
+        a.after
+            .as_deref()
+            .unwrap_or_default()
+            .contains("rewards_balance")
+    }));
 }
 
 /// A forged or mistyped code: refused (reward_code_invalid), audited, nothing written.
@@ -604,7 +675,10 @@ async fn tw_7_unknown_item_refused() {
     // Retired, not deleted: still listed with `all`.
     let list = f
         .app
-        .get(&format!("/api/v1/orgs/{}/rewards/items?all=true", f.b), &f.sec_b)
+        .get(
+            &format!("/api/v1/orgs/{}/rewards/items?all=true", f.b),
+            &f.sec_b,
+        )
         .await;
     assert_eq!(list.body.as_array().map(Vec::len), Some(1), "{}", list.text);
     let bad = f
@@ -654,18 +728,37 @@ async fn tw_7_console_counter_and_catalogue() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     let cat = desk.get("/console/rewards").await;
     assert_eq!(cat.status, StatusCode::OK, "{}", cat.text);
-    assert!(cat.text.contains("60 分") && cat.text.contains("5 元"), "{}", cat.text);
+    assert!(
+        cat.text.contains("60 分") && cat.text.contains("5 元"),
+        "{}",
+        cat.text
+    );
     let fid = "rw-form-1";
     let added = desk
         .post_from(
             None,
             "/console/rewards/items",
-            &[("org", &f.b.to_string()), ("name", "党史读本"), ("points", "10"), ("yuan", "30"), ("form_id", fid)],
+            &[
+                ("org", &f.b.to_string()),
+                ("name", "党史读本"),
+                ("points", "10"),
+                ("yuan", "30"),
+                ("form_id", fid),
+            ],
         )
         .await;
     assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.text);
     let bad = desk
-        .post_from(None, "/console/rewards/items", &[("org", &f.b.to_string()), ("name", ""), ("points", "x"), ("yuan", "1")])
+        .post_from(
+            None,
+            "/console/rewards/items",
+            &[
+                ("org", &f.b.to_string()),
+                ("name", ""),
+                ("points", "x"),
+                ("yuan", "1"),
+            ],
+        )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.text.contains("兑换积分须为"), "{}", bad.text);
@@ -684,22 +777,77 @@ async fn tw_7_console_counter_and_catalogue() {
     assert_eq!(home.location.as_deref(), Some("/console/redeem"));
     let counter = shop.get("/console/redeem").await;
     assert_eq!(counter.status, StatusCode::OK, "{}", counter.text);
-    assert!(!counter.text.contains("/console/people"), "a shop sees only its counter");
-    let check = shop.post_from(None, "/console/redeem", &[("code", &code)]).await;
+    assert!(
+        !counter.text.contains("/console/people"),
+        "a shop sees only its counter"
+    );
+    let check = shop
+        .post_from(None, "/console/redeem", &[("code", &code)])
+        .await;
     assert_eq!(check.status, StatusCode::OK, "{}", check.text);
-    assert!(check.text.contains("党史读本") && check.text.contains(&vanguard::org::mask_name("黄柜台")), "{}", check.text);
+    assert!(
+        check.text.contains("党史读本") && check.text.contains(&vanguard::org::mask_name("黄柜台")),
+        "{}",
+        check.text
+    );
     assert_eq!(redemptions(&f).await, 0, "the check writes nothing");
     let done = shop
-        .post_from(None, "/console/redeem", &[("code", &code), ("confirm", "1")])
+        .post_from(
+            None,
+            "/console/redeem",
+            &[("code", &code), ("confirm", "1")],
+        )
         .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.text);
-    assert!(done.text.contains("兑换完成") && done.text.contains("50"), "{}", done.text);
+    assert!(
+        done.text.contains("兑换完成") && done.text.contains("50"),
+        "{}",
+        done.text
+    );
     let again = shop
-        .post_from(None, "/console/redeem", &[("code", &code), ("confirm", "1")])
+        .post_from(
+            None,
+            "/console/redeem",
+            &[("code", &code), ("confirm", "1")],
+        )
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert!(again.text.contains("已使用"), "{}", again.text);
     assert_eq!(redemptions(&f).await, 1);
     let mine = phone.get("/m/rewards").await;
-    assert!(mine.text.contains("党史读本") && mine.text.contains("50"), "{}", mine.text);
+    assert!(
+        mine.text.contains("党史读本") && mine.text.contains("50"),
+        "{}",
+        mine.text
+    );
+}
+
+/// Two counters redeeming two different codes of one member at once: the balance is
+/// read under the member's lock, so together they never exceed it.
+#[tokio::test]
+async fn tw_7_concurrent_redemptions_of_two_codes_stay_within_the_balance() {
+    let f = fx().await;
+    let (p, phone) = sixty(&f, "何同时", "13800000811", "o-rw-111").await;
+    let big = item(&f, &f.sec_b, f.b, "微波炉", json!(40), json!(200)).await;
+    close_2025(&f).await;
+    let one = ask(&phone, big).await.expect("code");
+    let two = ask(&phone, big).await.expect("code");
+    let (a, b) = tokio::join!(redeem(&f, &f.shop_b, &one), redeem(&f, &f.sec_b, &two));
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(
+        statuses,
+        [StatusCode::CREATED, StatusCode::CONFLICT],
+        "{} / {}",
+        a.text,
+        b.text
+    );
+    let loser = if a.status == StatusCode::CONFLICT {
+        &a
+    } else {
+        &b
+    };
+    assert_eq!(loser.body["code"], "rewards_balance", "{}", loser.text);
+    assert_eq!(redemptions(&f).await, 1);
+    assert_eq!(rewards(&f, p).await["points"], json!(20));
 }
