@@ -31,7 +31,13 @@ fn counter_page(
     status: StatusCode,
     ctx: Value,
 ) -> HttpResponse {
-    page(req, user, status, "console/redeem.html", ctx)
+    // The console's policy plus the camera reader's (as on the card pages).
+    let mut resp = page(req, user, status, "console/redeem.html", ctx);
+    resp.headers_mut().insert(
+        actix_web::http::header::CONTENT_SECURITY_POLICY,
+        actix_web::http::header::HeaderValue::from_static(crate::console::card::CARD_CSP),
+    );
+    resp
 }
 
 async fn counter(req: HttpRequest, user: ConsoleUser) -> HttpResponse {

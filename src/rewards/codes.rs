@@ -72,6 +72,19 @@ pub fn spaced(code: &str) -> String {
     out
 }
 
+/// The code as an inline SVG QR code (the digits themselves: a scanner and a typist
+/// read the same thing), for the member to show at the counter.
+pub fn qr_svg(code: &str) -> AppResult<String> {
+    let svg = crate::checkin::routes::qr_code(code)?
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(180, 180)
+        .build();
+    Ok(match svg.find("<svg") {
+        Some(i) => svg[i..].to_owned(),
+        None => svg,
+    })
+}
+
 fn item_value(item: &entity::reward_item::Model) -> (rust_decimal::Decimal, rust_decimal::Decimal) {
     (
         parse_dec(&item.points).unwrap_or_default(),

@@ -46,7 +46,7 @@ const TEMPLATES: [(&str, &str); 6] = [
 ];
 
 /// Embedded static files: (name, content type, body).
-const ASSETS: [(&str, &str, &str); 5] = [
+const ASSETS: [(&str, &str, &str); 6] = [
     (
         "projector.js",
         "text/javascript; charset=utf-8",
@@ -73,6 +73,11 @@ const ASSETS: [(&str, &str, &str); 5] = [
         "qr-scanner-worker.min.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/qr-scanner-worker.min.js"),
+    ),
+    (
+        "reward-scan.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/reward-scan.js"),
     ),
 ];
 

@@ -74,16 +74,14 @@ async fn page(
             }
         })
         .collect();
-    let live: Vec<Value> = codes::live_codes(&state.db, person.id, now)
-        .await?
-        .into_iter()
-        .map(|(c, item)| {
-            minijinja::context! {
-                code => c.code.clone(), spaced => codes::spaced(&c.code), item => item.name,
-                expires => local(c.expires_at),
-            }
-        })
-        .collect();
+    let mut live: Vec<Value> = Vec::new();
+    for (c, item) in codes::live_codes(&state.db, person.id, now).await? {
+        live.push(minijinja::context! {
+            code => c.code.clone(), spaced => codes::spaced(&c.code), item => item.name,
+            expires => local(c.expires_at),
+            qr => Value::from_safe_string(codes::qr_svg(&c.code)?),
+        });
+    }
     let redemptions: Vec<Value> = bal
         .redemptions
         .iter()

@@ -781,6 +781,25 @@ async fn tw_7_console_counter_and_catalogue() {
         !counter.text.contains("/console/people"),
         "a shop sees only its counter"
     );
+    // Typed or scanned: the camera reader is served, and the page's policy lets it run.
+    assert!(counter.text.contains("/assets/reward-scan.js"));
+    let csp = counter
+        .headers
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(csp.contains("worker-src 'self' blob:"), "{csp}");
+    assert_eq!(
+        shop.get("/assets/reward-scan.js").await.status,
+        StatusCode::OK
+    );
+    let shown = phone.get("/m/rewards").await;
+    assert!(
+        shown.text.contains("<svg") && shown.text.contains("兑换码二维码"),
+        "{}",
+        shown.text
+    );
     let check = shop
         .post_from(None, "/console/redeem", &[("code", &code)])
         .await;
