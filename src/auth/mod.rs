@@ -82,6 +82,8 @@ impl Role {
             Self::Admin => !matches!(perm, AuditRead),
             // A recorder enters what a secretary enters and approves nothing (Review).
             Self::Secretary if perm == Review => true,
+            // The branch's catalogue of rewards is the secretary's decision (and admins').
+            Self::Secretary if perm == RewardsCatalogue => true,
             Self::Secretary | Self::Recorder => matches!(
                 perm,
                 OrgRead
@@ -93,7 +95,6 @@ impl Role {
                     | ScoresWrite
                     | BindingWrite
                     | RewardsRedeem
-                    | RewardsCatalogue
             ),
             // A counter redeems codes of its branch; it reads nothing else.
             Self::Shop => perm == RewardsRedeem,
@@ -133,7 +134,7 @@ pub enum Perm {
     /// Redeeming a member's one-time code at a counter (积分超市): shops, secretaries,
     /// recorders, admins.
     RewardsRedeem,
-    /// Keeping the rewards catalogue: secretaries, recorders, admins.
+    /// Keeping the rewards catalogue: secretaries and admins.
     RewardsCatalogue,
 }
 

@@ -437,18 +437,25 @@ pub async fn pick_year(
             "兑换积分已超过本组织规定的有效期",
         ));
     }
-    if live.iter().any(|y| y.left.0 >= points) {
-        let room = live
-            .iter()
-            .filter(|y| y.left.0 >= points)
-            .filter_map(|y| y.yuan_left.map(|l| fmt_dec(l.0)))
-            .collect::<Vec<_>>()
-            .join("、");
+    if let Some(y) = live.iter().find(|y| y.left.0 >= points) {
+        // The year's cap as the rule states it: N points × at most M yuan a point.
+        let cap = y.yuan_cap.map_or(Decimal::ZERO, |c| c.0);
+        let per_point = if y.credited.0.is_zero() {
+            Decimal::ZERO
+        } else {
+            cap / y.credited.0
+        };
         return Err(AppError::new(
             ErrorCode::RewardsCap,
             format!(
-                "该物品价值 {} 元，超出年度积分兑现金额上限（每分不超过规定金额），剩余可兑现 {room} 元",
-                fmt_dec(yuan)
+                "该物品价值 {} 元，超出 {} 年度积分兑现上限：{} 分 × 每分不超过 {} 元 = {} 元，已兑现 {} 元，剩余可兑现 {} 元",
+                fmt_dec(yuan),
+                y.year,
+                fmt_dec(y.credited.0),
+                fmt_dec(per_point),
+                fmt_dec(cap),
+                fmt_dec(y.yuan_spent.0),
+                fmt_dec(y.yuan_left.map_or(Decimal::ZERO, |l| l.0)),
             ),
         ));
     }

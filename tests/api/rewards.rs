@@ -248,7 +248,9 @@ async fn tw_7_sixty_points_redeem_at_most_300_yuan_only_after_close() {
         over.body["detail"]
             .as_str()
             .unwrap_or_default()
-            .contains("元")
+            .contains("60 分 × 每分不超过 5 元 = 300 元，已兑现 300 元，剩余可兑现 0 元"),
+        "{}",
+        over.text
     );
     assert_eq!(redemptions(&f).await, 5);
     let after = rewards(&f, p).await;
@@ -691,6 +693,17 @@ async fn tw_7_unknown_item_refused() {
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
     assert_eq!(bad.body["errors"].as_array().map(Vec::len), Some(3));
+    // The catalogue is the secretary's (and admins'): a recorder (组织委员) may not add.
+    let (_, recorder) = f.app.account(&f.admin, "rec-b", "recorder", Some(f.b)).await;
+    let r = f
+        .app
+        .post(
+            &format!("/api/v1/orgs/{}/rewards/items", f.b),
+            &recorder,
+            json!({"name": "x", "points": 1, "yuan": 1}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     // The secretary of B cannot keep O's catalogue.
     let other = f
         .app
