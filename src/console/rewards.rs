@@ -22,7 +22,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/console/redeem", web::post().to(counter_post))
         .route("/console/rewards", web::get().to(items))
         .route("/console/rewards/items", web::post().to(add))
-        .route("/console/rewards/items/{id}/retire", web::post().to(retire));
+        .route("/console/rewards/items/{id}/retire", web::post().to(retire))
+        .route("/console/rewards/expiry", web::post().to(expiry));
 }
 
 fn counter_page(
@@ -171,6 +172,7 @@ async fn items_page(
         }
     });
     let expiry = crate::rewards::expiry_years(&state.db, &org.path).await?;
+    let can_set_expiry = user.principal.require_in(Perm::OrgWrite, &org.path).is_ok();
     Ok(page(
         req,
         user,
@@ -180,6 +182,7 @@ async fn items_page(
             title => format!("积分超市 · {}", org.name),
             org => context! { id => org.id, name => org.name.clone() },
             items => rows, can_write => can_write, rule => rule, expiry => expiry,
+            can_set_expiry => can_set_expiry,
             form => form, errors => errors, form_id => new_form_id(),
         },
     ))
@@ -192,6 +195,22 @@ async fn items(
     query: web::Query<OrgQuery>,
 ) -> HttpResponse {
     respond(&req, &user, async {
+        if query.org.is_none() && user.principal.org_id.is_none() {
+            // An installation-wide admin picks the organization first.
+            user.principal.require(Perm::ScoresRead)?;
+            let orgs = crate::console::secretary::scope_orgs(&state, &user.principal).await?;
+            let pick: Vec<Value> = orgs
+                .iter()
+                .map(|o| context! { id => o.id, name => o.name.clone() })
+                .collect();
+            return Ok(page(
+                &req,
+                &user,
+                StatusCode::OK,
+                "console/rewards.html",
+                context! { title => "积分超市", pick => pick },
+            ));
+        }
         let org = chosen_org(&state, &user, query.org).await?;
         items_page(
             &state,
@@ -290,6 +309,62 @@ async fn retire(
                     errors,
                 )
                 .await
+            }
+            Err(e) => Err(e),
+        }
+    })
+    .await
+}
+
+/// The organization's expiry of balances in years (empty: never), with a reason.
+async fn expiry(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: ConsoleUser,
+    Posted(f): Posted,
+) -> HttpResponse {
+    respond(&req, &user, async {
+        let org_id = f.get("org").parse::<i64>().ok();
+        let org = chosen_org(&state, &user, org_id).await?;
+        user.principal
+            .require_in(Perm::OrgWrite, &org.path)
+            .map_err(hide)?;
+        let again = |field: &'static str, msg: String| {
+            items_page(
+                &state,
+                &req,
+                &user,
+                &org,
+                StatusCode::BAD_REQUEST,
+                f.values(),
+                field_errors([(field, msg)]),
+            )
+        };
+        let years = match f.get("expiry_years").as_str() {
+            "" => None,
+            t => match t.parse::<i32>() {
+                Ok(n) => Some(n),
+                Err(_) => return again("expiry_years", "有效期应为整数（年）".to_owned()).await,
+            },
+        };
+        match crate::rewards::set_expiry(
+            &state.db,
+            &user.principal.actor(),
+            &org,
+            years,
+            &f.get("reason"),
+            state.clock.now(),
+        )
+        .await
+        {
+            Ok(_) => Ok(see_other(&format!("/console/rewards?org={}", org.id))),
+            Err(e) if !e.errors.is_empty() => {
+                let field = if e.errors[0].field == "reason" {
+                    "reason"
+                } else {
+                    "expiry_years"
+                };
+                again(field, crate::console::message_of(&e)).await
             }
             Err(e) => Err(e),
         }

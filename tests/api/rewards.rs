@@ -694,7 +694,10 @@ async fn tw_7_unknown_item_refused() {
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
     assert_eq!(bad.body["errors"].as_array().map(Vec::len), Some(3));
     // The catalogue is the secretary's (and admins'): a recorder (组织委员) may not add.
-    let (_, recorder) = f.app.account(&f.admin, "rec-b", "recorder", Some(f.b)).await;
+    let (_, recorder) = f
+        .app
+        .account(&f.admin, "rec-b", "recorder", Some(f.b))
+        .await;
     let r = f
         .app
         .post(
@@ -852,6 +855,48 @@ async fn tw_7_console_counter_and_catalogue() {
         "{}",
         mine.text
     );
+    // The expiry is an admin's setting (with a reason, audited); the secretary sees it.
+    let cat = desk.get("/console/rewards").await;
+    assert!(cat.text.contains("兑换积分不过期") && !cat.text.contains("/console/rewards/expiry"));
+    let admin = crate::console::Desk::new(&f.app);
+    f.app
+        .operator_account("chief", vanguard::auth::Role::Admin, None)
+        .await;
+    let r = admin.login("chief", crate::console::PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
+    let pick = admin.get("/console/rewards").await;
+    assert!(
+        pick.text.contains(&format!("/console/rewards?org={}", f.b)),
+        "{}",
+        pick.text
+    );
+    let org = f.b.to_string();
+    let bad = admin
+        .post(
+            "/console/rewards/expiry",
+            &[("org", &org), ("expiry_years", "2"), ("reason", "")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.text.contains("请填写设置原因"), "{}", bad.text);
+    let ok = admin
+        .post(
+            "/console/rewards/expiry",
+            &[
+                ("org", &org),
+                ("expiry_years", "2"),
+                ("reason", "支委会决定"),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.text);
+    assert!(
+        desk.get("/console/rewards")
+            .await
+            .text
+            .contains("2 年内有效")
+    );
+    assert_eq!(audited(&f, "reward_expiry_set").await.len(), 1);
 }
 
 /// Two counters redeeming two different codes of one member at once: the balance is
