@@ -70,6 +70,7 @@ pub struct SettingsBody {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Include retired items.
     #[serde(default)]
