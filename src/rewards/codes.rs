@@ -30,6 +30,9 @@ use crate::state::AppState;
 /// How long a code stays valid.
 pub const CODE_MINUTES: i64 = 10;
 
+/// Codes a member may hold unused at once.
+pub const MAX_LIVE_CODES: usize = 5;
+
 /// A code as handed to the member.
 #[derive(Debug, Clone, Serialize)]
 pub struct Issued {
@@ -136,6 +139,15 @@ async fn issue_inner(
         return Err(AppError::new(ErrorCode::RewardItemRetired, "该物品已下架"));
     }
     let txn = crate::db::begin(&state.db).await?;
+    // A few codes at a time: enough for a basket, not a pile of live codes to guess at.
+    if live_codes(&txn, person.id, now).await?.len() >= MAX_LIVE_CODES {
+        return Err(AppError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "待使用的兑换码已有 {MAX_LIVE_CODES} 个，请先到兑换点使用，或等待其过期（{CODE_MINUTES} 分钟）"
+            ),
+        ));
+    }
     credit_due(&txn, &state.scoring, person.id, now).await?;
     let bal = balance(&txn, person, now).await?;
     let (points, yuan) = item_value(&item);

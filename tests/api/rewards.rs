@@ -596,6 +596,23 @@ async fn tw_7_redemption_beyond_balance_refused() {
     assert_eq!(r.body["code"], "rewards_balance", "{}", r.text);
     assert_eq!(redemptions(&f).await, 1);
     assert_eq!(rewards(&f, p).await["points"], json!(20));
+    // At most five unused codes at once.
+    let small = item(&f, &f.sec_b, f.b, "铅笔", json!(1), json!(1)).await;
+    for _ in 0..4 {
+        ask(&phone, small).await.expect("code");
+    }
+    let sixth = ask(&phone, small).await.expect_err("too many live codes");
+    assert_eq!(
+        sixth.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        sixth.text
+    );
+    assert!(
+        sixth.text.contains("待使用的兑换码已有 5 个"),
+        "{}",
+        sixth.text
+    );
     assert!(audited(&f, "reward_redeem_refused").await.iter().any(|a| {
         a.after
             .as_deref()
