@@ -73,6 +73,24 @@ pub enum ErrorCode {
     YearNotClosed,
     /// The star rating is not in a state that allows this step.
     StarRatingState,
+    /// The member's policy turns no points into rewards (no `[rewards]`).
+    RewardsUnavailable,
+    /// No closed year's result to redeem yet (redemption only after year close).
+    RewardsYearOpen,
+    /// The rewards balance is too small for the item.
+    RewardsBalance,
+    /// The item's value is over the year's yuan cap (TW-7: 5 yuan a point).
+    RewardsCap,
+    /// The balance has expired (the organization's expiry in years).
+    RewardsExpired,
+    /// The redemption code is unknown, forged or not this counter's.
+    RewardCodeInvalid,
+    /// The redemption code was already used.
+    RewardCodeUsed,
+    /// The redemption code has expired.
+    RewardCodeExpired,
+    /// The catalogue item is retired.
+    RewardItemRetired,
 }
 
 impl ErrorCode {
@@ -117,6 +135,15 @@ impl ErrorCode {
             Self::ReasonRequired => "reason_required",
             Self::YearNotClosed => "year_not_closed",
             Self::StarRatingState => "star_rating_state",
+            Self::RewardsUnavailable => "rewards_unavailable",
+            Self::RewardsYearOpen => "rewards_year_open",
+            Self::RewardsBalance => "rewards_balance",
+            Self::RewardsCap => "rewards_cap",
+            Self::RewardsExpired => "rewards_expired",
+            Self::RewardCodeInvalid => "reward_code_invalid",
+            Self::RewardCodeUsed => "reward_code_used",
+            Self::RewardCodeExpired => "reward_code_expired",
+            Self::RewardItemRetired => "reward_item_retired",
         }
     }
 
@@ -155,6 +182,16 @@ impl ErrorCode {
                 StatusCode::CONFLICT
             }
             Self::ReasonRequired => StatusCode::BAD_REQUEST,
+            // An unknown code and another branch's code answer alike.
+            Self::RewardCodeInvalid => StatusCode::NOT_FOUND,
+            Self::RewardsUnavailable
+            | Self::RewardsYearOpen
+            | Self::RewardsBalance
+            | Self::RewardsCap
+            | Self::RewardsExpired
+            | Self::RewardCodeUsed
+            | Self::RewardCodeExpired
+            | Self::RewardItemRetired => StatusCode::CONFLICT,
         }
     }
 
@@ -200,6 +237,15 @@ impl ErrorCode {
             Self::ReasonRequired => "请填写理由",
             Self::YearNotClosed => "该年度尚未结转",
             Self::StarRatingState => "星级评定当前状态不能进行此操作",
+            Self::RewardsUnavailable => "本组织的积分办法未设积分兑换",
+            Self::RewardsYearOpen => "年度尚未结转，暂不能兑换",
+            Self::RewardsBalance => "兑换积分余额不足",
+            Self::RewardsCap => "超出年度兑现金额上限",
+            Self::RewardsExpired => "兑换积分已过有效期",
+            Self::RewardCodeInvalid => "兑换码无效",
+            Self::RewardCodeUsed => "兑换码已使用",
+            Self::RewardCodeExpired => "兑换码已过期",
+            Self::RewardItemRetired => "该兑换物品已下架",
         }
     }
 }

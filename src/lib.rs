@@ -20,6 +20,7 @@ pub mod org;
 pub mod policy;
 pub mod reports;
 pub mod review;
+pub mod rewards;
 pub mod score;
 pub mod startup;
 pub mod state;

@@ -18,6 +18,7 @@ mod m20261205_000150_subject_scores_fillfactor;
 mod m20261205_000160_notices;
 mod m20261206_000210_rankings;
 mod m20261206_000220_star_ratings;
+mod m20261206_000230_rewards;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000160_notices::Migration),
             Box::new(m20261206_000210_rankings::Migration),
             Box::new(m20261206_000220_star_ratings::Migration),
+            Box::new(m20261206_000230_rewards::Migration),
         ]
     }
 }

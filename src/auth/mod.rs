@@ -35,6 +35,9 @@ pub enum Role {
     SecurityAdmin,
     /// 组织委员: enters what a secretary enters in one branch; approves nothing (no `Review`).
     Recorder,
+    /// 兑换员: a counter of the rewards ledger (积分超市) in one branch; redeems members'
+    /// codes and nothing else.
+    Shop,
 }
 
 impl Role {
@@ -45,6 +48,7 @@ impl Role {
             Self::Auditor => "auditor",
             Self::SecurityAdmin => "security_admin",
             Self::Recorder => "recorder",
+            Self::Shop => "shop",
         }
     }
 
@@ -55,6 +59,7 @@ impl Role {
             "auditor" => Self::Auditor,
             "security_admin" => Self::SecurityAdmin,
             "recorder" => Self::Recorder,
+            "shop" => Self::Shop,
             _ => return None,
         })
     }
@@ -66,6 +71,7 @@ impl Role {
             Self::Auditor => "审计员",
             Self::SecurityAdmin => "安全管理员",
             Self::Recorder => "组织委员",
+            Self::Shop => "兑换员",
         }
     }
 
@@ -76,6 +82,8 @@ impl Role {
             Self::Admin => !matches!(perm, AuditRead),
             // A recorder enters what a secretary enters and approves nothing (Review).
             Self::Secretary if perm == Review => true,
+            // The branch's catalogue of rewards is the secretary's decision (and admins').
+            Self::Secretary if perm == RewardsCatalogue => true,
             Self::Secretary | Self::Recorder => matches!(
                 perm,
                 OrgRead
@@ -86,7 +94,10 @@ impl Role {
                     | ScoresRead
                     | ScoresWrite
                     | BindingWrite
+                    | RewardsRedeem
             ),
+            // A counter redeems codes of its branch; it reads nothing else.
+            Self::Shop => perm == RewardsRedeem,
             Self::Auditor => perm.is_read(),
             Self::SecurityAdmin => {
                 matches!(perm, AccountsRead | AccountsManage | AuditRead | OrgRead)
@@ -120,6 +131,11 @@ pub enum Perm {
     /// Answering members' requests: approving leave and declarations, confirming what
     /// the platform proposes. Secretaries and admins; recorders (组织委员) lack it.
     Review,
+    /// Redeeming a member's one-time code at a counter (积分超市): shops, secretaries,
+    /// recorders, admins.
+    RewardsRedeem,
+    /// Keeping the rewards catalogue: secretaries and admins.
+    RewardsCatalogue,
 }
 
 impl Perm {
@@ -185,7 +201,7 @@ impl Principal {
     pub fn manages(&self, target: Role) -> bool {
         match self.role {
             Role::SecurityAdmin => target != Role::SecurityAdmin,
-            Role::Admin => matches!(target, Role::Secretary | Role::Recorder),
+            Role::Admin => matches!(target, Role::Secretary | Role::Recorder | Role::Shop),
             _ => false,
         }
     }

@@ -559,7 +559,7 @@ async fn check_manage(
     principal.require(super::Perm::AccountsManage)?;
     if !principal.manages(role) {
         return Err(AppError::forbidden(match principal.role {
-            Role::Admin => "管理员只能管理支部书记和组织委员账号；其他账号由安全管理员管理",
+            Role::Admin => "管理员只能管理支部书记、组织委员和兑换员账号；其他账号由安全管理员管理",
             _ => "安全管理员账号只能由运维人员在服务器上创建",
         }));
     }
@@ -581,7 +581,7 @@ async fn check_manage(
         }
         _ => {}
     }
-    if matches!(role, Role::Secretary | Role::Recorder) {
+    if matches!(role, Role::Secretary | Role::Recorder | Role::Shop) {
         match &org {
             Some(o) if o.kind == "branch" || o.kind == "general_branch" => {}
             _ => {

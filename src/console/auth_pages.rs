@@ -270,6 +270,10 @@ async fn notices(
 }
 
 async fn home(state: web::Data<AppState>, req: HttpRequest, user: ConsoleUser) -> HttpResponse {
+    // A counter account (兑换员) has one job.
+    if user.principal.role == crate::auth::Role::Shop {
+        return see_other("/console/redeem");
+    }
     let both = async {
         Ok::<_, crate::error::AppError>((
             super::secretary::today(&state, &user).await?,

@@ -23,6 +23,7 @@ pub mod publicity;
 pub mod ranks;
 pub mod results;
 pub mod review;
+pub mod rewards;
 pub mod secretary;
 pub mod session;
 
@@ -249,6 +250,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "console/results.html",
         include_str!("../../templates/console/results.html"),
     ),
+    (
+        "console/redeem.html",
+        include_str!("../../templates/console/redeem.html"),
+    ),
+    (
+        "console/rewards.html",
+        include_str!("../../templates/console/rewards.html"),
+    ),
 ];
 
 /// What the navigation offers: each entry needs the permission its API needs, so a
@@ -257,7 +266,7 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
     let role = user.principal.role;
     let secretary = role == Role::Secretary;
     let secretary_like = matches!(role, Role::Secretary | Role::Recorder);
-    let items: [(&str, &str, Option<Perm>); 20] = [
+    let items: [(&str, &str, Option<Perm>); 22] = [
         ("/console/", "今日", None),
         (
             if secretary {
@@ -315,6 +324,8 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
         ("/console/falsifications", "弄虚作假", Some(Perm::Correct)),
         ("/console/stars", "星级评定", Some(Perm::ScoresRead)),
         ("/console/results", "年度结果", Some(Perm::ScoresRead)),
+        ("/console/redeem", "兑换", Some(Perm::RewardsRedeem)),
+        ("/console/rewards", "积分超市", Some(Perm::RewardsCatalogue)),
     ];
     let mut seen = std::collections::HashSet::new();
     items
@@ -614,6 +625,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     publicity::configure(cfg);
     ranks::configure(cfg);
     results::configure(cfg);
+    rewards::configure(cfg);
 }
 
 #[cfg(test)]

@@ -35,7 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 .configure(crate::checkin::projector::configure)
                 .configure(crate::checkin::card::routes::configure)
                 .configure(crate::review::rankings::routes::configure)
-                .configure(crate::review::routes::configure),
+                .configure(crate::review::routes::configure)
+                .configure(crate::rewards::routes::configure),
         )
         .configure(crate::web::configure)
         .configure(crate::console::configure);

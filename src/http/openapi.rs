@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::{audit, auth, cases, checkin, error, http, ledger, org, reports, review};
+use crate::{audit, auth, cases, checkin, error, http, ledger, org, reports, review, rewards};
 
 struct Security;
 
@@ -224,6 +224,14 @@ impl Modify for Problems {
         crate::review::routes::get_results,
         crate::review::routes::export_results,
         crate::review::routes::confirm_excellent,
+        rewards::routes::list_items,
+        rewards::routes::add_item,
+        rewards::routes::retire_item,
+        rewards::routes::person_rewards,
+        rewards::routes::check_code,
+        rewards::routes::redeem_code,
+        rewards::routes::get_settings,
+        rewards::routes::put_settings,
     ),
     components(schemas(error::Problem, error::ErrorCode, error::FieldError)),
     modifiers(&Security, &Problems)

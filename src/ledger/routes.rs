@@ -557,6 +557,10 @@ pub struct PolicySummary {
     /// What the policy asks of publicity (公示): periods, days, objectors; null: none.
     #[schema(value_type = Option<Object>)]
     pub publicity: Option<crate::policy::PublicitySettings>,
+    /// What a closed year's result earns in the rewards ledger (积分超市, TW-7): the
+    /// index, the minimum score and the yuan cap per point; null: no rewards.
+    #[schema(value_type = Option<Object>)]
+    pub rewards: Option<crate::policy::Rewards>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -582,6 +586,7 @@ fn summary(p: &crate::policy::Policy) -> PolicySummary {
         workflow: p.workflow.clone(),
         makeup_scores: p.makeup_scores(crate::policy::ActivityKind::FixedDay),
         publicity: p.publicity.clone(),
+        rewards: p.rewards.clone(),
         indexes: p
             .indexes
             .iter()

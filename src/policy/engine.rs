@@ -750,8 +750,8 @@ impl<'p> PartEval<'_, 'p> {
             reward_max: index
                 .reward
                 .as_ref()
-                .filter(|r| total >= r.min_score)
-                .map(|r| r.per_point * total),
+                .filter(|r| r.earns(total))
+                .and_then(|r| r.yuan_cap(total)),
             flags: index
                 .marks
                 .iter()

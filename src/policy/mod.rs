@@ -56,7 +56,6 @@
 //! stars = [{ below = 60, value = 1 }, …, { value = 5 }]  # bands: below = "< N"
 //! ratings = [{ below = 60, value = "unqualified" }, …, { value = "excellent" }]
 //! marks = [{ below = 80, flag = "no_awards", label = "…" }]
-//! reward = { per_point = 5, min_score = 60, rule = "TW-7" }
 //! categories = { bonus = { label = "追加积分", cap = 15, rule = "XH-14" } }
 //! composite = { rule = "EQ-5", label = "…", points_weight = 0.7,
 //!               item = "democratic_score", field = "score", weight = 0.3 }
@@ -103,6 +102,12 @@
 //! leave_lead_minutes = 60       #   leave asked at least this long before the start
 //! absence = { rule = "EQ-3", without_leave = "absence_unexcused", with_leave = "absence_excused" }
 //! inactive = { rule = "TW-5", months = 6, item = "veto" }   # proposed at month end
+//!
+//! [rewards]                     # 积分超市 (src/rewards/): a closed year's result of
+//! rule = "TW-7"                 #   `index` from min_score up is credited; redeemed
+//! index = "vanguard"            #   for at most yuan_per_point a point (omitted: no
+//! min_score = 60                #   yuan cap). Without [rewards]: no rewards.
+//! yuan_per_point = 5
 //!
 //! [[year_end]]                  # assessed only when Context::year_end
 //! id = "XH-15.1"

@@ -33,6 +33,9 @@ pub struct Policy {
     /// How results are published and objected to (TW-6, SD-4, SD-5, EQ-4); `None`:
     /// the policy asks for no publicity (anything published takes the defaults).
     pub publicity: Option<PublicitySettings>,
+    /// `[rewards]` (积分超市, TW-7): what a closed year's result earns; `None`: the
+    /// policy turns no points into rewards.
+    pub rewards: Option<Rewards>,
     pub(crate) dispatch: Vec<Dispatch>,
     pub(crate) items: HashMap<(ItemSubject, String), ItemSpec>,
 }
@@ -113,7 +116,8 @@ pub struct Index {
     pub stars: Vec<Band<u8>>,
     pub ratings: Vec<Band<Arc<str>>>,
     pub marks: Vec<Mark>,
-    pub reward: Option<Reward>,
+    /// The policy's `[rewards]` when they are earned by this index.
+    pub reward: Option<Rewards>,
     pub categories: Vec<Category>,
     pub composite: Option<Composite>,
 }
@@ -155,12 +159,27 @@ pub struct Mark {
     pub label: String,
 }
 
-/// A reward of at most `per_point` per point from `min_score` up (TW-7).
-#[derive(Debug, Clone)]
-pub struct Reward {
-    pub per_point: Decimal,
+/// `[rewards]`: a closed year's result of `index` from `min_score` up is credited to
+/// the rewards ledger (积分超市), redeemable for at most `yuan_per_point` yuan a point
+/// (TW-7: 60 and above, at most 5 yuan; `None`: no yuan cap). Parsed here only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rewards {
+    pub rule: String,
+    pub index: String,
     pub min_score: Decimal,
-    pub rule: Arc<str>,
+    pub yuan_per_point: Option<Decimal>,
+}
+
+impl Rewards {
+    /// Whether a year's score earns rewards ("60分以上": 60 included).
+    pub fn earns(&self, score: Decimal) -> bool {
+        score >= self.min_score
+    }
+
+    /// The most a year's score may be redeemed for, in yuan (`None`: no cap).
+    pub fn yuan_cap(&self, score: Decimal) -> Option<Decimal> {
+        self.yuan_per_point.map(|p| p * score)
+    }
 }
 
 /// Rules grouped under a yearly cap (XH-14 bonuses ≤ 15, TW-1 base 60 / incentive 40).

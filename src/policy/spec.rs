@@ -38,6 +38,19 @@ struct RawPolicy {
     #[serde(default)]
     workflow: Option<S<RawWorkflow>>,
     publicity: Option<S<RawPublicity>>,
+    #[serde(default)]
+    rewards: Option<S<RawRewards>>,
+}
+
+/// `[rewards]` (see `Rewards`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRewards {
+    rule: String,
+    index: String,
+    min_score: Dec,
+    #[serde(default)]
+    yuan_per_point: Option<Dec>,
 }
 
 /// `[workflow]`: leave lead time and what the platform proposes (see `Workflow`).
@@ -132,8 +145,6 @@ struct RawIndex {
     #[serde(default)]
     marks: Vec<RawMark>,
     #[serde(default)]
-    reward: Option<RawReward>,
-    #[serde(default)]
     categories: BTreeMap<String, RawCategory>,
     #[serde(default)]
     composite: Option<S<RawComposite>>,
@@ -168,14 +179,6 @@ struct RawMark {
     below: Dec,
     flag: String,
     label: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawReward {
-    per_point: Dec,
-    min_score: Dec,
-    rule: String,
 }
 
 #[derive(Deserialize)]
@@ -580,11 +583,7 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Policy, LoadError> {
                     label: m.label.clone(),
                 })
                 .collect(),
-            reward: ri.reward.as_ref().map(|r| Reward {
-                per_point: r.per_point.0,
-                min_score: r.min_score.0,
-                rule: Arc::from(r.rule.as_str()),
-            }),
+            reward: None,
             categories,
             composite,
         });
@@ -1102,6 +1101,30 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Policy, LoadError> {
         });
     }
 
+    let rewards = match &raw.rewards {
+        None => None,
+        Some(r) => {
+            let span = r.span();
+            let r = r.get_ref();
+            let index = indexes
+                .iter_mut()
+                .find(|i| &*i.id == r.index.as_str() && !i.orgs)
+                .ok_or_else(|| ctx.err(span.clone(), "rewards: index must name a person index"))?;
+            if r.min_score.0 < Decimal::ZERO
+                || r.yuan_per_point.is_some_and(|y| y.0 <= Decimal::ZERO)
+            {
+                return Err(ctx.err(span, "rewards: min_score ≥ 0 and yuan_per_point > 0"));
+            }
+            let rewards = Rewards {
+                rule: r.rule.clone(),
+                index: r.index.clone(),
+                min_score: r.min_score.0,
+                yuan_per_point: r.yuan_per_point.map(|y| y.0),
+            };
+            index.reward = Some(rewards.clone());
+            Some(rewards)
+        }
+    };
     let checkin = checkin_window(&ctx, raw.checkin.as_ref(), &rules)?;
     let workflow = workflow(&ctx, raw.workflow.as_ref(), &items)?;
     let publicity = raw
@@ -1113,6 +1136,7 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Policy, LoadError> {
         checkin,
         workflow,
         publicity,
+        rewards,
         name: raw.name.get_ref().clone(),
         title: raw.title,
         source: raw.source,

@@ -14,6 +14,7 @@ pub mod leave;
 pub mod member;
 pub mod projector;
 pub mod publicity;
+pub mod rewards;
 pub mod settings;
 
 use std::sync::OnceLock;
@@ -46,7 +47,7 @@ const TEMPLATES: [(&str, &str); 6] = [
 ];
 
 /// Embedded static files: (name, content type, body).
-const ASSETS: [(&str, &str, &str); 5] = [
+const ASSETS: [(&str, &str, &str); 6] = [
     (
         "projector.js",
         "text/javascript; charset=utf-8",
@@ -74,6 +75,11 @@ const ASSETS: [(&str, &str, &str); 5] = [
         "text/javascript; charset=utf-8",
         include_str!("assets/qr-scanner-worker.min.js"),
     ),
+    (
+        "reward-scan.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/reward-scan.js"),
+    ),
 ];
 
 /// Member pages: no script, forms post to this origin only.
@@ -93,6 +99,7 @@ pub(crate) fn env() -> &'static Environment<'static> {
             .chain(declarations::TEMPLATES)
             .chain(publicity::TEMPLATES)
             .chain(archive::TEMPLATES)
+            .chain(rewards::TEMPLATES)
             .chain(crate::console::TEMPLATES.iter().copied())
         {
             // Compile-time constants, each rendered by a test.
@@ -202,6 +209,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     settings::configure(cfg);
     publicity::configure(cfg);
     archive::configure(cfg);
+    rewards::configure(cfg);
     cfg.route("/assets/{name}", web::get().to(asset));
 }
 

@@ -29,6 +29,7 @@ mod rankings;
 mod rbac;
 mod reminders;
 mod results;
+mod rewards;
 mod score;
 mod security;
 mod stars;

@@ -671,6 +671,79 @@ fn cases(f: &Fixture) -> BTreeMap<String, Case> {
             Some(Admin),
         ),
     );
+    // 积分超市 (rewards): the catalogue, a member's balance, the counter, the expiry.
+    add(
+        "GET /api/v1/orgs/{org_id}/rewards/items",
+        case(
+            Method::GET,
+            format!("/api/v1/orgs/{b}/rewards/items"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "POST /api/v1/orgs/{org_id}/rewards/items",
+        case(
+            Method::POST,
+            format!("/api/v1/orgs/{b}/rewards/items"),
+            Some(json!({"name": "笔记本", "points": 10, "yuan": 50})),
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
+        "POST /api/v1/rewards/items/{item_id}/retire",
+        case(
+            Method::POST,
+            "/api/v1/rewards/items/1/retire".into(),
+            Some(json!({"reason": "停产"})),
+            vec![Auditor, Security],
+            Some(Admin),
+        ),
+    );
+    add(
+        "GET /api/v1/people/{person_id}/rewards",
+        case(
+            Method::GET,
+            format!("/api/v1/people/{pb}/rewards"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    for key in ["check", "redeem"] {
+        add(
+            &format!("POST /api/v1/rewards/{key}"),
+            case(
+                Method::POST,
+                format!("/api/v1/rewards/{key}"),
+                Some(json!({"code": "0000000000"})),
+                vec![Auditor, Security],
+                Some(Admin),
+            ),
+        );
+    }
+    add(
+        "GET /api/v1/orgs/{org_id}/rewards/settings",
+        case(
+            Method::GET,
+            format!("/api/v1/orgs/{b}/rewards/settings"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "PUT /api/v1/orgs/{org_id}/rewards/settings",
+        case(
+            Method::PUT,
+            format!("/api/v1/orgs/{b}/rewards/settings"),
+            Some(json!({"expiry_years": null, "reason": "测试"})),
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        ),
+    );
     add(
         "POST /api/v1/orgs/{org_id}/years/{year}/close",
         case(

@@ -30,19 +30,20 @@ async fn operator(app: &TestApp, username: &str, role: &str, org: Option<i64>) -
     (created.account.id.0, app.token(username, PASSWORD).await)
 }
 
-const ROLES: [&str; 5] = [
+const ROLES: [&str; 6] = [
     "security_admin",
     "admin",
     "auditor",
     "secretary",
     "recorder",
+    "shop",
 ];
 
 /// What the role split allows: (actor, target role, action).
 fn allowed(actor: &str, target: &str, action: &str) -> bool {
     match actor {
         "security_admin" => target != "security_admin",
-        "admin" => matches!(target, "secretary" | "recorder") && action != "reset",
+        "admin" => matches!(target, "secretary" | "recorder" | "shop") && action != "reset",
         _ => false,
     }
 }
@@ -55,7 +56,7 @@ async fn role_split_matrix_every_actor_target_and_action() {
     let c = app.org(&root, "C", "committee", None).await;
     let b = app.org(&root, "B", "branch", Some(c)).await;
     let org_for = |role: &str| {
-        if matches!(role, "secretary" | "recorder") {
+        if matches!(role, "secretary" | "recorder" | "shop") {
             b
         } else {
             c

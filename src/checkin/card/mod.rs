@@ -55,7 +55,7 @@ const DAMM: [[u8; 10]; 10] = [
 ];
 
 /// The Damm interim digit of a string of ASCII digits (`None` for anything else).
-fn damm(digits: &str) -> Option<u8> {
+pub(crate) fn damm(digits: &str) -> Option<u8> {
     digits.bytes().try_fold(0u8, |interim, b| {
         b.is_ascii_digit()
             .then(|| DAMM[usize::from(interim)][usize::from(b - b'0')])

@@ -32,12 +32,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-const ROLES: [Role; 5] = [
+const ROLES: [Role; 6] = [
     Role::Admin,
     Role::Auditor,
     Role::SecurityAdmin,
     Role::Secretary,
     Role::Recorder,
+    Role::Shop,
 ];
 
 #[derive(serde::Deserialize)]

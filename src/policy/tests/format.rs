@@ -158,3 +158,44 @@ fn a_calendar_directory_adds_years() {
         }
     );
 }
+
+// TW-7: `[rewards]` is read here only; the index it names carries it for the engine.
+#[test]
+fn tw_7_rewards_section_names_a_person_index_and_a_positive_cap() {
+    let with = |section: &str| format!("{MINIMAL}\n[rewards]\n{section}\n");
+    let p = parse_policy(
+        "p.toml",
+        &with("rule = \"TW-7\"\nindex = \"vanguard\"\nmin_score = 60\nyuan_per_point = 5"),
+    )
+    .unwrap();
+    let r = p.rewards.clone().unwrap();
+    assert_eq!((r.min_score, r.yuan_per_point), (dec("60"), Some(dec("5"))));
+    assert!(r.earns(dec("60")) && !r.earns(dec("59.5")));
+    assert_eq!(r.yuan_cap(dec("60")), Some(dec("300")));
+    assert_eq!(p.indexes[0].reward.as_ref(), Some(&r));
+    // No yuan_per_point: rewards without a yuan cap.
+    let p = parse_policy(
+        "p.toml",
+        &with("rule = \"X\"\nindex = \"vanguard\"\nmin_score = 0"),
+    )
+    .unwrap();
+    assert_eq!(p.rewards.unwrap().yuan_cap(dec("80")), None);
+    // Without the section: no rewards.
+    assert!(parse_policy("p.toml", MINIMAL).unwrap().rewards.is_none());
+    let e = err(&with("rule = \"X\"\nindex = \"vangard\"\nmin_score = 60"));
+    assert!(e.contains("rewards: index must name a person index"), "{e}");
+    let e = err(&with(
+        "rule = \"X\"\nindex = \"vanguard\"\nmin_score = 60\nyuan_per_point = 0",
+    ));
+    assert!(e.contains("yuan_per_point > 0"), "{e}");
+    let e = err(&with("rule = \"X\"\nindex = \"vanguard\"\nmin = 60"));
+    assert!(e.contains("unknown field `min`"), "{e}");
+}
+
+#[test]
+fn tw_7_only_town_2019_ships_rewards() {
+    for (file, text) in crate::policy::PRESETS {
+        let p = parse_policy(file, text).unwrap();
+        assert_eq!(p.rewards.is_some(), p.name == "town-2019", "{}", p.name);
+    }
+}
