@@ -57,6 +57,12 @@ pub enum ErrorCode {
     PublicityUnconfirmed,
     /// The publicity's window has not ended: it cannot be confirmed yet.
     WindowOpen,
+    /// The assessment's self-assessment date (自评截止) has passed.
+    SelfAssessmentClosed,
+    /// The assessment's review date (审核截止) has passed.
+    ReviewClosed,
+    /// The scorecard is not in a state that allows this step (submitted, not reviewed …).
+    ScorecardState,
 }
 
 impl ErrorCode {
@@ -93,6 +99,9 @@ impl ErrorCode {
             Self::PeriodNotOver => "period_not_over",
             Self::PublicityUnconfirmed => "publicity_unconfirmed",
             Self::WindowOpen => "window_open",
+            Self::SelfAssessmentClosed => "self_assessment_closed",
+            Self::ReviewClosed => "review_closed",
+            Self::ScorecardState => "scorecard_state",
         }
     }
 
@@ -123,6 +132,9 @@ impl ErrorCode {
             | Self::PeriodNotOver
             | Self::PublicityUnconfirmed
             | Self::WindowOpen => StatusCode::CONFLICT,
+            Self::SelfAssessmentClosed | Self::ReviewClosed | Self::ScorecardState => {
+                StatusCode::CONFLICT
+            }
         }
     }
 
@@ -160,6 +172,9 @@ impl ErrorCode {
             Self::PeriodNotOver => "该期尚未结束",
             Self::PublicityUnconfirmed => "年度最后一期公示尚未核定",
             Self::WindowOpen => "公示期未满",
+            Self::SelfAssessmentClosed => "自评已截止",
+            Self::ReviewClosed => "审核已截止",
+            Self::ScorecardState => "记分卡当前状态不能进行此操作",
         }
     }
 }

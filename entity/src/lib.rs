@@ -35,3 +35,8 @@ pub mod subject_score;
 pub mod system_setting;
 pub mod upload;
 pub mod year_closing;
+pub mod assessment;
+pub mod assessment_draw;
+pub mod scorecard;
+pub mod scorecard_line;
+pub mod scorecard_veto;

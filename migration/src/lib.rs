@@ -16,6 +16,7 @@ mod m20261205_000130_leave_declarations_proposals;
 mod m20261205_000140_publicity;
 mod m20261205_000150_subject_scores_fillfactor;
 mod m20261205_000160_notices;
+mod m20261206_000200_scorecards;
 
 pub struct Migrator;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000140_publicity::Migration),
             Box::new(m20261205_000150_subject_scores_fillfactor::Migration),
             Box::new(m20261205_000160_notices::Migration),
+            Box::new(m20261206_000200_scorecards::Migration),
         ]
     }
 }

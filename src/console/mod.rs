@@ -21,6 +21,7 @@ pub mod card;
 pub mod people;
 pub mod publicity;
 pub mod review;
+pub mod scorecard;
 pub mod secretary;
 pub mod session;
 
@@ -227,6 +228,26 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "console/investigation.html",
         include_str!("../../templates/console/investigation.html"),
     ),
+    (
+        "console/scorecards.html",
+        include_str!("../../templates/console/scorecards.html"),
+    ),
+    (
+        "console/scorecard.html",
+        include_str!("../../templates/console/scorecard.html"),
+    ),
+    (
+        "console/assessments.html",
+        include_str!("../../templates/console/assessments.html"),
+    ),
+    (
+        "console/assessment.html",
+        include_str!("../../templates/console/assessment.html"),
+    ),
+    (
+        "console/draw.html",
+        include_str!("../../templates/console/draw.html"),
+    ),
 ];
 
 /// What the navigation offers: each entry needs the permission its API needs, so a
@@ -235,7 +256,7 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
     let role = user.principal.role;
     let secretary = role == Role::Secretary;
     let secretary_like = matches!(role, Role::Secretary | Role::Recorder);
-    let items: [(&str, &str, Option<Perm>); 16] = [
+    let items: [(&str, &str, Option<Perm>); 17] = [
         ("/console/", "今日", None),
         (
             if secretary {
@@ -289,6 +310,19 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
         ("/console/import", "导入", Some(Perm::PeopleWrite)),
         ("/console/accounts", "账号", Some(Perm::AccountsRead)),
         ("/console/audit", "审计日志", Some(Perm::AuditRead)),
+        (
+            if secretary_like {
+                "/console/scorecards"
+            } else {
+                "/console/assessments"
+            },
+            if secretary_like {
+                "支部自评"
+            } else {
+                "支部考评"
+            },
+            Some(Perm::ScoresRead),
+        ),
     ];
     let mut seen = std::collections::HashSet::new();
     items
@@ -586,6 +620,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     card::configure(cfg);
     review::configure(cfg);
     publicity::configure(cfg);
+    scorecard::configure(cfg);
 }
 
 #[cfg(test)]

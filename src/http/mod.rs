@@ -33,7 +33,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 .configure(crate::cases::routes::configure)
                 .configure(crate::reports::routes::configure)
                 .configure(crate::checkin::projector::configure)
-                .configure(crate::checkin::card::routes::configure),
+                .configure(crate::checkin::card::routes::configure)
+                .configure(|c| {
+                    crate::review::scorecard::routes::configure(c, settings.upload_limit_bytes)
+                }),
         )
         .configure(crate::web::configure)
         .configure(crate::console::configure);

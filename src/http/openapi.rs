@@ -9,7 +9,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::{audit, auth, cases, checkin, error, http, ledger, org, reports};
+use crate::{audit, auth, cases, checkin, error, http, ledger, org, reports, review};
 
 struct Security;
 
@@ -201,6 +201,24 @@ impl Modify for Problems {
         checkin::card::routes::revoke_card,
         checkin::card::routes::issue_cards,
         checkin::card::routes::take_card,
+        review::scorecard::routes::list_assessments,
+        review::scorecard::routes::open_assessment,
+        review::scorecard::routes::get_assessment,
+        review::scorecard::routes::extend_assessment,
+        review::scorecard::routes::assessment_rollup,
+        review::scorecard::routes::list_draws,
+        review::scorecard::routes::create_draw,
+        review::scorecard::routes::repeat_draw,
+        review::scorecard::routes::list_scorecards,
+        review::scorecard::routes::get_scorecard,
+        review::scorecard::routes::save_self,
+        review::scorecard::routes::upload_evidence,
+        review::scorecard::routes::submit_self,
+        review::scorecard::routes::review_scorecard,
+        review::scorecard::routes::veto_scorecard,
+        review::scorecard::routes::upload_veto_evidence,
+        review::scorecard::routes::get_file,
+        review::scorecard::routes::export_scorecard,
     ),
     components(schemas(error::Problem, error::ErrorCode, error::FieldError)),
     modifiers(&Security, &Problems)

@@ -4,3 +4,4 @@
 //! cases too (`cases::investigation`).
 
 pub mod publicity;
+pub mod scorecard;
