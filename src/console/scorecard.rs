@@ -57,6 +57,26 @@ fn errors_of(e: &AppError) -> Value {
     Value::from(m)
 }
 
+/// A service view (JSON) as a template value; exact numbers stay as written.
+fn from_json(v: serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::from(()),
+        serde_json::Value::Bool(b) => Value::from(b),
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .map(Value::from)
+            .or_else(|| parse_dec(&n.to_string()).map(|d| Value::from(fmt_dec(d))))
+            .unwrap_or_else(|| Value::from(n.to_string())),
+        serde_json::Value::String(s) => Value::from(s),
+        serde_json::Value::Array(a) => Value::from(a.into_iter().map(from_json).collect::<Vec<_>>()),
+        serde_json::Value::Object(o) => Value::from(
+            o.into_iter()
+                .map(|(k, v)| (k, from_json(v)))
+                .collect::<BTreeMap<String, Value>>(),
+        ),
+    }
+}
+
 fn no_errors() -> Value {
     Value::from(BTreeMap::<String, String>::new())
 }
@@ -129,7 +149,7 @@ async fn card_page(
         "console/scorecard.html",
         context! {
             title => format!("{} {} 年度考评", v.org_name, v.year),
-            card => Value::from_serialize(&card),
+            card => from_json(card),
             may_self => may_self, may_submit => may_submit, may_review => may_review,
             reviewer => reviewer,
             sanction_levels => sanction_levels, sanction_rows => sanctions,

@@ -14,7 +14,6 @@ use crate::helpers::{TestApp, spawn_app};
 pub struct Year {
     pub app: TestApp,
     pub admin: String,
-    pub committee: i64,
     pub branches: Vec<i64>,
     pub secretaries: Vec<String>,
     pub assessment: i64,
@@ -71,7 +70,6 @@ pub async fn year(n: usize) -> Year {
     Year {
         app,
         admin,
-        committee,
         branches,
         secretaries,
         assessment,
