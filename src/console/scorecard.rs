@@ -68,7 +68,9 @@ fn from_json(v: serde_json::Value) -> Value {
             .or_else(|| parse_dec(&n.to_string()).map(|d| Value::from(fmt_dec(d))))
             .unwrap_or_else(|| Value::from(n.to_string())),
         serde_json::Value::String(s) => Value::from(s),
-        serde_json::Value::Array(a) => Value::from(a.into_iter().map(from_json).collect::<Vec<_>>()),
+        serde_json::Value::Array(a) => {
+            Value::from(a.into_iter().map(from_json).collect::<Vec<_>>())
+        }
         serde_json::Value::Object(o) => Value::from(
             o.into_iter()
                 .map(|(k, v)| (k, from_json(v)))
@@ -174,7 +176,20 @@ async fn show(
         Some("veto") => Some("一票否决已记录。"),
         _ => None,
     };
-    respond(&req, &user, card_page(&state, &req, &user, *path, StatusCode::OK, no_errors(), flash)).await
+    respond(
+        &req,
+        &user,
+        card_page(
+            &state,
+            &req,
+            &user,
+            *path,
+            StatusCode::OK,
+            no_errors(),
+            flash,
+        ),
+    )
+    .await
 }
 
 fn score_of(f: &super::Fields, name: &str, label: &str) -> AppResult<Option<Points>> {
@@ -197,7 +212,10 @@ async fn after(
 ) -> HttpResponse {
     match r {
         Ok(()) => see_other(&format!("/console/scorecards/{id}?done={done}")),
-        Err(e) if e.code.status().is_client_error() && e.code != crate::error::ErrorCode::Forbidden => {
+        Err(e)
+            if e.code.status().is_client_error()
+                && e.code != crate::error::ErrorCode::Forbidden =>
+        {
             let status = e.code.status();
             card_page(state, req, user, id, status, errors_of(&e), None)
                 .await
@@ -238,7 +256,11 @@ async fn save_self(
         Ok::<(), AppError>(())
     }
     .await;
-    let done = if f.get("and_submit") == "1" { "submit" } else { "self" };
+    let done = if f.get("and_submit") == "1" {
+        "submit"
+    } else {
+        "self"
+    };
     after(&state, &req, &user, id, done, r).await
 }
 
@@ -250,7 +272,9 @@ async fn submit(
     Posted(_): Posted,
 ) -> HttpResponse {
     let id = *path;
-    let r = service::submit(&state, &user.principal, id).await.map(|_| ());
+    let r = service::submit(&state, &user.principal, id)
+        .await
+        .map(|_| ());
     after(&state, &req, &user, id, "submit", r).await
 }
 
@@ -502,8 +526,24 @@ async fn assessments_page(
     ))
 }
 
-async fn assessments(state: web::Data<AppState>, req: HttpRequest, user: ConsoleUser) -> HttpResponse {
-    respond(&req, &user, assessments_page(&state, &req, &user, StatusCode::OK, no_errors(), no_errors())).await
+async fn assessments(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    user: ConsoleUser,
+) -> HttpResponse {
+    respond(
+        &req,
+        &user,
+        assessments_page(
+            &state,
+            &req,
+            &user,
+            StatusCode::OK,
+            no_errors(),
+            no_errors(),
+        ),
+    )
+    .await
 }
 
 fn date(f: &super::Fields, name: &str, label: &str) -> AppResult<chrono::NaiveDate> {
@@ -538,10 +578,20 @@ async fn open(
     .await;
     match r {
         Ok(a) => see_other(&format!("/console/assessments/{}", a.id)),
-        Err(e) if e.code.status().is_client_error() && e.code != crate::error::ErrorCode::Forbidden => {
-            assessments_page(&state, &req, &user, e.code.status(), errors_of(&e), f.values())
-                .await
-                .unwrap_or_else(|e| error(&req, &user, &e))
+        Err(e)
+            if e.code.status().is_client_error()
+                && e.code != crate::error::ErrorCode::Forbidden =>
+        {
+            assessments_page(
+                &state,
+                &req,
+                &user,
+                e.code.status(),
+                errors_of(&e),
+                f.values(),
+            )
+            .await
+            .unwrap_or_else(|e| error(&req, &user, &e))
         }
         Err(e) => error(&req, &user, &hide(e)),
     }
@@ -555,13 +605,19 @@ async fn assessment_page(
     status: StatusCode,
     errors: Value,
 ) -> AppResult<HttpResponse> {
-    let (a, committee) = service::assessment_scoped(&state.db, &user.principal, Perm::ScoresRead, id)
-        .await
-        .map_err(hide)?;
+    let (a, committee) =
+        service::assessment_scoped(&state.db, &user.principal, Perm::ScoresRead, id)
+            .await
+            .map_err(hide)?;
     let view = service::assessment_view(state, &a, &committee).await?;
     let roll = rating::rollup(state, &user.principal, id).await?;
     let draws = draw::list(state, &user.principal, id).await?;
-    let pct = |p: Points| format!("{}%", fmt_dec((p.0 * rust_decimal::Decimal::from(100)).round_dp(1)));
+    let pct = |p: Points| {
+        format!(
+            "{}%",
+            fmt_dec((p.0 * rust_decimal::Decimal::from(100)).round_dp(1))
+        )
+    };
     let roll_ctx = context! {
         branches => roll.branches, reviewed => roll.reviewed, passing => roll.passing,
         rate => pct(roll.rate), target => roll.target.map(pct), met => roll.met, flag => roll.flag,
@@ -612,7 +668,12 @@ async fn assessment(
     user: ConsoleUser,
     path: web::Path<i64>,
 ) -> HttpResponse {
-    respond(&req, &user, assessment_page(&state, &req, &user, *path, StatusCode::OK, no_errors())).await
+    respond(
+        &req,
+        &user,
+        assessment_page(&state, &req, &user, *path, StatusCode::OK, no_errors()),
+    )
+    .await
 }
 
 async fn assessment_after(
@@ -624,7 +685,10 @@ async fn assessment_after(
 ) -> HttpResponse {
     match r {
         Ok(to) => see_other(&to),
-        Err(e) if e.code.status().is_client_error() && e.code != crate::error::ErrorCode::Forbidden => {
+        Err(e)
+            if e.code.status().is_client_error()
+                && e.code != crate::error::ErrorCode::Forbidden =>
+        {
             assessment_page(state, req, user, id, e.code.status(), errors_of(&e))
                 .await
                 .unwrap_or_else(|e| error(req, user, &e))
@@ -648,8 +712,17 @@ async fn extend(
             Deadline::ReviewUntil
         };
         let until = date(&f, "until", "新的截止日")?;
-        service::extend(&state, &user.principal, id, Extension { date: which, until, reason: f.get("reason") })
-            .await?;
+        service::extend(
+            &state,
+            &user.principal,
+            id,
+            Extension {
+                date: which,
+                until,
+                reason: f.get("reason"),
+            },
+        )
+        .await?;
         Ok::<String, AppError>(format!("/console/assessments/{id}"))
     }
     .await;

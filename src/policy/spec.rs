@@ -1314,10 +1314,7 @@ fn assessment_settings(
             .iter()
             .any(|t| t.share.0 < Decimal::ZERO || t.share.0 > Decimal::ONE)
     {
-        return Err(ctx.err(
-            span,
-            "targets: years ascending, shares between 0 and 1",
-        ));
+        return Err(ctx.err(span, "targets: years ascending, shares between 0 and 1"));
     }
     if !(1..=12).contains(&a.due.month) {
         return Err(ctx.err(span, "due.month: 1–12"));

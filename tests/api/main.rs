@@ -28,7 +28,7 @@ mod publicity;
 mod rbac;
 mod reminders;
 mod score;
+mod scorecard;
 mod security;
 mod storm;
 mod wire;
-mod scorecard;

@@ -895,7 +895,15 @@ fn cases(f: &Fixture) -> BTreeMap<String, Case> {
 fn scorecard_cases(f: &Fixture, add: &mut impl FnMut(&str, Case)) {
     use Who::*;
     let (c, asmt, card, draw) = (f.c, f.assessment, f.scorecard_b, f.draw);
-    let read = |path: String| case(Method::GET, path, None, vec![SecretaryA, Security], Some(Auditor));
+    let read = |path: String| {
+        case(
+            Method::GET,
+            path,
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        )
+    };
     let write = |path: String, body: Value| {
         case(
             Method::POST,
@@ -907,7 +915,13 @@ fn scorecard_cases(f: &Fixture, add: &mut impl FnMut(&str, Case)) {
     };
     add(
         "GET /api/v1/assessments",
-        case(Method::GET, "/api/v1/assessments".into(), None, vec![Security], Some(Auditor)),
+        case(
+            Method::GET,
+            "/api/v1/assessments".into(),
+            None,
+            vec![Security],
+            Some(Auditor),
+        ),
     );
     add(
         "POST /api/v1/assessments",
@@ -916,7 +930,10 @@ fn scorecard_cases(f: &Fixture, add: &mut impl FnMut(&str, Case)) {
             json!({"org_id": c, "year": 2027, "self_until": "2028-01-15", "review_until": "2028-02-28"}),
         ),
     );
-    add("GET /api/v1/assessments/{assessment_id}", read(format!("/api/v1/assessments/{asmt}")));
+    add(
+        "GET /api/v1/assessments/{assessment_id}",
+        read(format!("/api/v1/assessments/{asmt}")),
+    );
     add(
         "POST /api/v1/assessments/{assessment_id}/extend",
         write(
@@ -936,12 +953,24 @@ fn scorecard_cases(f: &Fixture, add: &mut impl FnMut(&str, Case)) {
         "POST /api/v1/assessments/{assessment_id}/draws",
         write(format!("/api/v1/assessments/{asmt}/draws"), json!({"n": 1})),
     );
-    add("GET /api/v1/draws/{draw_id}/repeat", read(format!("/api/v1/draws/{draw}/repeat")));
+    add(
+        "GET /api/v1/draws/{draw_id}/repeat",
+        read(format!("/api/v1/draws/{draw}/repeat")),
+    );
     add(
         "GET /api/v1/scorecards",
-        case(Method::GET, "/api/v1/scorecards".into(), None, vec![Security], Some(SecretaryA)),
+        case(
+            Method::GET,
+            "/api/v1/scorecards".into(),
+            None,
+            vec![Security],
+            Some(SecretaryA),
+        ),
     );
-    add("GET /api/v1/scorecards/{scorecard_id}", read(format!("/api/v1/scorecards/{card}")));
+    add(
+        "GET /api/v1/scorecards/{scorecard_id}",
+        read(format!("/api/v1/scorecards/{card}")),
+    );
     add(
         "GET /api/v1/scorecards/{scorecard_id}/export",
         read(format!("/api/v1/scorecards/{card}/export")),
@@ -959,7 +988,10 @@ fn scorecard_cases(f: &Fixture, add: &mut impl FnMut(&str, Case)) {
     );
     add(
         "POST /api/v1/scorecards/{scorecard_id}/lines/{code}/files",
-        write(format!("/api/v1/scorecards/{card}/lines/political_1/files"), json!({"not": "an image"})),
+        write(
+            format!("/api/v1/scorecards/{card}/lines/political_1/files"),
+            json!({"not": "an image"}),
+        ),
     );
     add(
         "POST /api/v1/scorecards/{scorecard_id}/submit",
@@ -981,7 +1013,10 @@ fn scorecard_cases(f: &Fixture, add: &mut impl FnMut(&str, Case)) {
     );
     add(
         "POST /api/v1/scorecards/{scorecard_id}/veto-files",
-        write(format!("/api/v1/scorecards/{card}/veto-files"), json!({"not": "an image"})),
+        write(
+            format!("/api/v1/scorecards/{card}/veto-files"),
+            json!({"not": "an image"}),
+        ),
     );
 }
 

@@ -94,7 +94,13 @@ pub fn lines(card: &Value) -> Vec<(String, f64, String)> {
 
 /// Every item scored at its weight by the branch (base 80 + vanguard 40), submitted.
 pub async fn self_assess(y: &Year, i: usize) -> Value {
-    let card = y.app.get(&format!("/api/v1/scorecards/{}", y.cards[i]), &y.secretaries[i]).await;
+    let card = y
+        .app
+        .get(
+            &format!("/api/v1/scorecards/{}", y.cards[i]),
+            &y.secretaries[i],
+        )
+        .await;
     assert_eq!(card.status, StatusCode::OK, "{}", card.text);
     let items: Vec<Value> = lines(&card.body)
         .into_iter()
@@ -144,7 +150,10 @@ pub fn review_items(card: &Value, total: i64) -> Vec<Value> {
 }
 
 pub async fn review_to(y: &Year, i: usize, total: i64) -> Value {
-    let card = y.app.get(&format!("/api/v1/scorecards/{}", y.cards[i]), &y.admin).await;
+    let card = y
+        .app
+        .get(&format!("/api/v1/scorecards/{}", y.cards[i]), &y.admin)
+        .await;
     let r = y
         .app
         .post(
@@ -222,7 +231,10 @@ async fn jh_4_veto_gives_backward_whatever_the_items() {
     assert_eq!(v["vetoes"][0]["cause"], "支部政治生态不佳，被市纪委通报");
     let roll = y
         .app
-        .get(&format!("/api/v1/assessments/{}/rollup", y.assessment), &y.admin)
+        .get(
+            &format!("/api/v1/assessments/{}/rollup", y.assessment),
+            &y.admin,
+        )
         .await;
     assert_eq!(roll.body["scorecards"][0]["rating_label"], "后进整转");
     assert_eq!(roll.body["vetoed"], 1);
@@ -263,10 +275,23 @@ async fn jh_4_member_with_exactly_15_points_of_deductions_counts() {
     let fifteen = member_with(&y, b, "张十五", "13900000015", 3).await;
     member_with(&y, b, "李十分", "13900000010", 2).await;
     self_assess(&y, 0).await;
-    let card = y.app.get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin).await;
-    assert_eq!(card.body["bottom"]["proposed"], 1, "{}", card.body["bottom"]);
-    assert_eq!(card.body["bottom"]["proposed_members"][0]["person_id"], fifteen);
-    assert_eq!(card.body["bottom"]["proposed_members"][0]["points"], json!(15));
+    let card = y
+        .app
+        .get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin)
+        .await;
+    assert_eq!(
+        card.body["bottom"]["proposed"], 1,
+        "{}",
+        card.body["bottom"]
+    );
+    assert_eq!(
+        card.body["bottom"]["proposed_members"][0]["person_id"],
+        fifteen
+    );
+    assert_eq!(
+        card.body["bottom"]["proposed_members"][0]["points"],
+        json!(15)
+    );
     assert!(
         card.body["bottom"]["member_label"]
             .as_str()
@@ -285,7 +310,11 @@ async fn jh_4_member_with_exactly_15_points_of_deductions_counts() {
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
-    assert!(r.body["detail"].as_str().is_some_and(|d| d.contains("提议 1 名")));
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("提议 1 名"))
+    );
     let r = y
         .app
         .post(
@@ -308,16 +337,33 @@ async fn jh_2_1_self_or_review_score_above_the_weight_is_refused() {
     // 政治建设1 weighs 4.
     let r = y
         .app
-        .post(&path, &y.secretaries[0], json!({"items": [{"code": "political_1", "score": 4.5}]}))
+        .post(
+            &path,
+            &y.secretaries[0],
+            json!({"items": [{"code": "political_1", "score": 4.5}]}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
-    assert!(r.body["detail"].as_str().is_some_and(|d| d.contains("0 到 4 分")), "{}", r.text);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("0 到 4 分")),
+        "{}",
+        r.text
+    );
     let r = y
         .app
-        .post(&path, &y.secretaries[0], json!({"items": [{"code": "political_1", "score": -1}]}))
+        .post(
+            &path,
+            &y.secretaries[0],
+            json!({"items": [{"code": "political_1", "score": -1}]}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
-    let card = y.app.get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin).await;
+    let card = y
+        .app
+        .get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin)
+        .await;
     assert_eq!(card.body["lines"][0]["self_score"], Value::Null);
     // The vanguard item 推进中心工作 is capped at 12.
     self_assess(&y, 0).await;
@@ -330,8 +376,17 @@ async fn jh_2_1_self_or_review_score_above_the_weight_is_refused() {
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
-    assert!(r.body["detail"].as_str().is_some_and(|d| d.contains("0 到 12 分")), "{}", r.text);
-    let card = y.app.get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin).await;
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("0 到 12 分")),
+        "{}",
+        r.text
+    );
+    let card = y
+        .app
+        .get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin)
+        .await;
     let central = card.body["lines"]
         .as_array()
         .and_then(|l| l.iter().find(|l| l["code"] == "central_work"))
@@ -347,7 +402,10 @@ async fn jh_6_review_score_is_the_result() {
     let submitted = self_assess(&y, 0).await;
     assert_eq!(submitted["state"], "submitted");
     // Self 120 in all; the reviewer takes 2 off 思想建设4 (two theme days missed).
-    let card = y.app.get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin).await;
+    let card = y
+        .app
+        .get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin)
+        .await;
     let mut items: Vec<Value> = lines(&card.body)
         .into_iter()
         .map(|(code, w, _)| json!({"code": code, "score": w}))
@@ -360,10 +418,23 @@ async fn jh_6_review_score_is_the_result() {
     let path = format!("/api/v1/scorecards/{}/review", y.cards[0]);
     let r = y
         .app
-        .post(&path, &y.admin, json!({"items": items, "members": {"count": 0}}))
+        .post(
+            &path,
+            &y.admin,
+            json!({"items": items, "members": {"count": 0}}),
+        )
         .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "a differing score needs a reason: {}", r.text);
-    assert!(r.body["detail"].as_str().is_some_and(|d| d.contains("须写明扣分原因")));
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "a differing score needs a reason: {}",
+        r.text
+    );
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("须写明扣分原因"))
+    );
     for it in &mut items {
         if it["code"] == "ideological_4" {
             it["reason"] = json!("3 月、7 月未开展主题党日，每少一次扣 1 分");
@@ -371,14 +442,21 @@ async fn jh_6_review_score_is_the_result() {
     }
     let r = y
         .app
-        .post(&path, &y.admin, json!({"items": items, "members": {"count": 0}}))
+        .post(
+            &path,
+            &y.admin,
+            json!({"items": items, "members": {"count": 0}}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["outcome"]["base"], json!(78));
     assert_eq!(r.body["outcome"]["total"], json!(118));
     let roll = y
         .app
-        .get(&format!("/api/v1/assessments/{}/rollup", y.assessment), &y.admin)
+        .get(
+            &format!("/api/v1/assessments/{}/rollup", y.assessment),
+            &y.admin,
+        )
         .await;
     assert_eq!(roll.body["scorecards"][0]["total"], json!(118));
 }
@@ -390,25 +468,40 @@ async fn jh_7_results_are_due_by_the_end_of_february_and_late_ones_are_flagged()
     self_assess(&y, 0).await;
     // After the review date: refused until the date is extended, with a reason.
     y.app.state.clock.set(at("2019-03-05T10:00:00+08:00"));
-    let card = y.app.get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin).await;
+    let card = y
+        .app
+        .get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin)
+        .await;
     assert_eq!(card.body["due"], "2019-02-28");
     let items = review_items(&card.body, 100);
     let path = format!("/api/v1/scorecards/{}/review", y.cards[0]);
     let r = y
         .app
-        .post(&path, &y.admin, json!({"items": items, "members": {"count": 0}}))
+        .post(
+            &path,
+            &y.admin,
+            json!({"items": items, "members": {"count": 0}}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     assert_eq!(r.body["code"], "review_closed");
     let ext = format!("/api/v1/assessments/{}/extend", y.assessment);
     let r = y
         .app
-        .post(&ext, &y.admin, json!({"date": "review_until", "until": "2019-03-15", "reason": ""}))
+        .post(
+            &ext,
+            &y.admin,
+            json!({"date": "review_until", "until": "2019-03-15", "reason": ""}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     let r = y
         .app
-        .post(&ext, &y.admin, json!({"date": "review_until", "until": "2019-03-15", "reason": "机构改革，支部调整"}))
+        .post(
+            &ext,
+            &y.admin,
+            json!({"date": "review_until", "until": "2019-03-15", "reason": "机构改革，支部调整"}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["review_until"], "2019-03-15");
@@ -422,18 +515,35 @@ async fn jh_7_results_are_due_by_the_end_of_february_and_late_ones_are_flagged()
             .expect("audit")
     };
     assert_eq!(audit.len(), 1);
-    assert!(audit[0].before.as_deref().is_some_and(|b| b.contains("2019-02-28")));
-    assert!(audit[0].after.as_deref().is_some_and(|a| a.contains("机构改革") && a.contains("2019-03-15")));
+    assert!(
+        audit[0]
+            .before
+            .as_deref()
+            .is_some_and(|b| b.contains("2019-02-28"))
+    );
+    assert!(
+        audit[0]
+            .after
+            .as_deref()
+            .is_some_and(|a| a.contains("机构改革") && a.contains("2019-03-15"))
+    );
     assert_eq!(audit[0].actor_name, "admin");
     let r = y
         .app
-        .post(&path, &y.admin, json!({"items": items, "members": {"count": 0}}))
+        .post(
+            &path,
+            &y.admin,
+            json!({"items": items, "members": {"count": 0}}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body["late"], true);
     let roll = y
         .app
-        .get(&format!("/api/v1/assessments/{}/rollup", y.assessment), &y.admin)
+        .get(
+            &format!("/api/v1/assessments/{}/rollup", y.assessment),
+            &y.admin,
+        )
         .await;
     assert_eq!(roll.body["due"], "2019-02-28");
     assert_eq!(roll.body["late"], 1);
@@ -444,7 +554,10 @@ async fn jh_7_results_are_due_by_the_end_of_february_and_late_ones_are_flagged()
 async fn jh_1_base_80_plus_vanguard_40_plus_bottom_line_adds_up() {
     let y = year(1).await;
     self_assess(&y, 0).await;
-    let card = y.app.get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin).await;
+    let card = y
+        .app
+        .get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin)
+        .await;
     let total_weight: f64 = lines(&card.body).iter().map(|l| l.1).sum();
     assert_eq!(total_weight, 120.0);
     let r = y
@@ -513,7 +626,10 @@ async fn the_draw_repeated_from_its_seed_gives_the_same_branches_and_the_rollup_
     assert_eq!(drawn, keyed.iter().take(2).map(|k| k.1).collect::<Vec<_>>());
     let id = r.body["id"].as_i64().expect("draw id");
     for _ in 0..2 {
-        let again = y.app.get(&format!("/api/v1/draws/{id}/repeat"), &y.admin).await;
+        let again = y
+            .app
+            .get(&format!("/api/v1/draws/{id}/repeat"), &y.admin)
+            .await;
         assert_eq!(again.status, StatusCode::OK, "{}", again.text);
         assert_eq!(again.body["same"], true);
         assert_eq!(again.body["repeated"], json!(drawn));
@@ -522,7 +638,10 @@ async fn the_draw_repeated_from_its_seed_gives_the_same_branches_and_the_rollup_
     // Roll-up: 112 优秀, 92 达标 pass; 88, 79 and the veto do not: 2 of 5 = 40 % < 60 %.
     let roll = y
         .app
-        .get(&format!("/api/v1/assessments/{}/rollup", y.assessment), &y.admin)
+        .get(
+            &format!("/api/v1/assessments/{}/rollup", y.assessment),
+            &y.admin,
+        )
         .await;
     assert_eq!(roll.status, StatusCode::OK, "{}", roll.text);
     let b = &roll.body;
@@ -554,13 +673,22 @@ async fn a_review_outside_the_reviewers_scope_is_refused_and_writes_nothing() {
         .app
         .operator_account("admin-qt", vanguard::auth::Role::Admin, Some(other))
         .await;
-    let card = y.app.get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin).await;
+    let card = y
+        .app
+        .get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin)
+        .await;
     let body = json!({"items": review_items(&card.body, 100), "members": {"count": 0}});
     let path = format!("/api/v1/scorecards/{}/review", y.cards[0]);
     for token in [&other_admin, &y.secretaries[0]] {
         let r = y.app.post(&path, token, body.clone()).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
-        assert!(r.body["detail"].as_str().is_some_and(|d| d.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))), "{}", r.text);
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .is_some_and(|d| d.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))),
+            "{}",
+            r.text
+        );
     }
     let r = y
         .app
@@ -571,9 +699,18 @@ async fn a_review_outside_the_reviewers_scope_is_refused_and_writes_nothing() {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
-    let after = y.app.get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin).await;
+    let after = y
+        .app
+        .get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin)
+        .await;
     assert_eq!(after.body["state"], "submitted");
-    assert!(after.body["lines"].as_array().expect("lines").iter().all(|l| l["review_score"].is_null()));
+    assert!(
+        after.body["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .all(|l| l["review_score"].is_null())
+    );
     assert_eq!(after.body["vetoes"], json!([]));
 }
 
@@ -591,15 +728,34 @@ async fn a_self_assessment_after_its_date_is_refused_and_writes_nothing() {
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     assert_eq!(r.body["code"], "self_assessment_closed");
-    assert!(r.body["detail"].as_str().is_some_and(|d| d.contains("自评已于 2019-01-15 截止")), "{}", r.text);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("自评已于 2019-01-15 截止")),
+        "{}",
+        r.text
+    );
     let r = y
         .app
-        .post(&format!("/api/v1/scorecards/{}/submit", y.cards[0]), &y.secretaries[0], json!({}))
+        .post(
+            &format!("/api/v1/scorecards/{}/submit", y.cards[0]),
+            &y.secretaries[0],
+            json!({}),
+        )
         .await;
     assert_eq!(r.body["code"], "self_assessment_closed");
-    let card = y.app.get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin).await;
+    let card = y
+        .app
+        .get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin)
+        .await;
     assert_eq!(card.body["state"], "draft");
-    assert!(card.body["lines"].as_array().expect("lines").iter().all(|l| l["self_score"].is_null()));
+    assert!(
+        card.body["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .all(|l| l["self_score"].is_null())
+    );
     // The last minute of 15 January still counts.
     y.app.state.clock.set(at("2019-01-15T23:59:00+08:00"));
     let r = y
@@ -624,15 +780,26 @@ async fn a_veto_without_a_cause_is_refused_and_writes_nothing() {
     ] {
         let r = y.app.post(&path, &y.admin, body).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
-        assert!(r.body["detail"].as_str().is_some_and(|d| d.contains("一票否决须写明原因")), "{}", r.text);
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("一票否决须写明原因")),
+            "{}",
+            r.text
+        );
     }
-    let card = y.app.get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin).await;
+    let card = y
+        .app
+        .get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin)
+        .await;
     assert_eq!(card.body["vetoes"], json!([]));
     assert_eq!(card.body["outcome"]["vetoed"], false);
 }
 
 fn png() -> Vec<u8> {
-    let img = image::RgbImage::from_fn(8, 8, |x, y| image::Rgb([(x * 30) as u8, (y * 30) as u8, 90]));
+    let img = image::RgbImage::from_fn(8, 8, |x, y| {
+        image::Rgb([(x * 30) as u8, (y * 30) as u8, 90])
+    });
     let mut out = Vec::new();
     image::DynamicImage::ImageRgb8(img)
         .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
@@ -646,7 +813,10 @@ async fn the_scorecard_form_reads_back_with_calamine_and_as_csv() {
     let up = y
         .app
         .post_bytes(
-            &format!("/api/v1/scorecards/{}/lines/ideological_4/files", y.cards[0]),
+            &format!(
+                "/api/v1/scorecards/{}/lines/ideological_4/files",
+                y.cards[0]
+            ),
             &y.secretaries[0],
             "image/png",
             png(),
@@ -658,7 +828,10 @@ async fn the_scorecard_form_reads_back_with_calamine_and_as_csv() {
     let file = y
         .app
         .client
-        .get(format!("{}/api/v1/scorecards/{}/files/{upload}", y.app.address, y.cards[0]))
+        .get(format!(
+            "{}/api/v1/scorecards/{}/files/{upload}",
+            y.app.address, y.cards[0]
+        ))
         .bearer_auth(&y.admin)
         .send()
         .await
@@ -671,7 +844,10 @@ async fn the_scorecard_form_reads_back_with_calamine_and_as_csv() {
             let res = y
                 .app
                 .client
-                .get(format!("{}/api/v1/scorecards/{}/export?format={format}", y.app.address, y.cards[0]))
+                .get(format!(
+                    "{}/api/v1/scorecards/{}/export?format={format}",
+                    y.app.address, y.cards[0]
+                ))
                 .bearer_auth(&y.secretaries[0])
                 .send()
                 .await
@@ -686,7 +862,18 @@ async fn the_scorecard_form_reads_back_with_calamine_and_as_csv() {
     let range = book.worksheet_range(&name).expect("range");
     let rows: Vec<Vec<Data>> = range.rows().map(<[Data]>::to_vec).collect();
     let header: Vec<String> = rows[0].iter().map(ToString::to_string).collect();
-    assert_eq!(header, ["项目", "分值", "自评分", "审核分", "扣分原因与佐证", "合计", "等次"]);
+    assert_eq!(
+        header,
+        [
+            "项目",
+            "分值",
+            "自评分",
+            "审核分",
+            "扣分原因与佐证",
+            "合计",
+            "等次"
+        ]
+    );
     let find = |name: &str| {
         rows.iter()
             .find(|r| r[0].to_string().starts_with(name))

@@ -20,11 +20,19 @@ async fn self_assess_api(app: &TestApp, token: &str, card: i64) {
         .map(|l| json!({"code": l["code"], "score": l["weight"]}))
         .collect();
     let r = app
-        .post(&format!("/api/v1/scorecards/{card}/self"), token, json!({"items": items}))
+        .post(
+            &format!("/api/v1/scorecards/{card}/self"),
+            token,
+            json!({"items": items}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let r = app
-        .post(&format!("/api/v1/scorecards/{card}/submit"), token, json!({}))
+        .post(
+            &format!("/api/v1/scorecards/{card}/submit"),
+            token,
+            json!({}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
 }
@@ -103,7 +111,10 @@ async fn jh_the_whole_jinhua_year_self_assessment_review_veto_draw_rollup_and_do
     p.set("#review_until", "2019-02-28").await;
     p.click("#open").await;
     let text = p.wait_text("等次与达标率").await;
-    assert!(text.contains("2019-02-28"), "the JH-7 due date is shown: {text}");
+    assert!(
+        text.contains("2019-02-28"),
+        "the JH-7 due date is shown: {text}"
+    );
     let assessment_path = p.path().await;
     let assessment: i64 = assessment_path
         .rsplit('/')
@@ -148,7 +159,8 @@ async fn jh_the_whole_jinhua_year_self_assessment_review_veto_draw_rollup_and_do
     assert!(text.contains("已上传 1 张"), "{text}");
     p.js(r#"for (const el of document.querySelectorAll('input[name^="s_"]')) el.value = el.max; return 1;"#)
         .await;
-    p.fill("#e_ideological_4", "全年 12 次主题党日，见记实本及照片").await;
+    p.fill("#e_ideological_4", "全年 12 次主题党日，见记实本及照片")
+        .await;
     p.shot("scorecard-self-390").await;
     p.click("#submit-self").await;
     let text = p.wait_text("自评已提交").await;
@@ -172,7 +184,8 @@ async fn jh_the_whole_jinhua_year_self_assessment_review_veto_draw_rollup_and_do
     p.assert_labelled("review").await;
     p.assert_no_sideways_scroll("review").await;
     p.fill("#r_central_work", "4").await;
-    p.fill("#why_central_work", "仅一项市级表彰，按 4 分计").await;
+    p.fill("#why_central_work", "仅一项市级表彰，按 4 分计")
+        .await;
     p.click("#save-review").await;
     let text = p.wait_text("审核已保存").await;
     assert!(text.contains("合计 112") && text.contains("优秀"), "{text}");
@@ -183,10 +196,17 @@ async fn jh_the_whole_jinhua_year_self_assessment_review_veto_draw_rollup_and_do
     p.fill("#veto-evidence", "市委通报").await;
     p.click("#veto").await;
     p.wait_text("一票否决须写明原因").await;
-    let none = app.get(&format!("/api/v1/scorecards/{}", cards[2]), &admin).await;
-    assert_eq!(none.body["vetoes"], json!([]), "a veto without a cause writes nothing");
+    let none = app
+        .get(&format!("/api/v1/scorecards/{}", cards[2]), &admin)
+        .await;
+    assert_eq!(
+        none.body["vetoes"],
+        json!([]),
+        "a veto without a cause writes nothing"
+    );
     p.set("#veto-item", "veto_policy").await;
-    p.fill("#veto-cause", "贯彻决策部署不坚决，被市委通报批评").await;
+    p.fill("#veto-cause", "贯彻决策部署不坚决，被市委通报批评")
+        .await;
     p.fill("#veto-evidence", "市委通报〔2018〕5号").await;
     p.c.find(fantoccini::Locator::Css("#veto-photo"))
         .await
@@ -196,7 +216,10 @@ async fn jh_the_whole_jinhua_year_self_assessment_review_veto_draw_rollup_and_do
         .expect("choose file");
     p.click("#veto").await;
     let text = p.wait_text("一票否决已记录").await;
-    assert!(text.contains("后进整转") && text.contains("决定人：chief"), "{text}");
+    assert!(
+        text.contains("后进整转") && text.contains("决定人：chief"),
+        "{text}"
+    );
 
     // Random audit draw, repeated from its seed.
     p.go(&assessment_path).await;
@@ -212,7 +235,11 @@ async fn jh_the_whole_jinhua_year_self_assessment_review_veto_draw_rollup_and_do
         .await;
     let first: Vec<String> = serde_json::from_value(repeated.clone()).expect("names");
     assert_eq!(first.len(), 2, "{text}");
-    assert!(first.iter().all(|n| recorded.as_str().is_some_and(|r| r.contains(n.as_str()))));
+    assert!(
+        first
+            .iter()
+            .all(|n| recorded.as_str().is_some_and(|r| r.contains(n.as_str())))
+    );
     let draw_path = p.path().await;
     p.go(&draw_path).await;
     p.wait_text("重复抽查结果与记录一致").await;
@@ -228,7 +255,10 @@ async fn jh_the_whole_jinhua_year_self_assessment_review_veto_draw_rollup_and_do
     let text = p.wait_text("达标率").await;
     assert!(text.contains("33.3%") && text.contains("60%"), "{text}");
     assert!(text.contains("取消先进参评资格"), "{text}");
-    assert!(text.contains("优秀 1") && text.contains("未达标 1") && text.contains("后进整转 1"), "{text}");
+    assert!(
+        text.contains("优秀 1") && text.contains("未达标 1") && text.contains("后进整转 1"),
+        "{text}"
+    );
     p.assert_no_sideways_scroll("assessment").await;
     p.assert_labelled("assessment").await;
     p.shot("scorecard-rollup-1366").await;
@@ -241,7 +271,10 @@ async fn jh_the_whole_jinhua_year_self_assessment_review_veto_draw_rollup_and_do
                  .then(r => r.arrayBuffer())
                  .then(b => done(Array.from(new Uint8Array(b))))
                  .catch(e => done(String(e)));"#,
-            vec![json!(format!("/console/scorecards/{}/export?format=xlsx", cards[0]))],
+            vec![json!(format!(
+                "/console/scorecards/{}/export?format=xlsx",
+                cards[0]
+            ))],
         )
         .await
         .expect("download");
@@ -249,7 +282,15 @@ async fn jh_the_whole_jinhua_year_self_assessment_review_veto_draw_rollup_and_do
     let sheet = read_xlsx(&bytes);
     assert_eq!(
         sheet.first().expect("header"),
-        &["项目", "分值", "自评分", "审核分", "扣分原因与佐证", "合计", "等次"]
+        &[
+            "项目",
+            "分值",
+            "自评分",
+            "审核分",
+            "扣分原因与佐证",
+            "合计",
+            "等次"
+        ]
     );
     let total = sheet
         .iter()

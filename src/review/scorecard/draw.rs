@@ -30,10 +30,7 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.len(), 2);
         // Pinned: a change of the method would change past draws.
-        assert_eq!(
-            key("00ff", 5),
-            hex::encode(Sha256::digest(b"00ff:5"))
-        );
+        assert_eq!(key("00ff", 5), hex::encode(Sha256::digest(b"00ff:5")));
     }
 }
 
@@ -152,7 +149,10 @@ pub async fn record(
     if n == 0 || n > candidates.len() {
         return Err(AppError::field(
             "n",
-            format!("抽查数须在 1 到 {} 之间（已审核的党支部数）", candidates.len()),
+            format!(
+                "抽查数须在 1 到 {} 之间（已审核的党支部数）",
+                candidates.len()
+            ),
         ));
     }
     let seed = crate::db::random_secret(16);

@@ -78,10 +78,7 @@ pub fn table(v: &ScorecardView) -> Table {
             .iter()
             .map(|m| format!("{}（扣 {} 分）", m.name, crate::policy::fmt_dec(m.points.0)))
             .collect();
-        let mut why = format!(
-            "确认 {count} 人；平台按积分台账提议 {} 人",
-            b.proposed
-        );
+        let mut why = format!("确认 {count} 人；平台按积分台账提议 {} 人", b.proposed);
         if !names.is_empty() {
             why.push_str(&format!("：{}", names.join("、")));
         }

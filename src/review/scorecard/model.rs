@@ -84,7 +84,10 @@ pub struct Sanctions {
 
 impl Sanctions {
     pub fn points(&self, level: &str) -> Option<Decimal> {
-        self.levels.iter().find(|(l, _)| l == level).map(|(_, p)| *p)
+        self.levels
+            .iter()
+            .find(|(l, _)| l == level)
+            .map(|(_, p)| *p)
     }
 }
 
@@ -293,14 +296,21 @@ mod tests {
     #[test]
     fn jh_2_the_sheet_is_read_from_the_preset() {
         let s = jinhua();
-        let base: Vec<_> = s.indicators.iter().filter(|i| i.part == Part::Base).collect();
+        let base: Vec<_> = s
+            .indicators
+            .iter()
+            .filter(|i| i.part == Part::Base)
+            .collect();
         let vanguard: Vec<_> = s
             .indicators
             .iter()
             .filter(|i| i.part == Part::Vanguard)
             .collect();
         assert_eq!(base.len(), 41);
-        assert_eq!(base.iter().map(|i| i.weight).sum::<Decimal>(), Decimal::from(80));
+        assert_eq!(
+            base.iter().map(|i| i.weight).sum::<Decimal>(),
+            Decimal::from(80)
+        );
         assert_eq!(
             vanguard.iter().map(|i| i.weight).sum::<Decimal>(),
             Decimal::from(40)

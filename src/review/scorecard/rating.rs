@@ -51,7 +51,8 @@ pub struct RollUp {
 }
 
 pub async fn rollup(state: &AppState, principal: &Principal, id: i64) -> AppResult<RollUp> {
-    let (a, committee) = service::assessment_scoped(&state.db, principal, Perm::ScoresRead, id).await?;
+    let (a, committee) =
+        service::assessment_scoped(&state.db, principal, Perm::ScoresRead, id).await?;
     let sheet = service::sheet_of(state, &a.policy)?;
     let cards = service::summaries(&state.db, &sheet, a.id).await?;
     let branches = cards.len();

@@ -14,7 +14,10 @@ use crate::state::AppState;
 pub fn configure(cfg: &mut web::ServiceConfig, upload_limit: usize) {
     cfg.route("/assessments", web::get().to(list_assessments))
         .route("/assessments", web::post().to(open_assessment))
-        .route("/assessments/{assessment_id}", web::get().to(get_assessment))
+        .route(
+            "/assessments/{assessment_id}",
+            web::get().to(get_assessment),
+        )
         .route(
             "/assessments/{assessment_id}/extend",
             web::post().to(extend_assessment),
@@ -34,10 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, upload_limit: usize) {
         .route("/draws/{draw_id}/repeat", web::get().to(repeat_draw))
         .route("/scorecards", web::get().to(list_scorecards))
         .route("/scorecards/{scorecard_id}", web::get().to(get_scorecard))
-        .route(
-            "/scorecards/{scorecard_id}/self",
-            web::post().to(save_self),
-        )
+        .route("/scorecards/{scorecard_id}/self", web::post().to(save_self))
         .route(
             "/scorecards/{scorecard_id}/submit",
             web::post().to(submit_self),
@@ -116,7 +116,8 @@ pub async fn extend_assessment(
     path: web::Path<i64>,
     body: web::Json<service::Extension>,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::extend(&state, &principal, *path, body.into_inner()).await?))
+    Ok(HttpResponse::Ok()
+        .json(service::extend(&state, &principal, *path, body.into_inner()).await?))
 }
 
 /// Ratings and the pass rate (达标率) against the year's target (JH-5), the due date (JH-7).
@@ -205,7 +206,8 @@ pub async fn save_self(
     path: web::Path<i64>,
     body: web::Json<service::SelfInput>,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::save_self(&state, &principal, *path, body.into_inner()).await?))
+    Ok(HttpResponse::Ok()
+        .json(service::save_self(&state, &principal, *path, body.into_inner()).await?))
 }
 
 /// An evidence photo for an item (JPEG or PNG as the request body).
@@ -249,7 +251,8 @@ pub async fn review_scorecard(
     path: web::Path<i64>,
     body: web::Json<service::ReviewInput>,
 ) -> AppResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(service::review(&state, &principal, *path, body.into_inner()).await?))
+    Ok(HttpResponse::Ok()
+        .json(service::review(&state, &principal, *path, body.into_inner()).await?))
 }
 
 /// A one-vote veto (一票否决, JH-4) with its cause and evidence.
@@ -317,7 +320,13 @@ pub async fn export_scorecard(
     q: web::Query<FormatQuery>,
 ) -> AppResult<HttpResponse> {
     let c = service::branch_scoped(&state.db, &principal, Perm::ScoresRead, *path).await?;
-    download(&state, &principal, &c, q.format.unwrap_or(ExportFormat::Xlsx)).await
+    download(
+        &state,
+        &principal,
+        &c,
+        q.format.unwrap_or(ExportFormat::Xlsx),
+    )
+    .await
 }
 
 /// The form as a download, audited (the API and the console).

@@ -315,7 +315,10 @@ pub async fn open(
         return Err(AppError::field("year", "年度须在 2000–2100 之间"));
     }
     if input.self_until > input.review_until {
-        return Err(AppError::field("review_until", "审核截止日不能早于自评截止日"));
+        return Err(AppError::field(
+            "review_until",
+            "审核截止日不能早于自评截止日",
+        ));
     }
     if input.self_until.year() < input.year {
         return Err(AppError::field("self_until", "自评截止日不能早于考评年度"));
@@ -329,7 +332,10 @@ pub async fn open(
         .all(&state.db)
         .await?;
     if branches.is_empty() {
-        return Err(AppError::field("org_id", "该组织下没有党支部，无法开展考评"));
+        return Err(AppError::field(
+            "org_id",
+            "该组织下没有党支部，无法开展考评",
+        ));
     }
     let txn = crate::db::begin(&state.db).await?;
     let exists = entity::assessment::Entity::find()
@@ -813,7 +819,12 @@ pub async fn view(state: &AppState, c: &Card) -> AppResult<ScorecardView> {
             sanction_levels: sheet
                 .sanctions
                 .as_ref()
-                .map(|s| s.levels.iter().map(|(l, p)| (l.clone(), Points(*p))).collect())
+                .map(|s| {
+                    s.levels
+                        .iter()
+                        .map(|(l, p)| (l.clone(), Points(*p)))
+                        .collect()
+                })
                 .unwrap_or_default(),
             sanctions: sanctions_of(&c.card),
             veto_items: sheet.vetoes.clone(),
@@ -1281,7 +1292,10 @@ pub async fn veto(
     };
     let evidence = text("evidence", input.evidence.as_deref())?;
     if evidence.is_none() && input.upload_id.is_none() {
-        return Err(AppError::field("evidence", "一票否决须附佐证（文字或图片）"));
+        return Err(AppError::field(
+            "evidence",
+            "一票否决须附佐证（文字或图片）",
+        ));
     }
     if let Some(u) = input.upload_id {
         let owned = lines_of(&state.db, c.card.id)
