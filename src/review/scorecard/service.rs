@@ -733,7 +733,7 @@ pub async fn member_deductions(
         .into_iter()
         .filter_map(|p| {
             let d = per.get(&p.id).copied()?;
-            (d >= MEMBER_THRESHOLD).then(|| MemberDeduction {
+            (d >= MEMBER_THRESHOLD).then_some(MemberDeduction {
                 person_id: p.id,
                 name: p.name,
                 points: Points(d),
