@@ -794,6 +794,25 @@ async fn a_veto_without_a_cause_is_refused_and_writes_nothing() {
         .await;
     assert_eq!(card.body["vetoes"], json!([]));
     assert_eq!(card.body["outcome"]["vetoed"], false);
+    // The attempts are audited (who tried what, and why it was refused).
+    let tried = {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        entity::audit_log::Entity::find()
+            .filter(entity::audit_log::Column::Action.eq("scorecard_refused"))
+            .all(&y.app.state.db)
+            .await
+            .expect("audit")
+    };
+    assert_eq!(tried.len(), 2);
+    assert!(
+        tried[0]
+            .after
+            .as_deref()
+            .is_some_and(|a| a.contains("veto") && a.contains("一票否决须写明原因")),
+        "{:?}",
+        tried[0].after
+    );
+    assert_eq!(tried[0].actor_name, "admin");
 }
 
 fn png() -> Vec<u8> {

@@ -872,6 +872,28 @@ fn text(field: &str, s: Option<&str>) -> AppResult<Option<String>> {
     Ok(Some(s.to_owned()))
 }
 
+/// A refused attempt to change a scorecard's scores is audited (what was tried, the
+/// refusal's code and message) outside the refused transaction, which wrote nothing.
+async fn audited<T>(
+    state: &AppState,
+    principal: &Principal,
+    id: i64,
+    step: &str,
+    r: AppResult<T>,
+) -> AppResult<T> {
+    if let Err(e) = &r {
+        if e.code.status().is_client_error() {
+            let entry = Entry::new("scorecard_refused", "scorecard", id).after(serde_json::json!({
+                "step": step, "code": e.code.as_str(), "detail": e.detail,
+            }));
+            if let Err(a) = crate::audit::record(&state.db, &principal.actor(), entry).await {
+                tracing::warn!(error = %a, "refused scorecard attempt not audited");
+            }
+        }
+    }
+    r
+}
+
 // ---------------------------------------------------------------------------------
 // Self-assessment (自评)
 
@@ -911,7 +933,7 @@ fn self_open(c: &Card, now: DateTime<Utc>) -> AppResult<()> {
     Ok(())
 }
 
-pub async fn save_self(
+async fn save_self_inner(
     state: &AppState,
     principal: &Principal,
     id: i64,
@@ -1010,7 +1032,11 @@ pub async fn attach_file(
     Ok(u.id)
 }
 
-pub async fn submit(state: &AppState, principal: &Principal, id: i64) -> AppResult<ScorecardView> {
+async fn submit_inner(
+    state: &AppState,
+    principal: &Principal,
+    id: i64,
+) -> AppResult<ScorecardView> {
     let c = branch_scoped(&state.db, principal, Perm::Review, id).await?;
     let now = state.clock.now();
     self_open(&c, now)?;
@@ -1116,7 +1142,7 @@ fn review_open(c: &Card, now: DateTime<Utc>) -> AppResult<()> {
     Ok(())
 }
 
-pub async fn review(
+async fn review_inner(
     state: &AppState,
     principal: &Principal,
     id: i64,
@@ -1274,7 +1300,7 @@ pub struct VetoInput {
 
 /// A one-vote veto (一票否决): the item, the cause and the evidence are required; who
 /// decided is the principal.
-pub async fn veto(
+async fn veto_inner(
     state: &AppState,
     principal: &Principal,
     id: i64,
@@ -1409,4 +1435,43 @@ pub async fn parts(
 
 pub async fn load(db: &impl ConnectionTrait, id: i64) -> AppResult<Card> {
     load_card(db, id).await
+}
+
+/// The branch's self scores and evidence (0 … weight, JH-2.1), before the date.
+pub async fn save_self(
+    state: &AppState,
+    principal: &Principal,
+    id: i64,
+    input: SelfInput,
+) -> AppResult<ScorecardView> {
+    let r = save_self_inner(state, principal, id, input).await;
+    audited(state, principal, id, "self", r).await
+}
+
+/// Submits the self-assessment: every item scored, before the date.
+pub async fn submit(state: &AppState, principal: &Principal, id: i64) -> AppResult<ScorecardView> {
+    let r = submit_inner(state, principal, id).await;
+    audited(state, principal, id, "submit", r).await
+}
+
+/// The committee's review scores (JH-6) and bottom line (JH-4).
+pub async fn review(
+    state: &AppState,
+    principal: &Principal,
+    id: i64,
+    input: ReviewInput,
+) -> AppResult<ScorecardView> {
+    let r = review_inner(state, principal, id, input).await;
+    audited(state, principal, id, "review", r).await
+}
+
+/// A one-vote veto (一票否决, JH-4) with its cause and evidence.
+pub async fn veto(
+    state: &AppState,
+    principal: &Principal,
+    id: i64,
+    input: VetoInput,
+) -> AppResult<ScorecardView> {
+    let r = veto_inner(state, principal, id, input).await;
+    audited(state, principal, id, "veto", r).await
 }
