@@ -3,7 +3,18 @@
 //! text), so the same seed and candidates give the same branches on any machine,
 //! whatever RNG crate version: anyone can repeat it with `sha256sum`.
 
+use chrono::{DateTime, Utc};
+use sea_orm::ActiveValue::{NotSet, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use super::service::{self, REVIEWED};
+use crate::audit::Entry;
+use crate::auth::{Perm, Principal};
+use crate::error::{AppError, AppResult};
+use crate::ids::OrgId;
+use crate::state::AppState;
 
 /// How a draw orders the candidates, shown beside every draw.
 pub const METHOD: &str = "按 SHA-256(种子 + \":\" + 组织编号) 的十六进制值从小到大排序，取前 N 个";
@@ -19,35 +30,8 @@ pub fn draw(seed: &str, candidates: &[i64], n: usize) -> Vec<i64> {
     keyed.into_iter().take(n).map(|(_, c)| c).collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_same_seed_draws_the_same_branches_in_any_candidate_order() {
-        let a = draw("00ff", &[5, 9, 12, 40, 41], 2);
-        let b = draw("00ff", &[41, 40, 12, 9, 5], 2);
-        assert_eq!(a, b);
-        assert_eq!(a.len(), 2);
-        // Pinned: a change of the method would change past draws.
-        assert_eq!(key("00ff", 5), hex::encode(Sha256::digest(b"00ff:5")));
-    }
-}
-
 // ---------------------------------------------------------------------------------
 // Recorded draws
-
-use chrono::{DateTime, Utc};
-use sea_orm::ActiveValue::{NotSet, Set};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use serde::{Deserialize, Serialize};
-
-use super::service::{self, REVIEWED};
-use crate::audit::Entry;
-use crate::auth::{Perm, Principal};
-use crate::error::{AppError, AppResult};
-use crate::ids::OrgId;
-use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -226,4 +210,22 @@ pub async fn repeat(state: &AppState, principal: &Principal, id: i64) -> AppResu
         repeated,
         same,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_draws_the_same_branches_in_any_candidate_order() {
+        let a = draw("00ff", &[5, 9, 12, 40, 41], 2);
+        let b = draw("00ff", &[41, 40, 12, 9, 5], 2);
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 2);
+        // Pinned: a change of the method would change past draws.
+        assert_eq!(
+            key("00ff", 5),
+            "704cf98b4c878fe1f7b01d32e2861a2bc6b012447f976a0ef96e295037791a31"
+        );
+    }
 }

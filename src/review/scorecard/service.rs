@@ -881,14 +881,14 @@ async fn audited<T>(
     step: &str,
     r: AppResult<T>,
 ) -> AppResult<T> {
-    if let Err(e) = &r {
-        if e.code.status().is_client_error() {
-            let entry = Entry::new("scorecard_refused", "scorecard", id).after(serde_json::json!({
-                "step": step, "code": e.code.as_str(), "detail": e.detail,
-            }));
-            if let Err(a) = crate::audit::record(&state.db, &principal.actor(), entry).await {
-                tracing::warn!(error = %a, "refused scorecard attempt not audited");
-            }
+    if let Err(e) = &r
+        && e.code.status().is_client_error()
+    {
+        let entry = Entry::new("scorecard_refused", "scorecard", id).after(serde_json::json!({
+            "step": step, "code": e.code.as_str(), "detail": e.detail,
+        }));
+        if let Err(a) = crate::audit::record(&state.db, &principal.actor(), entry).await {
+            tracing::warn!(error = %a, "refused scorecard attempt not audited");
         }
     }
     r
