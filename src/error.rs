@@ -91,6 +91,12 @@ pub enum ErrorCode {
     RewardCodeExpired,
     /// The catalogue item is retired.
     RewardItemRetired,
+    /// The assessment's self-assessment date (自评截止) has passed.
+    SelfAssessmentClosed,
+    /// The assessment's review date (审核截止) has passed.
+    ReviewClosed,
+    /// The scorecard is not in a state that allows this step (submitted, not reviewed …).
+    ScorecardState,
 }
 
 impl ErrorCode {
@@ -144,6 +150,9 @@ impl ErrorCode {
             Self::RewardCodeUsed => "reward_code_used",
             Self::RewardCodeExpired => "reward_code_expired",
             Self::RewardItemRetired => "reward_item_retired",
+            Self::SelfAssessmentClosed => "self_assessment_closed",
+            Self::ReviewClosed => "review_closed",
+            Self::ScorecardState => "scorecard_state",
         }
     }
 
@@ -192,6 +201,9 @@ impl ErrorCode {
             | Self::RewardCodeUsed
             | Self::RewardCodeExpired
             | Self::RewardItemRetired => StatusCode::CONFLICT,
+            Self::SelfAssessmentClosed | Self::ReviewClosed | Self::ScorecardState => {
+                StatusCode::CONFLICT
+            }
         }
     }
 
@@ -246,6 +258,9 @@ impl ErrorCode {
             Self::RewardCodeUsed => "兑换码已使用",
             Self::RewardCodeExpired => "兑换码已过期",
             Self::RewardItemRetired => "该兑换物品已下架",
+            Self::SelfAssessmentClosed => "自评已截止",
+            Self::ReviewClosed => "审核已截止",
+            Self::ScorecardState => "记分卡当前状态不能进行此操作",
         }
     }
 }

@@ -3,6 +3,8 @@
 pub mod account;
 pub mod activity;
 pub mod activity_invite;
+pub mod assessment;
+pub mod assessment_draw;
 pub mod audit_log;
 pub mod auth_session;
 pub mod case;
@@ -39,6 +41,9 @@ pub mod reward_code;
 pub mod reward_entry;
 pub mod reward_item;
 pub mod reward_setting;
+pub mod scorecard;
+pub mod scorecard_line;
+pub mod scorecard_veto;
 pub mod star_rating;
 pub mod star_rating_line;
 pub mod study_material;

@@ -16,6 +16,7 @@ mod m20261205_000130_leave_declarations_proposals;
 mod m20261205_000140_publicity;
 mod m20261205_000150_subject_scores_fillfactor;
 mod m20261205_000160_notices;
+mod m20261206_000200_scorecards;
 mod m20261206_000210_rankings;
 mod m20261206_000220_star_ratings;
 mod m20261206_000230_rewards;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000210_rankings::Migration),
             Box::new(m20261206_000220_star_ratings::Migration),
             Box::new(m20261206_000230_rewards::Migration),
+            Box::new(m20261206_000200_scorecards::Migration),
         ]
     }
 }

@@ -24,6 +24,7 @@ pub mod ranks;
 pub mod results;
 pub mod review;
 pub mod rewards;
+pub mod scorecard;
 pub mod secretary;
 pub mod session;
 
@@ -258,6 +259,26 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "console/rewards.html",
         include_str!("../../templates/console/rewards.html"),
     ),
+    (
+        "console/scorecards.html",
+        include_str!("../../templates/console/scorecards.html"),
+    ),
+    (
+        "console/scorecard.html",
+        include_str!("../../templates/console/scorecard.html"),
+    ),
+    (
+        "console/assessments.html",
+        include_str!("../../templates/console/assessments.html"),
+    ),
+    (
+        "console/assessment.html",
+        include_str!("../../templates/console/assessment.html"),
+    ),
+    (
+        "console/draw.html",
+        include_str!("../../templates/console/draw.html"),
+    ),
 ];
 
 /// What the navigation offers: each entry needs the permission its API needs, so a
@@ -266,7 +287,7 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
     let role = user.principal.role;
     let secretary = role == Role::Secretary;
     let secretary_like = matches!(role, Role::Secretary | Role::Recorder);
-    let items: [(&str, &str, Option<Perm>); 22] = [
+    let items: [(&str, &str, Option<Perm>); 23] = [
         ("/console/", "今日", None),
         (
             if secretary {
@@ -326,6 +347,19 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
         ("/console/results", "年度结果", Some(Perm::ScoresRead)),
         ("/console/redeem", "兑换", Some(Perm::RewardsRedeem)),
         ("/console/rewards", "积分超市", Some(Perm::RewardsCatalogue)),
+        (
+            if secretary_like {
+                "/console/scorecards"
+            } else {
+                "/console/assessments"
+            },
+            if secretary_like {
+                "支部自评"
+            } else {
+                "支部考评"
+            },
+            Some(Perm::ScoresRead),
+        ),
     ];
     let mut seen = std::collections::HashSet::new();
     items
@@ -626,6 +660,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ranks::configure(cfg);
     results::configure(cfg);
     rewards::configure(cfg);
+    scorecard::configure(cfg);
 }
 
 #[cfg(test)]

@@ -36,7 +36,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: &AppState) {
                 .configure(crate::checkin::card::routes::configure)
                 .configure(crate::review::rankings::routes::configure)
                 .configure(crate::review::routes::configure)
-                .configure(crate::rewards::routes::configure),
+                .configure(crate::rewards::routes::configure)
+                .configure(|c| {
+                    crate::review::scorecard::routes::configure(c, settings.upload_limit_bytes)
+                }),
         )
         .configure(crate::web::configure)
         .configure(crate::console::configure);

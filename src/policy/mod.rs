@@ -108,6 +108,13 @@
 //! index = "vanguard"            #   for at most yuan_per_point a point (omitted: no
 //! min_score = 60                #   yuan cap). Without [rewards]: no rewards.
 //! yuan_per_point = 5
+//! [assessment]                  # a branch scorecard's reading (review::scorecard, JH)
+//! rule = "JH-5"
+//! ratings = { excellent = "优秀", pass = "达标", fail = "未达标", backward = "后进整转" }
+//! passing = ["excellent", "pass"]   # ratings counted in the pass rate (达标率)
+//! target_rule = "…"
+//! targets = [{ from = 2018, share = 0.6 }, { from = 2020, share = 1 }]  # from that year on
+//! due = { rule = "JH-7", month = 2 }  # results due by the end of this month, next year
 //!
 //! [[year_end]]                  # assessed only when Context::year_end
 //! id = "XH-15.1"

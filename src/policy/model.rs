@@ -36,6 +36,8 @@ pub struct Policy {
     /// `[rewards]` (积分超市, TW-7): what a closed year's result earns; `None`: the
     /// policy turns no points into rewards.
     pub rewards: Option<Rewards>,
+    /// How a branch scorecard's results are read (JH-5, JH-7); `None`: no scorecard.
+    pub assessment: Option<AssessmentSettings>,
     pub(crate) dispatch: Vec<Dispatch>,
     pub(crate) items: HashMap<(ItemSubject, String), ItemSpec>,
 }
@@ -102,6 +104,45 @@ impl PublicitySettings {
     }
 }
 
+/// `[assessment]`: the branch scorecard's reading (`review::scorecard`): a Chinese
+/// label per rating of the organization index, which ratings count as passing, the
+/// yearly pass-rate targets and when results are due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AssessmentSettings {
+    /// The rule that names the ratings (JH-5).
+    pub rule: String,
+    /// Rating value → label (`excellent` → 优秀).
+    pub rating_labels: Vec<(String, String)>,
+    /// Ratings that count towards the pass rate (达标率).
+    pub passing: Vec<String>,
+    /// The rule (or document passage) that sets the targets.
+    pub target_rule: String,
+    /// `(from year, share)`, ascending: the target from that year on.
+    pub targets: Vec<(i32, Decimal)>,
+    /// The rule that sets the due date (JH-7).
+    pub due_rule: String,
+    /// Results are due by the end of this month of the next year.
+    pub due_month: u32,
+}
+
+impl AssessmentSettings {
+    pub fn rating_label<'a>(&'a self, value: &'a str) -> &'a str {
+        self.rating_labels
+            .iter()
+            .find(|(v, _)| v == value)
+            .map_or(value, |(_, l)| l.as_str())
+    }
+
+    /// The pass-rate target of `year`: the latest entry from that year or before.
+    pub fn target(&self, year: i32) -> Option<Decimal> {
+        self.targets
+            .iter()
+            .rev()
+            .find(|(from, _)| *from <= year)
+            .map(|(_, s)| *s)
+    }
+}
+
 /// A score kept for one kind of subject: `vanguard`, `applicant`, `fortress`.
 #[derive(Debug, Clone)]
 pub struct Index {
@@ -120,6 +161,13 @@ pub struct Index {
     pub reward: Option<Rewards>,
     pub categories: Vec<Category>,
     pub composite: Option<Composite>,
+}
+
+impl Index {
+    /// The rating of a score by the index's bands (JH-5: 110 → excellent …).
+    pub fn rating(&self, score: Decimal) -> Option<&str> {
+        band(&self.ratings, score).map(|r| r.as_ref())
+    }
 }
 
 /// The score never ends the year below `at` (XH-15.4, TW-4).

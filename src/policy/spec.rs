@@ -40,6 +40,7 @@ struct RawPolicy {
     publicity: Option<S<RawPublicity>>,
     #[serde(default)]
     rewards: Option<S<RawRewards>>,
+    assessment: Option<S<RawAssessment>>,
 }
 
 /// `[rewards]` (see `Rewards`).
@@ -51,6 +52,32 @@ struct RawRewards {
     min_score: Dec,
     #[serde(default)]
     yuan_per_point: Option<Dec>,
+}
+
+/// `[assessment]`: how a branch scorecard's results are read (see `AssessmentSettings`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAssessment {
+    rule: String,
+    ratings: BTreeMap<String, String>,
+    passing: Vec<String>,
+    target_rule: String,
+    targets: Vec<RawTarget>,
+    due: RawDue,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    from: i32,
+    share: Dec,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDue {
+    rule: String,
+    month: u32,
 }
 
 /// `[workflow]`: leave lead time and what the platform proposes (see `Workflow`).
@@ -1132,11 +1159,17 @@ pub(crate) fn compile(file: &str, text: &str) -> Result<Policy, LoadError> {
         .as_ref()
         .map(|p| publicity_settings(&ctx, p))
         .transpose()?;
+    let assessment = raw
+        .assessment
+        .as_ref()
+        .map(|a| assessment_settings(&ctx, a, &indexes))
+        .transpose()?;
     Ok(Policy {
         checkin,
         workflow,
         publicity,
         rewards,
+        assessment,
         name: raw.name.get_ref().clone(),
         title: raw.title,
         source: raw.source,
@@ -1275,6 +1308,48 @@ fn checkin_window(
     Ok(CheckinWindow {
         rule: c.rule.clone(),
         late_seconds,
+    })
+}
+
+fn assessment_settings(
+    ctx: &Ctx,
+    raw: &S<RawAssessment>,
+    indexes: &[Index],
+) -> Result<AssessmentSettings, LoadError> {
+    let span = raw.span();
+    let a = raw.get_ref();
+    let Some(index) = indexes.iter().find(|i| i.orgs) else {
+        return Err(ctx.err(span, "[assessment] needs an organization index"));
+    };
+    if let Some(b) = index
+        .ratings
+        .iter()
+        .find(|b| !a.ratings.contains_key(b.value.as_ref()))
+    {
+        return Err(ctx.err(span, format!("ratings: no label for `{}`", b.value)));
+    }
+    if let Some(p) = a.passing.iter().find(|p| !a.ratings.contains_key(*p)) {
+        return Err(ctx.err(span, format!("passing: unknown rating `{p}`")));
+    }
+    if a.targets.is_empty()
+        || a.targets.windows(2).any(|w| w[0].from >= w[1].from)
+        || a.targets
+            .iter()
+            .any(|t| t.share.0 < Decimal::ZERO || t.share.0 > Decimal::ONE)
+    {
+        return Err(ctx.err(span, "targets: years ascending, shares between 0 and 1"));
+    }
+    if !(1..=12).contains(&a.due.month) {
+        return Err(ctx.err(span, "due.month: 1–12"));
+    }
+    Ok(AssessmentSettings {
+        rule: a.rule.clone(),
+        rating_labels: a.ratings.clone().into_iter().collect(),
+        passing: a.passing.clone(),
+        target_rule: a.target_rule.clone(),
+        targets: a.targets.iter().map(|t| (t.from, t.share.0)).collect(),
+        due_rule: a.due.rule.clone(),
+        due_month: a.due.month,
     })
 }
 

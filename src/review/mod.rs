@@ -7,4 +7,5 @@ pub mod publicity;
 pub mod rankings;
 pub mod results;
 pub mod routes;
+pub mod scorecard;
 pub mod stars;

@@ -31,6 +31,7 @@ mod reminders;
 mod results;
 mod rewards;
 mod score;
+mod scorecard;
 mod security;
 mod stars;
 mod storm;

@@ -28,6 +28,10 @@ struct Fixture {
     fact_b: i64,
     activity_b: i64,
     session_b: i64,
+    /// The committee C's assessment, branch B's scorecard and a recorded draw.
+    assessment: i64,
+    scorecard_b: i64,
+    draw: i64,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -89,7 +93,11 @@ async fn fixture(app: &TestApp) -> Fixture {
             chrono::Utc::now() - chrono::Duration::hours(2),
         )
         .expect("issue");
+    let (assessment, scorecard_b, draw) = scorecard_fixture(app, &admin, c, b).await;
     Fixture {
+        assessment,
+        scorecard_b,
+        draw,
         admin,
         sec_a,
         auditor,
@@ -104,6 +112,41 @@ async fn fixture(app: &TestApp) -> Fixture {
         activity_b,
         session_b,
     }
+}
+
+/// The committee's assessment (scorecards of A and B) and a recorded draw.
+async fn scorecard_fixture(app: &TestApp, admin: &str, c: i64, b: i64) -> (i64, i64, i64) {
+    use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, EntityTrait};
+    let r = app
+        .post(
+            "/api/v1/assessments",
+            admin,
+            json!({"org_id": c, "year": 2026, "self_until": "2027-01-15", "review_until": "2027-02-28"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let assessment = r.body["id"].as_i64().expect("assessment");
+    let card = r.body["scorecards"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["org_id"] == b))
+        .and_then(|s| s["id"].as_i64())
+        .expect("scorecard of B");
+    let draw = entity::assessment_draw::Entity::insert(entity::assessment_draw::ActiveModel {
+        id: NotSet,
+        assessment_id: Set(assessment),
+        seed: Set("00".to_owned()),
+        n: Set(1),
+        candidates: Set(format!("[{b}]")),
+        result: Set(format!("[{b}]")),
+        drawn_by: Set(None),
+        drawn_by_name: Set("admin".to_owned()),
+        drawn_at: Set(chrono::Utc::now()),
+    })
+    .exec(&app.state.db)
+    .await
+    .expect("draw")
+    .last_insert_id;
+    (assessment, card, draw)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -906,6 +949,7 @@ fn cases(f: &Fixture) -> BTreeMap<String, Case> {
             ),
         );
     }
+    scorecard_cases(f, &mut add);
     add(
         "GET /api/v1/people/{person_id}/card.svg",
         case(
@@ -1121,6 +1165,136 @@ fn cases(f: &Fixture) -> BTreeMap<String, Case> {
         add(key, c);
     }
     m
+}
+
+/// Assessments and scorecards (JH-1 … JH-7): the committee's writes are admins' in the
+/// committee's scope; a branch's secretary reads and fills only the own scorecard.
+fn scorecard_cases(f: &Fixture, add: &mut impl FnMut(&str, Case)) {
+    use Who::*;
+    let (c, asmt, card, draw) = (f.c, f.assessment, f.scorecard_b, f.draw);
+    let read = |path: String| {
+        case(
+            Method::GET,
+            path,
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        )
+    };
+    let write = |path: String, body: Value| {
+        case(
+            Method::POST,
+            path,
+            Some(body),
+            vec![SecretaryA, Auditor, Security],
+            Some(Admin),
+        )
+    };
+    add(
+        "GET /api/v1/assessments",
+        case(
+            Method::GET,
+            "/api/v1/assessments".into(),
+            None,
+            vec![Security],
+            Some(Auditor),
+        ),
+    );
+    add(
+        "POST /api/v1/assessments",
+        write(
+            "/api/v1/assessments".into(),
+            json!({"org_id": c, "year": 2027, "self_until": "2028-01-15", "review_until": "2028-02-28"}),
+        ),
+    );
+    add(
+        "GET /api/v1/assessments/{assessment_id}",
+        read(format!("/api/v1/assessments/{asmt}")),
+    );
+    add(
+        "POST /api/v1/assessments/{assessment_id}/extend",
+        write(
+            format!("/api/v1/assessments/{asmt}/extend"),
+            json!({"date": "review_until", "until": "2027-03-31", "reason": "延期"}),
+        ),
+    );
+    add(
+        "GET /api/v1/assessments/{assessment_id}/rollup",
+        read(format!("/api/v1/assessments/{asmt}/rollup")),
+    );
+    add(
+        "GET /api/v1/assessments/{assessment_id}/draws",
+        read(format!("/api/v1/assessments/{asmt}/draws")),
+    );
+    add(
+        "POST /api/v1/assessments/{assessment_id}/draws",
+        write(format!("/api/v1/assessments/{asmt}/draws"), json!({"n": 1})),
+    );
+    add(
+        "GET /api/v1/draws/{draw_id}/repeat",
+        read(format!("/api/v1/draws/{draw}/repeat")),
+    );
+    add(
+        "GET /api/v1/scorecards",
+        case(
+            Method::GET,
+            "/api/v1/scorecards".into(),
+            None,
+            vec![Security],
+            Some(SecretaryA),
+        ),
+    );
+    add(
+        "GET /api/v1/scorecards/{scorecard_id}",
+        read(format!("/api/v1/scorecards/{card}")),
+    );
+    add(
+        "GET /api/v1/scorecards/{scorecard_id}/export",
+        read(format!("/api/v1/scorecards/{card}/export")),
+    );
+    add(
+        "GET /api/v1/scorecards/{scorecard_id}/files/{upload_id}",
+        read(format!("/api/v1/scorecards/{card}/files/1")),
+    );
+    add(
+        "POST /api/v1/scorecards/{scorecard_id}/self",
+        write(
+            format!("/api/v1/scorecards/{card}/self"),
+            json!({"items": [{"code": "political_1", "score": 4}]}),
+        ),
+    );
+    add(
+        "POST /api/v1/scorecards/{scorecard_id}/lines/{code}/files",
+        write(
+            format!("/api/v1/scorecards/{card}/lines/political_1/files"),
+            json!({"not": "an image"}),
+        ),
+    );
+    add(
+        "POST /api/v1/scorecards/{scorecard_id}/submit",
+        write(format!("/api/v1/scorecards/{card}/submit"), json!({})),
+    );
+    add(
+        "POST /api/v1/scorecards/{scorecard_id}/review",
+        write(
+            format!("/api/v1/scorecards/{card}/review"),
+            json!({"items": [{"code": "political_1", "score": 4, "reason": "核定"}]}),
+        ),
+    );
+    add(
+        "POST /api/v1/scorecards/{scorecard_id}/vetoes",
+        write(
+            format!("/api/v1/scorecards/{card}/vetoes"),
+            json!({"item": "veto_policy", "cause": "通报批评", "evidence": "文件"}),
+        ),
+    );
+    add(
+        "POST /api/v1/scorecards/{scorecard_id}/veto-files",
+        write(
+            format!("/api/v1/scorecards/{card}/veto-files"),
+            json!({"not": "an image"}),
+        ),
+    );
 }
 
 /// Public by design, each with its reason.

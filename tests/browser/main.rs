@@ -12,6 +12,7 @@
 mod helpers;
 mod leave;
 mod publicity;
+mod scorecard;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
