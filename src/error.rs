@@ -57,6 +57,8 @@ pub enum ErrorCode {
     PublicityUnconfirmed,
     /// The publicity's window has not ended: it cannot be confirmed yet.
     WindowOpen,
+    /// The official form does not fit the organization's policy (no categories, no stars).
+    FormNotApplicable,
 }
 
 impl ErrorCode {
@@ -93,6 +95,7 @@ impl ErrorCode {
             Self::PeriodNotOver => "period_not_over",
             Self::PublicityUnconfirmed => "publicity_unconfirmed",
             Self::WindowOpen => "window_open",
+            Self::FormNotApplicable => "form_not_applicable",
         }
     }
 
@@ -123,6 +126,7 @@ impl ErrorCode {
             | Self::PeriodNotOver
             | Self::PublicityUnconfirmed
             | Self::WindowOpen => StatusCode::CONFLICT,
+            Self::FormNotApplicable => StatusCode::CONFLICT,
         }
     }
 
@@ -160,6 +164,7 @@ impl ErrorCode {
             Self::PeriodNotOver => "该期尚未结束",
             Self::PublicityUnconfirmed => "年度最后一期公示尚未核定",
             Self::WindowOpen => "公示期未满",
+            Self::FormNotApplicable => "该报表不适用于本组织执行的积分办法",
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod auth_pages;
 pub mod card;
 pub mod people;
 pub mod publicity;
+pub mod reports;
 pub mod review;
 pub mod secretary;
 pub mod session;
@@ -227,6 +228,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "console/investigation.html",
         include_str!("../../templates/console/investigation.html"),
     ),
+    (
+        "console/reports.html",
+        include_str!("../../templates/console/reports.html"),
+    ),
 ];
 
 /// What the navigation offers: each entry needs the permission its API needs, so a
@@ -235,7 +240,7 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
     let role = user.principal.role;
     let secretary = role == Role::Secretary;
     let secretary_like = matches!(role, Role::Secretary | Role::Recorder);
-    let items: [(&str, &str, Option<Perm>); 16] = [
+    let items: [(&str, &str, Option<Perm>); 17] = [
         ("/console/", "今日", None),
         (
             if secretary {
@@ -289,6 +294,7 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
         ("/console/import", "导入", Some(Perm::PeopleWrite)),
         ("/console/accounts", "账号", Some(Perm::AccountsRead)),
         ("/console/audit", "审计日志", Some(Perm::AuditRead)),
+        ("/console/reports", "报表", Some(Perm::ScoresRead)),
     ];
     let mut seen = std::collections::HashSet::new();
     items
@@ -586,6 +592,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     card::configure(cfg);
     review::configure(cfg);
     publicity::configure(cfg);
+    reports::configure(cfg);
 }
 
 #[cfg(test)]

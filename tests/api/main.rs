@@ -31,3 +31,4 @@ mod score;
 mod security;
 mod storm;
 mod wire;
+mod forms;
