@@ -813,14 +813,11 @@ pub async fn monthly(
         .rev()
         .find(|m| bounds[*m - 1] <= now)
         .unwrap_or(0);
-    let t = std::time::Instant::now();
     let (branches, under) = branches(db, scoring, root, year).await?;
     let org_ids: Vec<i64> = under.keys().copied().collect();
     let results = results_or_unknown_year(db, root, &org_ids, year).await?;
     let names = people(db, &org_ids).await?;
-    eprintln!("TIMING branches+results+people {:?}", t.elapsed());
     let sums = sums(db, &org_ids, year, Some(&bounds)).await?;
-    eprintln!("TIMING sums {:?} {}", t.elapsed(), sums.len());
     let branch_of_person: HashMap<i64, usize> = results
         .iter()
         .filter_map(|r| under.get(&r.org_id).map(|b| (r.person_id, *b)))
@@ -858,7 +855,6 @@ pub async fn monthly(
             Slot::Deduction => cell.2 -= s.points,
         }
     }
-    eprintln!("TIMING figures {:?}", t.elapsed());
     let zero = [(Decimal::ZERO, Decimal::ZERO, Decimal::ZERO); 12];
     let month_total = |p: i64, m: usize| -> Decimal {
         let (b, s, d) = figures.get(&p).unwrap_or(&zero)[m];
@@ -886,7 +882,6 @@ pub async fn monthly(
             }
         }
     }
-    eprintln!("TIMING places {:?}", t.elapsed());
     let mut rows: Vec<Vec<Vec<Cell>>> = vec![Vec::new(); branches.len()];
     for r in &results {
         let Some(b) = branch_of_person.get(&r.person_id) else {
