@@ -58,7 +58,12 @@ fn at(m: u32, d: u32) -> chrono::DateTime<Utc> {
         .unwrap_or_default()
 }
 
-fn fact(person: i64, item: &str, points: Option<i64>, when: chrono::DateTime<Utc>) -> entity::fact::ActiveModel {
+fn fact(
+    person: i64,
+    item: &str,
+    points: Option<i64>,
+    when: chrono::DateTime<Utc>,
+) -> entity::fact::ActiveModel {
     entity::fact::ActiveModel {
         id: NotSet,
         kind: Set("item".into()),
@@ -136,7 +141,12 @@ async fn population(
                 name: Set(format!("党员{i:06}")),
                 phone: Set(None),
                 org_id: Set(branches[i / BRANCH]),
-                role: Set(if i % 10 == 9 { "probationary" } else { "member" }.into()),
+                role: Set(if i % 10 == 9 {
+                    "probationary"
+                } else {
+                    "member"
+                }
+                .into()),
                 status: Set("active".into()),
                 openid: Set(None),
                 birth_date: Set(None),

@@ -454,7 +454,10 @@ async fn demo_people(
 ) -> AppResult<Vec<i64>> {
     let mut csv = String::from("姓名,手机号,支部编码,类别,编号\n");
     for (i, (name, role)) in people.iter().enumerate() {
-        csv.push_str(&format!("{name},,{org_code},{role},{org_code}-{:02}\n", i + 1));
+        csv.push_str(&format!(
+            "{name},,{org_code},{role},{org_code}-{:02}\n",
+            i + 1
+        ));
     }
     let report =
         crate::org::import::import(&state.db, actor, None, csv.as_bytes(), false, &|_, _, _| {})
@@ -516,7 +519,15 @@ pub async fn seed_forms(state: &AppState, actor: &Actor) -> AppResult<FormsDemo>
     let fresh = crate::org::service::find_by_code(&state.db, FORMS_ROOT_CODE)
         .await?
         .is_none();
-    let root = demo_org(state, actor, "演示党委", FORMS_ROOT_CODE, OrgKind::Committee, None).await?;
+    let root = demo_org(
+        state,
+        actor,
+        "演示党委",
+        FORMS_ROOT_CODE,
+        OrgKind::Committee,
+        None,
+    )
+    .await?;
     let general = demo_org(
         state,
         actor,
@@ -587,14 +598,44 @@ pub async fn seed_forms(state: &AppState, actor: &Actor) -> AppResult<FormsDemo>
                 for (k, (item, points)) in items.iter().zip(base).enumerate() {
                     if *points > 0 {
                         let month = 3 + u32::try_from(k).unwrap_or(0) * 2;
-                        demo_item(state, actor, *id, item, Some(*points), at(month, 15), year, format!("demo:{id}:{item}")).await?;
+                        demo_item(
+                            state,
+                            actor,
+                            *id,
+                            item,
+                            Some(*points),
+                            at(month, 15),
+                            year,
+                            format!("demo:{id}:{item}"),
+                        )
+                        .await?;
                     }
                 }
                 if *contribution > 0 {
-                    demo_item(state, actor, *id, "contribution", Some(*contribution), at(10, 20), year, format!("demo:{id}:contribution")).await?;
+                    demo_item(
+                        state,
+                        actor,
+                        *id,
+                        "contribution",
+                        Some(*contribution),
+                        at(10, 20),
+                        year,
+                        format!("demo:{id}:contribution"),
+                    )
+                    .await?;
                 }
                 if *negative {
-                    demo_item(state, actor, *id, "negative_list", None, at(11, 5), year, format!("demo:{id}:negative_list")).await?;
+                    demo_item(
+                        state,
+                        actor,
+                        *id,
+                        "negative_list",
+                        None,
+                        at(11, 5),
+                        year,
+                        format!("demo:{id}:negative_list"),
+                    )
+                    .await?;
                 }
             }
         }
@@ -608,7 +649,17 @@ pub async fn seed_forms(state: &AppState, actor: &Actor) -> AppResult<FormsDemo>
                     continue;
                 }
                 for item in erqi_items(i, m) {
-                    demo_item(state, actor, *id, item, None, when, year, format!("demo:{id}:{m}:{item}")).await?;
+                    demo_item(
+                        state,
+                        actor,
+                        *id,
+                        item,
+                        None,
+                        when,
+                        year,
+                        format!("demo:{id}:{m}:{item}"),
+                    )
+                    .await?;
                 }
             }
         }

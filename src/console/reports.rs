@@ -92,20 +92,23 @@ async fn download(
     q: web::Query<DownloadQuery>,
 ) -> HttpResponse {
     let run = async {
-        let org = crate::org::service::scoped(
-            &state.db,
-            &user.principal,
-            Perm::ScoresRead,
-            OrgId(q.org),
-        )
-        .await
-        .map_err(hide)?;
+        let org =
+            crate::org::service::scoped(&state.db, &user.principal, Perm::ScoresRead, OrgId(q.org))
+                .await
+                .map_err(hide)?;
         let format = match q.format.as_deref() {
             Some("csv") => ExportFormat::Csv,
             _ => ExportFormat::Xlsx,
         };
-        crate::reports::routes::form_download(&state, &user.principal, &org, &q.form, q.year, format)
-            .await
+        crate::reports::routes::form_download(
+            &state,
+            &user.principal,
+            &org,
+            &q.form,
+            q.year,
+            format,
+        )
+        .await
     };
     run.await.unwrap_or_else(|e| error(&req, &user, &e))
 }

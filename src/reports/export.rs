@@ -238,7 +238,11 @@ pub fn write(t: &Table, format: ExportFormat) -> AppResult<Vec<u8>> {
 /// A form of several sheets: each sheet in the XLSX; in the CSV (one table) the sheets'
 /// rows one after another under a leading column (`lead`, e.g. 支部) holding each
 /// sheet's `title`. Every sheet has the same headers.
-pub fn write_book(sheets: &[Sheet], lead: &'static str, format: ExportFormat) -> AppResult<Vec<u8>> {
+pub fn write_book(
+    sheets: &[Sheet],
+    lead: &'static str,
+    format: ExportFormat,
+) -> AppResult<Vec<u8>> {
     match format {
         ExportFormat::Xlsx => {
             let tables: Vec<Table> = sheets.iter().map(|s| s.table.clone()).collect();
@@ -259,7 +263,12 @@ pub struct Sheet {
 /// The sheets as one table under a leading column holding each sheet's title.
 pub fn stacked(sheets: &[Sheet], lead: &'static str) -> Table {
     let mut headers = vec![lead];
-    headers.extend(sheets.first().map(|s| s.table.headers.clone()).unwrap_or_default());
+    headers.extend(
+        sheets
+            .first()
+            .map(|s| s.table.headers.clone())
+            .unwrap_or_default(),
+    );
     let rows = sheets
         .iter()
         .flat_map(|s| {
@@ -272,7 +281,10 @@ pub fn stacked(sheets: &[Sheet], lead: &'static str) -> Table {
         })
         .collect();
     Table {
-        sheet: sheets.first().map(|s| s.table.sheet.clone()).unwrap_or_default(),
+        sheet: sheets
+            .first()
+            .map(|s| s.table.sheet.clone())
+            .unwrap_or_default(),
         headers,
         rows,
     }
@@ -287,7 +299,11 @@ pub fn sheet_name(wanted: &str, taken: &mut std::collections::HashSet<String>) -
         .collect();
     let clean = clean.trim_matches('\'').to_owned();
     let base: String = clean.chars().take(31).collect();
-    let base = if base.is_empty() { "Sheet".to_owned() } else { base };
+    let base = if base.is_empty() {
+        "Sheet".to_owned()
+    } else {
+        base
+    };
     let mut name = base.clone();
     let mut n = 2;
     while !taken.insert(name.to_lowercase()) {

@@ -3,8 +3,8 @@
 //! and `GET /api/v1/forms` show it):
 //! - 党员积分量化登记表 (sdtbu-2018, 附件一): one sheet per branch, a member a row;
 //! - 党员积分量化星级评定情况统计表 (附件二): a branch a row, and a 合计 row;
-//! - 党员积分台账 (erqi-2021, monthly): built by [`monthly`], which
-//!   `registers::points_register` serves.
+//! - 党员积分台账 (erqi-2021, monthly): [`monthly`], the one 台账 (also served at the
+//!   older path `/orgs/{org_id}/register/export`).
 //!
 //! Scores and stars come from ONE place, [`year_results`] (the engine's result rows,
 //! `subject_scores`): when confirmed stars (SD-6) exist, that function is the one to
@@ -255,15 +255,16 @@ pub async fn year_results(
             .all(db)
             .await?;
         out.extend(
-            rows.into_iter()
-                .map(|(person_id, org_id, status, score, stars, closed)| YearResult {
+            rows.into_iter().map(
+                |(person_id, org_id, status, score, stars, closed)| YearResult {
                     person_id,
                     org_id,
                     status,
                     score: score.as_deref().and_then(parse_dec),
                     stars,
                     closed,
-                }),
+                },
+            ),
         );
     }
     out.sort_by_key(|r| r.person_id);
@@ -462,7 +463,10 @@ async fn sums(
         };
         let inner = Query::select()
             .expr_as(Expr::col((le.clone(), L::SubjectId)), Alias::new("person"))
-            .expr_as(Expr::col((le.clone(), L::SourceKind)), Alias::new("source_kind"))
+            .expr_as(
+                Expr::col((le.clone(), L::SourceKind)),
+                Alias::new("source_kind"),
+            )
             .expr_as(Expr::col((le.clone(), L::RuleId)), Alias::new("rule_id"))
             .expr_as(Expr::col((fa.clone(), F::Kind)), Alias::new("fact_kind"))
             .expr_as(Expr::col((fa.clone(), F::Item)), Alias::new("item"))
@@ -495,7 +499,10 @@ async fn sums(
             q.column((t.clone(), Alias::new(c)));
         }
         q.expr_as(
-            Func::cast_as(Func::sum(Expr::col((t.clone(), Alias::new("e4")))), Alias::new("BIGINT")),
+            Func::cast_as(
+                Func::sum(Expr::col((t.clone(), Alias::new("e4")))),
+                Alias::new("BIGINT"),
+            ),
             Alias::new("e4"),
         )
         .from_subquery(inner, t.clone());
@@ -601,9 +608,13 @@ pub async fn registration(
             continue;
         };
         let bp = &branches[*b].policy;
-        let entry = figures
-            .entry(s.person)
-            .or_insert_with(|| (vec![Decimal::ZERO; cats.len()], Decimal::ZERO, Decimal::ZERO));
+        let entry = figures.entry(s.person).or_insert_with(|| {
+            (
+                vec![Decimal::ZERO; cats.len()],
+                Decimal::ZERO,
+                Decimal::ZERO,
+            )
+        });
         match slot(
             bp,
             &s.source_kind,
@@ -637,7 +648,11 @@ pub async fn registration(
             continue;
         };
         let (name, role) = names.get(&r.person_id).cloned().unwrap_or_default();
-        let zero = (vec![Decimal::ZERO; cats.len()], Decimal::ZERO, Decimal::ZERO);
+        let zero = (
+            vec![Decimal::ZERO; cats.len()],
+            Decimal::ZERO,
+            Decimal::ZERO,
+        );
         let (c, bonus, deduction) = figures.get(&r.person_id).unwrap_or(&zero);
         let sheet = &mut rows[*b];
         let mut row = vec![
@@ -699,8 +714,7 @@ pub async fn star_summary(
     year: i32,
 ) -> AppResult<Table> {
     let (branches, under) = branches(db, scoring, root, year).await?;
-    let rates_stars =
-        |p: &Policy| member_index(p).is_some_and(|i| !p.indexes[i].stars.is_empty());
+    let rates_stars = |p: &Policy| member_index(p).is_some_and(|i| !p.indexes[i].stars.is_empty());
     if !branches.iter().any(|b| rates_stars(&b.policy)) {
         let policy = policy_for(db, scoring, &root.path, year).await?;
         return Err(AppError::new(
@@ -809,10 +823,7 @@ pub async fn monthly(
     }
     bounds.push(period_bounds(year, Period::Month, Some(12), tz)?.1);
     // Months shown: the whole year once it is over, else up to the current month.
-    let last_month = (1..=12)
-        .rev()
-        .find(|m| bounds[*m - 1] <= now)
-        .unwrap_or(0);
+    let last_month = (1..=12).rev().find(|m| bounds[*m - 1] <= now).unwrap_or(0);
     let (branches, under) = branches(db, scoring, root, year).await?;
     let org_ids: Vec<i64> = under.keys().copied().collect();
     let results = results_or_unknown_year(db, root, &org_ids, year).await?;
@@ -870,7 +881,9 @@ pub async fn monthly(
         let mut by_branch: BTreeMap<usize, Vec<(Decimal, i64)>> = BTreeMap::new();
         for r in results.iter().filter(|r| r.status != "exempt") {
             if let Some(b) = branch_of_person.get(&r.person_id) {
-                let total: Decimal = (q * 3..q * 3 + 3).map(|m| month_total(r.person_id, m)).sum();
+                let total: Decimal = (q * 3..q * 3 + 3)
+                    .map(|m| month_total(r.person_id, m))
+                    .sum();
                 by_branch.entry(*b).or_default().push((total, r.person_id));
             }
         }

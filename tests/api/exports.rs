@@ -173,7 +173,10 @@ async fn attendance_and_points_register_xlsx_read_back_with_the_right_figures_xh
             "季度排名"
         ]
     );
-    let month = format!("{}月", chrono::Datelike::month(&chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai)));
+    let month = format!(
+        "{}月",
+        chrono::Datelike::month(&chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai))
+    );
     let r = range
         .rows()
         .find(|r| r[0] == Data::String("李明".into()) && r[1] == Data::String(month.clone()))
@@ -184,7 +187,9 @@ async fn attendance_and_points_register_xlsx_read_back_with_the_right_figures_xh
     let total: f64 = range.rows().skip(1).filter_map(|r| r[5].get_float()).sum();
     assert_eq!(total, 8.0);
     assert!(
-        range.rows().all(|r| !r.iter().any(|c| c.to_string().contains("1380000003"))),
+        range
+            .rows()
+            .all(|r| !r.iter().any(|c| c.to_string().contains("1380000003"))),
         "no phones"
     );
 

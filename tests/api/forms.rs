@@ -182,10 +182,10 @@ async fn sd_1_sd_6_sd_7_registration_form_one_sheet_per_branch_with_category_poi
         "{lines:?}"
     );
     assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("演示第二党支部,5,冯雪,") && l.contains(",0,,一票否决")
-                || l.starts_with("演示第二党支部,5,冯雪,") && l.ends_with("一票否决，年度积分为零")),
+        lines.iter().any(
+            |l| l.starts_with("演示第二党支部,5,冯雪,") && l.contains(",0,,一票否决")
+                || l.starts_with("演示第二党支部,5,冯雪,") && l.ends_with("一票否决，年度积分为零")
+        ),
         "{lines:?}"
     );
 }
@@ -229,9 +229,16 @@ async fn sd_6_star_statistics_form_counts_members_stars_and_the_five_star_share(
     // 孙丽 98 and 周强 91 both at 5★ before the quota; 郑海 0★, 冯雪 vetoed (零星).
     assert_eq!(counts(two), [5.0, 5.0, 0.0, 2.0, 0.0, 0.0, 1.0, 0.0, 2.0]);
     assert_eq!(num(&two[10]), 0.4);
-    assert!(two[11].to_string().contains("五星占比超过 20%"), "{:?}", two[11]);
+    assert!(
+        two[11].to_string().contains("五星占比超过 20%"),
+        "{:?}",
+        two[11]
+    );
     let total = row_of(&range, 0, "合计");
-    assert_eq!(counts(total), [11.0, 10.0, 1.0, 3.0, 2.0, 1.0, 1.0, 1.0, 2.0]);
+    assert_eq!(
+        counts(total),
+        [11.0, 10.0, 1.0, 3.0, 2.0, 1.0, 1.0, 1.0, 2.0]
+    );
     assert_eq!(num(&total[10]), 0.3);
     // The star counts add up to those taking part, row by row.
     for r in range.rows().skip(1) {
@@ -280,9 +287,7 @@ async fn eq_4_monthly_ledger_form_running_totals_and_quarter_places_with_ties() 
     let month = |name: &str, m: u32| -> Vec<Data> {
         range
             .rows()
-            .find(|r| {
-                r[0] == Data::String(name.into()) && r[1] == Data::String(format!("{m}月"))
-            })
+            .find(|r| r[0] == Data::String(name.into()) && r[1] == Data::String(format!("{m}月")))
             .unwrap_or_else(|| panic!("{name} {m}月"))
             .to_vec()
     };
@@ -315,8 +320,13 @@ async fn eq_4_monthly_ledger_form_running_totals_and_quarter_places_with_ties() 
     assert_eq!(month("马超", 2)[7], Data::Empty);
     assert_eq!(month("马超", 12)[7], Data::Empty);
     // 累计 is the running sum of 当月合计, and December's equals the year's score.
-    let scores: std::collections::HashMap<&str, f64> =
-        [("马超", 44.0), ("黄蓉", 44.0), ("郭靖", 22.0), ("杨过", 11.5)].into();
+    let scores: std::collections::HashMap<&str, f64> = [
+        ("马超", 44.0),
+        ("黄蓉", 44.0),
+        ("郭靖", 22.0),
+        ("杨过", 11.5),
+    ]
+    .into();
     for (name, year_total) in &scores {
         let mut running = 0.0;
         for m in 1..=12 {
@@ -406,10 +416,12 @@ async fn forms_are_scoped_and_refuse_unknown_years_orgs_and_unfit_policies() {
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
-    assert!(r.body["errors"][0]["message"]
-        .as_str()
-        .unwrap_or_default()
-        .starts_with("年份须在"));
+    assert!(
+        r.body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("年份须在")
+    );
     let r = app
         .get(
             &format!("/api/v1/orgs/{b1}/forms/scorecard/{}/export", d.year),
@@ -417,7 +429,12 @@ async fn forms_are_scoped_and_refuse_unknown_years_orgs_and_unfit_policies() {
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
-    assert!(r.body["detail"].as_str().unwrap_or_default().contains("报表"));
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("报表")
+    );
     let r = app
         .get(
             &format!("/api/v1/orgs/{b1}/forms/registration/abc/export"),
@@ -425,12 +442,22 @@ async fn forms_are_scoped_and_refuse_unknown_years_orgs_and_unfit_policies() {
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
-    assert!(r.body["detail"].as_str().unwrap_or_default().contains("参数格式不对"));
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("参数格式不对")
+    );
     // erqi-2021 has neither SD-1's categories… it has base and special, but no stars.
     let r = app.get(&form(d.erqi_branch_id, "stars"), &admin).await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
     assert_eq!(r.body["code"], "form_not_applicable");
-    assert!(r.body["detail"].as_str().unwrap_or_default().contains("不评星级"));
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("不评星级")
+    );
 
     // Each export is audited, with the form and the year.
     let rows = entity::audit_log::Entity::find()
@@ -440,7 +467,13 @@ async fn forms_are_scoped_and_refuse_unknown_years_orgs_and_unfit_policies() {
         .expect("audit");
     assert_eq!(rows.len(), 1, "only the download that succeeded: {rows:?}");
     assert_eq!(rows[0].actor_name, "sec-sd1");
-    assert!(rows[0].after.as_deref().unwrap_or_default().contains("\"year\":2026"));
+    assert!(
+        rows[0]
+            .after
+            .as_deref()
+            .unwrap_or_default()
+            .contains("\"year\":2026")
+    );
 }
 
 #[tokio::test]
@@ -501,10 +534,11 @@ async fn forms_catalogue_lists_every_form_with_its_columns_in_the_api_and_the_co
         ))
         .await;
     assert_eq!(file.status, StatusCode::OK, "{}", file.text);
-    assert!(file
-        .text
-        .trim_start_matches('\u{feff}')
-        .starts_with("支部,序号,姓名,党员类别,基础积分,贡献积分"));
+    assert!(
+        file.text
+            .trim_start_matches('\u{feff}')
+            .starts_with("支部,序号,姓名,党员类别,基础积分,贡献积分")
+    );
 
     // A secretary of the first branch: the page, their branch only.
     let (_, _) = app
@@ -515,7 +549,10 @@ async fn forms_catalogue_lists_every_form_with_its_columns_in_the_api_and_the_co
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text);
     let page = sec.get("/console/reports").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-    assert!(page.text.contains("aria-current=\"page\">报表</a>"), "in the navigation");
+    assert!(
+        page.text.contains("aria-current=\"page\">报表</a>"),
+        "in the navigation"
+    );
     assert!(page.text.contains("演示第一党支部"));
     assert!(!page.text.contains("演示第二党支部"));
     let other = sec
