@@ -401,6 +401,7 @@ async fn demo_policy(
 }
 
 /// An item recorded and posted through the ledger's one path.
+#[allow(clippy::too_many_arguments)]
 async fn demo_item(
     state: &AppState,
     actor: &Actor,

@@ -309,7 +309,7 @@ async fn branches(
         .filter(|o| under.get(&o.id) == Some(&o.id))
         .collect();
     // Tree order: a parent before its children, siblings by creation.
-    heads.sort_by(|a, b| path_key(&a.path).cmp(&path_key(&b.path)));
+    heads.sort_by_key(|a| path_key(&a.path));
     let mut out = Vec::with_capacity(heads.len());
     let mut pos: HashMap<i64, usize> = HashMap::new();
     let mut policies: HashMap<String, Arc<Policy>> = HashMap::new();

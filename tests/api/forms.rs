@@ -131,7 +131,9 @@ async fn sd_1_sd_6_sd_7_registration_form_one_sheet_per_branch_with_category_poi
     assert_eq!(header_of(&one), REGISTRATION);
     assert_eq!(one.rows().count(), 7, "a header and six members");
     // 序号, 姓名, 党员类别, 基础, 贡献, 加分, 扣分, 年度, 星级, 备注
-    let expect: [(&str, &str, f64, f64, f64, Option<f64>); 5] = [
+    // 姓名, 党员类别, 基础积分, 贡献积分, 年度积分, 星级
+    type Expected<'a> = (&'a str, &'a str, f64, f64, f64, Option<f64>);
+    let expect: [Expected; 5] = [
         ("王建国", "正式党员", 70.0, 25.0, 95.0, Some(5.0)),
         // Base asked 72: SD-1's category cap grants 70.
         ("李秀英", "正式党员", 70.0, 18.0, 88.0, Some(4.0)),
