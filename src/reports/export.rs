@@ -390,4 +390,43 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn a_book_has_a_sheet_per_table_and_its_csv_a_leading_column_with_percentages() {
+        let mut taken = std::collections::HashSet::new();
+        let long = "第一党总支第二党支部（机关、后勤、离退休）联合党支部名称很长很长很长";
+        let a = sheet_name(long, &mut taken);
+        let b = sheet_name(long, &mut taken);
+        assert_eq!(a.chars().count(), 31);
+        assert_ne!(a, b, "unique");
+        assert!(b.ends_with("(2)"));
+        assert_eq!(sheet_name("a/b:c", &mut taken), "a_b_c");
+        let sheet = |title: &str, share: &str| Sheet {
+            title: title.to_owned(),
+            table: Table {
+                sheet: title.to_owned(),
+                headers: vec!["姓名", "占比"],
+                rows: vec![vec![
+                    Cell::text("张三"),
+                    Cell::Percent(Decimal::from_str(share).unwrap()),
+                ]],
+            },
+        };
+        let sheets = [sheet("一支部", "0.2"), sheet("二支部", "0.3333")];
+        let csv =
+            String::from_utf8(write_book(&sheets, "支部", ExportFormat::Csv).unwrap()).unwrap();
+        assert_eq!(
+            csv,
+            "\u{feff}支部,姓名,占比\n一支部,张三,20.00%\n二支部,张三,33.33%\n"
+        );
+        let bytes = write_book(&sheets, "支部", ExportFormat::Xlsx).unwrap();
+        let mut book: Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        assert_eq!(
+            book.sheet_names(),
+            vec!["一支部".to_owned(), "二支部".to_owned()]
+        );
+        let range = book.worksheet_range("二支部").unwrap();
+        assert_eq!(range.get((1, 1)), Some(&Data::Float(0.3333)));
+    }
 }
