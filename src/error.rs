@@ -97,6 +97,8 @@ pub enum ErrorCode {
     ReviewClosed,
     /// The scorecard is not in a state that allows this step (submitted, not reviewed …).
     ScorecardState,
+    /// The official form does not fit the organization's policy (no categories, no stars).
+    FormNotApplicable,
 }
 
 impl ErrorCode {
@@ -153,6 +155,7 @@ impl ErrorCode {
             Self::SelfAssessmentClosed => "self_assessment_closed",
             Self::ReviewClosed => "review_closed",
             Self::ScorecardState => "scorecard_state",
+            Self::FormNotApplicable => "form_not_applicable",
         }
     }
 
@@ -204,6 +207,7 @@ impl ErrorCode {
             Self::SelfAssessmentClosed | Self::ReviewClosed | Self::ScorecardState => {
                 StatusCode::CONFLICT
             }
+            Self::FormNotApplicable => StatusCode::CONFLICT,
         }
     }
 
@@ -261,6 +265,7 @@ impl ErrorCode {
             Self::SelfAssessmentClosed => "自评已截止",
             Self::ReviewClosed => "审核已截止",
             Self::ScorecardState => "记分卡当前状态不能进行此操作",
+            Self::FormNotApplicable => "该报表不适用于本组织执行的积分办法",
         }
     }
 }

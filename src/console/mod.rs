@@ -21,6 +21,7 @@ pub mod card;
 pub mod people;
 pub mod publicity;
 pub mod ranks;
+pub mod reports;
 pub mod results;
 pub mod review;
 pub mod rewards;
@@ -279,6 +280,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "console/draw.html",
         include_str!("../../templates/console/draw.html"),
     ),
+    (
+        "console/reports.html",
+        include_str!("../../templates/console/reports.html"),
+    ),
 ];
 
 /// What the navigation offers: each entry needs the permission its API needs, so a
@@ -287,7 +292,7 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
     let role = user.principal.role;
     let secretary = role == Role::Secretary;
     let secretary_like = matches!(role, Role::Secretary | Role::Recorder);
-    let items: [(&str, &str, Option<Perm>); 23] = [
+    let items: [(&str, &str, Option<Perm>); 24] = [
         ("/console/", "今日", None),
         (
             if secretary {
@@ -360,6 +365,7 @@ fn nav(user: &ConsoleUser, current: &str) -> Vec<Value> {
             },
             Some(Perm::ScoresRead),
         ),
+        ("/console/reports", "报表", Some(Perm::ScoresRead)),
     ];
     let mut seen = std::collections::HashSet::new();
     items
@@ -661,6 +667,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     results::configure(cfg);
     rewards::configure(cfg);
     scorecard::configure(cfg);
+    reports::configure(cfg);
 }
 
 #[cfg(test)]

@@ -192,6 +192,8 @@ impl Modify for Problems {
         cases::routes::get_upload,
         reports::routes::export_attendance,
         reports::routes::export_register,
+        reports::routes::list_forms,
+        reports::routes::export_form,
         checkin::projector::issue_token,
         checkin::projector::end_token,
         checkin::card::routes::get_card,

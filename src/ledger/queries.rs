@@ -265,6 +265,22 @@ pub fn period_bounds(
     ))
 }
 
+/// Places of scores sorted best first: ties share a place and the next place skips
+/// (1, 2, 2, 4). Every ranking (the API's, the 台账's 季度排名) places this way.
+pub fn places(sorted: &[Decimal]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(sorted.len());
+    let mut place = 0u32;
+    let mut last: Option<Decimal> = None;
+    for (i, score) in sorted.iter().enumerate() {
+        if last != Some(*score) {
+            place = u32::try_from(i + 1).unwrap_or(u32::MAX);
+            last = Some(*score);
+        }
+        out.push(place);
+    }
+    out
+}
+
 /// People ranked by their score in a period, inside an organization subtree.
 /// Exempt people have no place (XH-20).
 pub async fn rankings(
@@ -352,13 +368,8 @@ pub async fn rankings(
     };
     totals.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.subject_id.cmp(&b.1.subject_id)));
     let mut items = Vec::with_capacity(totals.len());
-    let mut place = 0u32;
-    let mut last: Option<Decimal> = None;
-    for (i, (score, s)) in totals.iter().enumerate() {
-        if last != Some(*score) {
-            place = u32::try_from(i + 1).unwrap_or(u32::MAX);
-            last = Some(*score);
-        }
+    let scores: Vec<Decimal> = totals.iter().map(|(s, _)| *s).collect();
+    for ((score, s), place) in totals.iter().zip(places(&scores)) {
         items.push(RankItem {
             place,
             subject_id: s.subject_id,

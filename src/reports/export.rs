@@ -18,6 +18,9 @@ pub enum Cell {
     Date(NaiveDate),
     /// Local time of the organization.
     DateTime(NaiveDateTime),
+    /// A share (0.2 = 20 %): a number formatted as a percentage in the XLSX, "20.00%"
+    /// in the CSV.
+    Percent(Decimal),
     Empty,
 }
 
@@ -90,6 +93,7 @@ pub fn display_width(s: &str) -> usize {
 
 const DATE_FORMAT: &str = "yyyy-mm-dd";
 const DATETIME_FORMAT: &str = "yyyy-mm-dd hh:mm:ss";
+const PERCENT_FORMAT: &str = "0.00%";
 
 fn cell_text(c: &Cell) -> String {
     match c {
@@ -97,6 +101,7 @@ fn cell_text(c: &Cell) -> String {
         Cell::Number(d) => d.normalize().to_string(),
         Cell::Date(d) => d.format("%Y-%m-%d").to_string(),
         Cell::DateTime(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+        Cell::Percent(d) => format!("{:.2}%", (d * Decimal::ONE_HUNDRED).round_dp(2)),
         Cell::Empty => String::new(),
     }
 }
@@ -133,58 +138,77 @@ fn excel_datetime(t: &NaiveDateTime) -> Result<ExcelDateTime, rust_xlsxwriter::X
 }
 
 pub fn to_xlsx(t: &Table) -> AppResult<Vec<u8>> {
+    to_xlsx_book(std::slice::from_ref(t))
+}
+
+/// A workbook of several sheets (a form with one sheet per branch), in order. Sheet
+/// names must be unique and at most 31 characters (the caller names them).
+pub fn to_xlsx_book(tables: &[Table]) -> AppResult<Vec<u8>> {
     let mut book = Workbook::new();
-    let sheet = book.add_worksheet();
-    sheet.set_name(&t.sheet).map_err(xlsx_err)?;
     let header = Format::new().set_bold().set_background_color("F2DCDB");
     let date = Format::new().set_num_format(DATE_FORMAT);
     let datetime = Format::new().set_num_format(DATETIME_FORMAT);
-    for (c, h) in t.headers.iter().enumerate() {
-        let col = u16::try_from(c).map_err(AppError::internal)?;
-        sheet
-            .write_string_with_format(0, col, *h, &header)
-            .map_err(xlsx_err)?;
-    }
-    for (r, row) in t.rows.iter().enumerate() {
-        let r = u32::try_from(r + 1).map_err(AppError::internal)?;
-        for (c, cell) in row.iter().enumerate() {
+    let percent = Format::new().set_num_format(PERCENT_FORMAT);
+    for t in tables {
+        let sheet = book.add_worksheet();
+        sheet.set_name(&t.sheet).map_err(xlsx_err)?;
+        for (c, h) in t.headers.iter().enumerate() {
             let col = u16::try_from(c).map_err(AppError::internal)?;
-            match cell {
-                Cell::Text(s) => {
-                    sheet
-                        .write_string(r, col, neutralize(s))
+            sheet
+                .write_string_with_format(0, col, *h, &header)
+                .map_err(xlsx_err)?;
+        }
+        for (r, row) in t.rows.iter().enumerate() {
+            let r = u32::try_from(r + 1).map_err(AppError::internal)?;
+            for (c, cell) in row.iter().enumerate() {
+                let col = u16::try_from(c).map_err(AppError::internal)?;
+                match cell {
+                    Cell::Text(s) => {
+                        sheet
+                            .write_string(r, col, neutralize(s))
+                            .map_err(xlsx_err)?;
+                    }
+                    Cell::Number(d) => {
+                        sheet
+                            .write_number(r, col, d.to_f64().unwrap_or_default())
+                            .map_err(xlsx_err)?;
+                    }
+                    Cell::Percent(d) => {
+                        sheet
+                            .write_number_with_format(
+                                r,
+                                col,
+                                d.to_f64().unwrap_or_default(),
+                                &percent,
+                            )
+                            .map_err(xlsx_err)?;
+                    }
+                    Cell::Date(d) => {
+                        let v = ExcelDateTime::from_ymd(
+                            u16::try_from(d.year()).unwrap_or(1900),
+                            d.month() as u8,
+                            d.day() as u8,
+                        )
                         .map_err(xlsx_err)?;
+                        sheet
+                            .write_datetime_with_format(r, col, v, &date)
+                            .map_err(xlsx_err)?;
+                    }
+                    Cell::DateTime(t) => {
+                        let v = excel_datetime(t).map_err(xlsx_err)?;
+                        sheet
+                            .write_datetime_with_format(r, col, v, &datetime)
+                            .map_err(xlsx_err)?;
+                    }
+                    Cell::Empty => {}
                 }
-                Cell::Number(d) => {
-                    sheet
-                        .write_number(r, col, d.to_f64().unwrap_or_default())
-                        .map_err(xlsx_err)?;
-                }
-                Cell::Date(d) => {
-                    let v = ExcelDateTime::from_ymd(
-                        u16::try_from(d.year()).unwrap_or(1900),
-                        d.month() as u8,
-                        d.day() as u8,
-                    )
-                    .map_err(xlsx_err)?;
-                    sheet
-                        .write_datetime_with_format(r, col, v, &date)
-                        .map_err(xlsx_err)?;
-                }
-                Cell::DateTime(t) => {
-                    let v = excel_datetime(t).map_err(xlsx_err)?;
-                    sheet
-                        .write_datetime_with_format(r, col, v, &datetime)
-                        .map_err(xlsx_err)?;
-                }
-                Cell::Empty => {}
             }
         }
-    }
-    sheet.set_freeze_panes(1, 0).map_err(xlsx_err)?;
-    for (c, w) in widths(t).into_iter().enumerate() {
-        let col = u16::try_from(c).map_err(AppError::internal)?;
-        sheet.set_column_width(col, w).map_err(xlsx_err)?;
+        sheet.set_freeze_panes(1, 0).map_err(xlsx_err)?;
+        for (c, w) in widths(t).into_iter().enumerate() {
+            let col = u16::try_from(c).map_err(AppError::internal)?;
+            sheet.set_column_width(col, w).map_err(xlsx_err)?;
+        }
     }
     book.save_to_buffer().map_err(xlsx_err)
 }
@@ -209,6 +233,86 @@ pub fn write(t: &Table, format: ExportFormat) -> AppResult<Vec<u8>> {
         ExportFormat::Xlsx => to_xlsx(t),
         ExportFormat::Csv => to_csv(t),
     }
+}
+
+/// A form of several sheets: each sheet in the XLSX; in the CSV (one table) the sheets'
+/// rows one after another under a leading column (`lead`, e.g. 支部) holding each
+/// sheet's `title`. Every sheet has the same headers.
+pub fn write_book(
+    sheets: &[Sheet],
+    lead: &'static str,
+    format: ExportFormat,
+) -> AppResult<Vec<u8>> {
+    match format {
+        ExportFormat::Xlsx => {
+            let tables: Vec<Table> = sheets.iter().map(|s| s.table.clone()).collect();
+            to_xlsx_book(&tables)
+        }
+        ExportFormat::Csv => to_csv(&stacked(sheets, lead)),
+    }
+}
+
+/// One sheet of a form: its table and the full title its rows carry in the CSV (the
+/// sheet name may be shortened to fit 31 characters).
+#[derive(Debug, Clone)]
+pub struct Sheet {
+    pub title: String,
+    pub table: Table,
+}
+
+/// The sheets as one table under a leading column holding each sheet's title.
+pub fn stacked(sheets: &[Sheet], lead: &'static str) -> Table {
+    let mut headers = vec![lead];
+    headers.extend(
+        sheets
+            .first()
+            .map(|s| s.table.headers.clone())
+            .unwrap_or_default(),
+    );
+    let rows = sheets
+        .iter()
+        .flat_map(|s| {
+            s.table.rows.iter().map(|r| {
+                let mut row = Vec::with_capacity(r.len() + 1);
+                row.push(Cell::text(s.title.clone()));
+                row.extend(r.iter().cloned());
+                row
+            })
+        })
+        .collect();
+    Table {
+        sheet: sheets
+            .first()
+            .map(|s| s.table.sheet.clone())
+            .unwrap_or_default(),
+        headers,
+        rows,
+    }
+}
+
+/// A sheet name Excel accepts: without `[]:*?/\`, at most 31 characters, unique among
+/// `taken` (a numeric suffix when two branches share a shortened name).
+pub fn sheet_name(wanted: &str, taken: &mut std::collections::HashSet<String>) -> String {
+    let clean: String = wanted
+        .chars()
+        .map(|c| if "[]:*?/\\".contains(c) { '_' } else { c })
+        .collect();
+    let clean = clean.trim_matches('\'').to_owned();
+    let base: String = clean.chars().take(31).collect();
+    let base = if base.is_empty() {
+        "Sheet".to_owned()
+    } else {
+        base
+    };
+    let mut name = base.clone();
+    let mut n = 2;
+    while !taken.insert(name.to_lowercase()) {
+        let suffix = format!("({n})");
+        let keep = 31 - suffix.chars().count();
+        name = format!("{}{suffix}", base.chars().take(keep).collect::<String>());
+        n += 1;
+    }
+    name
 }
 
 /// The file as a download, its Chinese name encoded for every browser (RFC 6266).
@@ -285,5 +389,44 @@ mod tests {
             text.contains("张三,2.5,2026-12-04,\"'=HYPERLINK(\"\"http://x\"\")\""),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_book_has_a_sheet_per_table_and_its_csv_a_leading_column_with_percentages() {
+        let mut taken = std::collections::HashSet::new();
+        let long = "第一党总支第二党支部（机关、后勤、离退休）联合党支部名称很长很长很长";
+        let a = sheet_name(long, &mut taken);
+        let b = sheet_name(long, &mut taken);
+        assert_eq!(a.chars().count(), 31);
+        assert_ne!(a, b, "unique");
+        assert!(b.ends_with("(2)"));
+        assert_eq!(sheet_name("a/b:c", &mut taken), "a_b_c");
+        let sheet = |title: &str, share: &str| Sheet {
+            title: title.to_owned(),
+            table: Table {
+                sheet: title.to_owned(),
+                headers: vec!["姓名", "占比"],
+                rows: vec![vec![
+                    Cell::text("张三"),
+                    Cell::Percent(Decimal::from_str(share).unwrap()),
+                ]],
+            },
+        };
+        let sheets = [sheet("一支部", "0.2"), sheet("二支部", "0.3333")];
+        let csv =
+            String::from_utf8(write_book(&sheets, "支部", ExportFormat::Csv).unwrap()).unwrap();
+        assert_eq!(
+            csv,
+            "\u{feff}支部,姓名,占比\n一支部,张三,20.00%\n二支部,张三,33.33%\n"
+        );
+        let bytes = write_book(&sheets, "支部", ExportFormat::Xlsx).unwrap();
+        let mut book: Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        assert_eq!(
+            book.sheet_names(),
+            vec!["一支部".to_owned(), "二支部".to_owned()]
+        );
+        let range = book.worksheet_range("二支部").unwrap();
+        assert_eq!(range.get((1, 1)), Some(&Data::Float(0.3333)));
     }
 }

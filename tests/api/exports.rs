@@ -138,7 +138,8 @@ async fn attendance_and_points_register_xlsx_read_back_with_the_right_figures_xh
     );
     assert!(!text.contains("1380000003"), "no phones");
 
-    // The branch's points register: person, item, rule ID, points, date, note.
+    // The branch's points register (党员积分台账, the official form): a row per member
+    // and month, the month's points and the running total.
     let (status, _, bytes) = download(
         &app,
         &format!("/api/v1/orgs/{}/register/export", b.branch),
@@ -163,26 +164,34 @@ async fn attendance_and_points_register_xlsx_read_back_with_the_right_figures_xh
         header,
         [
             "姓名",
-            "所在组织",
-            "事项",
-            "规则编号",
-            "分值",
-            "日期",
-            "备注"
+            "月份",
+            "基础积分",
+            "专项积分",
+            "扣分",
+            "当月合计",
+            "累计",
+            "季度排名"
         ]
     );
-    let r = row_of(&range, "李明");
-    assert_eq!(r[2], &Data::String("十二月主题党日".into()));
-    assert_eq!(r[3], &Data::String("XH-8.1".into()));
-    assert_eq!(r[4], &Data::Float(5.0));
-    assert!(matches!(r[5], Data::DateTime(_)), "{:?}", r[5]);
-    assert!(
-        r[6].to_string().contains("现场签到表核实"),
-        "the correction's reason: {:?}",
-        r[6]
+    let month = format!(
+        "{}月",
+        chrono::Datelike::month(&chrono::Utc::now().with_timezone(&chrono_tz::Asia::Shanghai))
     );
-    let total: f64 = range.rows().skip(1).filter_map(|r| r[4].get_float()).sum();
+    let r = range
+        .rows()
+        .find(|r| r[0] == Data::String("李明".into()) && r[1] == Data::String(month.clone()))
+        .expect("李明's month");
+    assert_eq!(r[2], Data::Float(5.0), "XH-8.1 on time");
+    assert_eq!(r[5], Data::Float(5.0));
+    assert_eq!(r[6], Data::Float(5.0));
+    let total: f64 = range.rows().skip(1).filter_map(|r| r[5].get_float()).sum();
     assert_eq!(total, 8.0);
+    assert!(
+        range
+            .rows()
+            .all(|r| !r.iter().any(|c| c.to_string().contains("1380000003"))),
+        "no phones"
+    );
 
     // Another branch's secretary gets nothing.
     let (_, other) = app

@@ -11,6 +11,7 @@ mod console_secretary;
 mod declarations;
 mod disputes;
 mod exports;
+mod forms;
 mod health;
 mod helpers;
 mod import;

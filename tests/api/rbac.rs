@@ -1164,6 +1164,27 @@ fn cases(f: &Fixture) -> BTreeMap<String, Case> {
         };
         add(key, c);
     }
+    // The official forms: the catalogue, and a form of branch B's year.
+    add(
+        "GET /api/v1/forms",
+        case(
+            Method::GET,
+            "/api/v1/forms".into(),
+            None,
+            vec![Security],
+            Some(SecretaryA),
+        ),
+    );
+    add(
+        "GET /api/v1/orgs/{org_id}/forms/{form}/{year}/export",
+        case(
+            Method::GET,
+            format!("/api/v1/orgs/{b}/forms/registration/2026/export?format=csv"),
+            None,
+            vec![SecretaryA, Security],
+            Some(Auditor),
+        ),
+    );
     m
 }
 

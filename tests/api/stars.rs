@@ -742,3 +742,78 @@ async fn sd_7_excluded_member_gets_no_star() {
         f.text
     );
 }
+
+/// SD-6: once the branch confirmed its stars, the official forms (登记表, 统计表, 年度结果名单)
+/// show the confirmed stars, not the engine's proposal.
+#[tokio::test]
+async fn sd_6_forms_show_the_confirmed_stars() {
+    let app = spawn_app().await;
+    let w = twelve(&app).await;
+    let p75 = person_of(&w, 75);
+    let r = app
+        .post(
+            &format!("/api/v1/orgs/{}/stars/2025/confirm", w.b),
+            &w.sec_b,
+            json!({"departures": [{"person_id": p75, "stars": 4, "reason": "全年带头参加志愿服务"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let csv = |form: &'static str| {
+        let app = &app;
+        let admin = w.admin.clone();
+        let b = w.b;
+        async move {
+            let r = app
+                .get(
+                    &format!("/api/v1/orgs/{b}/forms/{form}/2025/export?format=csv"),
+                    &admin,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{form}: {}", r.text);
+            r.text.trim_start_matches('\u{feff}').to_owned()
+        }
+    };
+    // 登记表: 党员06 (75 points) has the confirmed 4★ in the 星级 column.
+    let reg = csv("registration").await;
+    let header: Vec<&str> = reg.lines().next().expect("header").split(',').collect();
+    let col = header
+        .iter()
+        .position(|h| *h == "星级")
+        .expect("星级 column");
+    let row: Vec<&str> = reg
+        .lines()
+        .find(|l| l.contains("党员06"))
+        .expect("row of 党员06")
+        .split(',')
+        .collect();
+    assert_eq!(row[col], "4", "{reg}");
+    // 统计表: 4★ counts 5 (93, 91, 90, 85 and the departure), 3★ none.
+    let sum = csv("stars").await;
+    let header: Vec<&str> = sum.lines().next().expect("header").split(',').collect();
+    let row: Vec<&str> = sum
+        .lines()
+        .find(|l| l.starts_with('B'))
+        .expect("row of B")
+        .split(',')
+        .collect();
+    let at = |h: &str| row[header.iter().position(|x| *x == h).expect(h)];
+    assert_eq!(
+        (at("四星"), at("三星"), at("五星")),
+        ("5", "0", "2"),
+        "{sum}"
+    );
+    // 年度结果名单, through the forms' route and its own: the same file.
+    let results = csv("results").await;
+    let own = app
+        .get(
+            &format!("/api/v1/orgs/{}/results/2025/export?format=csv", w.b),
+            &w.admin,
+        )
+        .await;
+    assert_eq!(results, own.text.trim_start_matches('\u{feff}'));
+    let row = results
+        .lines()
+        .find(|l| l.contains("党员06"))
+        .expect("row of 党员06");
+    assert!(row.contains(",4,"), "{row}");
+}

@@ -307,11 +307,15 @@ async fn demo_seeds_a_branch_beside_a_running_server() {
             "console_password",
             "console_url",
             "console_username",
+            "forms",
             "projector_url",
             "session_id",
             "simulator_url"
         ]
     );
+    // The official forms' organizations and their own login (reports::forms).
+    assert_eq!(v["forms"]["console_username"], "demo-forms");
+    assert_eq!(v["forms"]["branch_ids"].as_array().map(Vec::len), Some(2));
     let session = v["session_id"].as_i64().expect("session");
     let token = v["admin_token"].as_str().expect("token");
     assert!(
