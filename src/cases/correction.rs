@@ -85,3 +85,68 @@ pub async fn apply(
         }
     }
 }
+
+/// The open case a correction is recorded for: how the fact's reason and the ledger
+/// name it (`kind` #id, e.g. 调查 #3) and the audit action that links the two.
+pub struct ForCase<'a> {
+    pub case: &'a entity::case::Model,
+    pub org: OrgId,
+    pub kind: &'static str,
+    pub audit_action: &'static str,
+}
+
+/// Records `fix` for `person` as a case's correction: the fact through [`apply`], then,
+/// in one transaction, the case's outcome, its history message and the audit entry.
+/// The new fact's id.
+pub async fn apply_for_case(
+    state: &crate::state::AppState,
+    principal: &Principal,
+    c: ForCase<'_>,
+    person: &entity::person::Model,
+    fix: &Fix,
+    note: &str,
+) -> AppResult<i64> {
+    use super::service::{actor_name, find_case, message, transition};
+    use sea_orm::ActiveValue::Set;
+    let tag = format!("{} #{}", c.kind, c.case.id);
+    let done = apply(state, principal, person, fix, format!("{tag}：{note}"), tag).await?;
+    let target = match fix {
+        Fix::Annul { fact_id } => Some(*fact_id),
+        Fix::Item { .. } => None,
+    };
+    let what = match target {
+        Some(t) => format!("{}（记录 #{t}，作废 #{done}）：{note}", fix.label()),
+        None => format!("{}（记录 #{done}）：{note}", fix.label()),
+    };
+    let now = state.clock.now();
+    let actor = principal.actor();
+    let txn = crate::db::begin(&state.db).await?;
+    let fresh = find_case(&txn, c.case.id).await?;
+    transition(&txn, &fresh, super::CaseState::Open, |a| {
+        a.outcome_fact_id = Set(Some(done));
+        a.updated_at = Set(now);
+    })
+    .await?;
+    message(
+        &txn,
+        c.case.id,
+        "correction",
+        &actor,
+        &actor_name(principal),
+        &what,
+        now,
+    )
+    .await?;
+    crate::audit::record(
+        &txn,
+        &actor,
+        crate::audit::Entry::new(c.audit_action, "case", c.case.id)
+            .org(c.org)
+            .after(serde_json::json!({
+                "fix": fix.label(), "fact": done, "target": target, "note": note,
+            })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(done)
+}

@@ -241,44 +241,20 @@ pub async fn correct(
     still_open(&case)?;
     let note = text("note", note, "更正理由")?;
     let person = crate::org::people::find(&state.db, PersonId(row.person_id)).await?;
-    let fact_id = correction::apply(
+    correction::apply_for_case(
         state,
         principal,
+        correction::ForCase {
+            case: &case,
+            org: OrgId(org.id),
+            kind: "调查",
+            audit_action: "link_investigation_correction",
+        },
         &person,
         &fix,
-        format!("调查 #{}：{note}", case.id),
-        format!("调查 #{}", case.id),
+        &note,
     )
-    .await?;
-    let now = state.clock.now();
-    let actor = principal.actor();
-    let txn = crate::db::begin(&state.db).await?;
-    let fresh = find_case(&txn, case.id).await?;
-    transition(&txn, &fresh, CaseState::Open, |a| {
-        a.outcome_fact_id = Set(Some(fact_id));
-        a.updated_at = Set(now);
-    })
-    .await?;
-    message(
-        &txn,
-        case.id,
-        "correction",
-        &actor,
-        &actor_name(principal),
-        &format!("{}（记录 #{fact_id}）：{note}", fix.label()),
-        now,
-    )
-    .await?;
-    crate::audit::record(
-        &txn,
-        &actor,
-        Entry::new("link_investigation_correction", "case", case.id)
-            .org(OrgId(org.id))
-            .after(serde_json::json!({"fact": fact_id, "fix": fix.label(), "note": note})),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(fact_id)
+    .await
 }
 
 /// Closes the investigation with its conclusion (认定事实，作出决定).

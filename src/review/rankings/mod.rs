@@ -995,45 +995,20 @@ pub async fn annul_falsified(
             format!("该记录不属于 {} 年度", case.year),
         ));
     }
-    let fix = Fix::Annul { fact_id };
-    let done = correction::apply(
+    correction::apply_for_case(
         state,
         principal,
+        correction::ForCase {
+            case: &case,
+            org: OrgId(org.id),
+            kind: "弄虚作假",
+            audit_action: "falsification_annul",
+        },
         &person,
-        &fix,
-        format!("弄虚作假 #{}：{note}", case.id),
-        format!("弄虚作假 #{}", case.id),
+        &Fix::Annul { fact_id },
+        &note,
     )
-    .await?;
-    let now = state.clock.now();
-    let actor = principal.actor();
-    let txn = crate::db::begin(&state.db).await?;
-    let fresh = find_case(&txn, case.id).await?;
-    transition(&txn, &fresh, CaseState::Open, |a| {
-        a.outcome_fact_id = Set(Some(done));
-        a.updated_at = Set(now);
-    })
-    .await?;
-    message(
-        &txn,
-        case.id,
-        "correction",
-        &actor,
-        &actor_name(principal),
-        &format!("{}（记录 #{fact_id}，作废 #{done}）：{note}", fix.label()),
-        now,
-    )
-    .await?;
-    crate::audit::record(
-        &txn,
-        &actor,
-        Entry::new("falsification_annul", "case", case.id)
-            .org(OrgId(org.id))
-            .after(serde_json::json!({"fact": fact_id, "annulment": done, "note": note})),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(done)
+    .await
 }
 
 /// Concludes the case: substantiated (认定属实: counts for the branch, EQ-7) or not.
