@@ -270,6 +270,26 @@ mod tests {
 
     /// The fuzzing pass (scripts/fuzz-api.sh) holds the server to this document: every
     /// refusal it can meet must be declared, as a problem.
+    /// utoipa names a component after its type; two types of one name would silently
+    /// share one schema (the rewards catalogue's `Item` once replaced the attendance row's).
+    #[test]
+    fn schemas_of_the_same_name_are_one_type() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).expect("serializes");
+        let schemas = &doc["components"]["schemas"];
+        let props = |name: &str| {
+            schemas[name]["properties"]
+                .as_object()
+                .map(|p| p.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        assert!(
+            props("Item").contains(&"status".to_owned()),
+            "{:?}",
+            props("Item")
+        );
+        assert!(props("RewardItem").contains(&"yuan".to_owned()));
+    }
+
     #[test]
     fn every_operation_declares_its_refusals_as_problems() {
         let doc = serde_json::to_value(ApiDoc::openapi()).expect("serializes");

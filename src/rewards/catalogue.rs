@@ -17,8 +17,10 @@ use crate::ids::OrgId;
 use crate::ledger::queries::Points;
 use crate::policy::{fmt_dec, parse_dec};
 
-/// An item as the API and pages show it.
+/// An item as the API and pages show it. Named `RewardItem` in the OpenAPI document
+/// (the attendance sheet's rows are `Item`).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = RewardItem)]
 pub struct Item {
     pub id: i64,
     pub org_id: i64,
