@@ -395,6 +395,49 @@ async fn jh_2_1_self_or_review_score_above_the_weight_is_refused() {
     assert_eq!(central["review_score"], Value::Null);
 }
 
+// JH-3
+#[tokio::test]
+async fn jh_3_vanguard_items_weigh_12_10_8_5_5_and_a_review_above_an_items_weight_is_refused() {
+    let y = year(1).await;
+    let card = y
+        .app
+        .get(&format!("/api/v1/scorecards/{}", y.cards[0]), &y.admin)
+        .await;
+    let vanguard: Vec<(String, i64)> = lines(&card.body)
+        .into_iter()
+        .filter(|l| l.2 == "vanguard")
+        .map(|(code, w, _)| (code, w as i64))
+        .collect();
+    assert_eq!(
+        vanguard,
+        [
+            ("central_work", 12),
+            ("key_work", 10),
+            ("innovation", 8),
+            ("honor", 5),
+            ("vanguard_average", 5)
+        ]
+        .map(|(c, w)| (c.to_owned(), w))
+    );
+    self_assess(&y, 0).await;
+    let r = y
+        .app
+        .post(
+            &format!("/api/v1/scorecards/{}/review", y.cards[0]),
+            &y.admin,
+            json!({"items": [{"code": "honor", "score": 6, "reason": "省级荣誉两项"}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("0 到 5 分")),
+        "{}",
+        r.text
+    );
+}
+
 // JH-6
 #[tokio::test]
 async fn jh_6_review_score_is_the_result() {
