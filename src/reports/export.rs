@@ -150,8 +150,16 @@ pub fn to_xlsx_book(tables: &[Table]) -> AppResult<Vec<u8>> {
     let datetime = Format::new().set_num_format(DATETIME_FORMAT);
     let percent = Format::new().set_num_format(PERCENT_FORMAT);
     for t in tables {
-        let sheet = book.add_worksheet();
+        // Rows stream to a temporary file as they are written (strings inline, no shared
+        // string table): a 1.2-million-row 台账 does not sit in memory twice. Column
+        // widths and panes must therefore be set before the first row.
+        let sheet = book.add_worksheet_with_constant_memory().map_err(xlsx_err)?;
         sheet.set_name(&t.sheet).map_err(xlsx_err)?;
+        sheet.set_freeze_panes(1, 0).map_err(xlsx_err)?;
+        for (c, w) in widths(t).into_iter().enumerate() {
+            let col = u16::try_from(c).map_err(AppError::internal)?;
+            sheet.set_column_width(col, w).map_err(xlsx_err)?;
+        }
         for (c, h) in t.headers.iter().enumerate() {
             let col = u16::try_from(c).map_err(AppError::internal)?;
             sheet
@@ -203,11 +211,6 @@ pub fn to_xlsx_book(tables: &[Table]) -> AppResult<Vec<u8>> {
                     Cell::Empty => {}
                 }
             }
-        }
-        sheet.set_freeze_panes(1, 0).map_err(xlsx_err)?;
-        for (c, w) in widths(t).into_iter().enumerate() {
-            let col = u16::try_from(c).map_err(AppError::internal)?;
-            sheet.set_column_width(col, w).map_err(xlsx_err)?;
         }
     }
     book.save_to_buffer().map_err(xlsx_err)
