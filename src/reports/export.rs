@@ -153,7 +153,9 @@ pub fn to_xlsx_book(tables: &[Table]) -> AppResult<Vec<u8>> {
         // Rows stream to a temporary file as they are written (strings inline, no shared
         // string table): a 1.2-million-row 台账 does not sit in memory twice. Column
         // widths and panes must therefore be set before the first row.
-        let sheet = book.add_worksheet_with_constant_memory().map_err(xlsx_err)?;
+        let sheet = book
+            .add_worksheet_with_constant_memory()
+            .map_err(xlsx_err)?;
         sheet.set_name(&t.sheet).map_err(xlsx_err)?;
         sheet.set_freeze_panes(1, 0).map_err(xlsx_err)?;
         for (c, w) in widths(t).into_iter().enumerate() {
