@@ -176,27 +176,31 @@ pub async fn form_bytes(
 ) -> AppResult<(Vec<u8>, usize)> {
     forms::form(key)?;
     crate::ledger::routes::valid_year(year)?;
-    match key {
-        "registration" => {
-            let sheets = forms::registration(db, scoring, org, year).await?;
-            let rows = sheets.iter().map(|s| s.table.rows.len()).sum();
-            Ok((export::write_book(&sheets, "支部", format)?, rows))
-        }
-        "stars" => {
-            let table = forms::star_summary(db, scoring, org, year).await?;
-            Ok((export::write(&table, format)?, table.rows.len()))
-        }
+    // A form of a sheet per branch, or a single table.
+    let (sheets, table) = match key {
+        "registration" => (forms::registration(db, scoring, org, year).await?, None),
+        "stars" => (
+            Vec::new(),
+            Some(forms::star_summary(db, scoring, org, year).await?),
+        ),
         "results" => {
             let r = crate::review::results::year_results(db, scoring, org, year).await?;
-            let table = crate::review::results::result_table(&r);
-            Ok((export::write(&table, format)?, table.rows.len()))
+            (Vec::new(), Some(crate::review::results::result_table(&r)))
         }
-        _ => {
-            let sheets = forms::monthly(db, scoring, org, year, now).await?;
-            let rows = sheets.iter().map(|s| s.table.rows.len()).sum();
-            Ok((export::write_book(&sheets, "支部", format)?, rows))
-        }
-    }
+        _ => (forms::monthly(db, scoring, org, year, now).await?, None),
+    };
+    let rows = match &table {
+        Some(t) => t.rows.len(),
+        None => sheets.iter().map(|s| s.table.rows.len()).sum(),
+    };
+    // Seconds of CPU for a large form: off the async workers.
+    let bytes = actix_web::web::block(move || match table {
+        Some(t) => export::write(&t, format),
+        None => export::write_book(&sheets, "支部", format),
+    })
+    .await
+    .map_err(crate::error::AppError::internal)??;
+    Ok((bytes, rows))
 }
 
 /// A form as a download, audited (the API and the console).
