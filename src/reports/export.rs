@@ -462,6 +462,46 @@ mod tests {
     }
 
     #[test]
+    fn sheets_written_on_several_threads_keep_their_order_and_rows() {
+        // Sizes out of order, so the largest-first split across threads reorders the work.
+        let sizes = [3usize, 40, 1, 25, 7];
+        let tables: Vec<Table> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Table {
+                sheet: format!("支部{i}"),
+                headers: vec!["姓名", "分值"],
+                rows: (0..*n)
+                    .map(|r| {
+                        vec![
+                            Cell::text(format!("党员{i}-{r}")),
+                            Cell::Number(Decimal::from(r)),
+                        ]
+                    })
+                    .collect(),
+            })
+            .collect();
+        let bytes = to_xlsx_book(&tables).unwrap();
+        let mut book: Xlsx<_> =
+            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        let names: Vec<String> = (0..sizes.len()).map(|i| format!("支部{i}")).collect();
+        assert_eq!(book.sheet_names(), names);
+        for (i, n) in sizes.iter().enumerate() {
+            let range = book.worksheet_range(&names[i]).unwrap();
+            assert_eq!(range.height(), n + 1, "sheet {i}");
+            let last = u32::try_from(*n).unwrap();
+            assert_eq!(
+                range.get_value((last, 0)),
+                Some(&Data::String(format!("党员{i}-{}", n - 1)))
+            );
+            assert_eq!(
+                range.get_value((last, 1)),
+                Some(&Data::Float((n - 1) as f64))
+            );
+        }
+    }
+
+    #[test]
     fn a_book_has_a_sheet_per_table_and_its_csv_a_leading_column_with_percentages() {
         let mut taken = std::collections::HashSet::new();
         let long = "第一党总支第二党支部（机关、后勤、离退休）联合党支部名称很长很长很长";
