@@ -44,13 +44,7 @@ pub async fn monthly(
         .iter()
         .filter_map(|r| under.get(&r.org_id).map(|b| (r.person_id, *b)))
         .collect();
-    // In person order (the results are), as the ledger index reads them.
-    let persons: Vec<i64> = results
-        .iter()
-        .map(|r| r.person_id)
-        .filter(|p| branch_of_person.contains_key(p))
-        .collect();
-    let (keys, sums) = sums(db, &persons, year, Some(&bounds)).await?;
+    let (keys, sums) = sums(db, &org_ids, year, Some(&bounds)).await?;
     let mut slots = Slots::default();
     // No await below: the figures and rows are one synchronous stretch.
     let _figures = tracing::debug_span!("figures").entered();

@@ -63,13 +63,7 @@ pub async fn registration(
         .iter()
         .filter_map(|r| under.get(&r.org_id).map(|b| (r.person_id, *b)))
         .collect();
-    // In person order (the results are), as the ledger index reads them.
-    let persons: Vec<i64> = results
-        .iter()
-        .map(|r| r.person_id)
-        .filter(|p| branch_of_person.contains_key(p))
-        .collect();
-    let (keys, sums) = sums(db, &persons, year, None).await?;
+    let (keys, sums) = sums(db, &org_ids, year, None).await?;
     let mut slots = Slots::default();
     // person → (categories, bonus, deduction)
     let mut figures: HashMap<i64, (Vec<Decimal>, Decimal, Decimal)> = HashMap::new();

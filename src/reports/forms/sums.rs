@@ -154,7 +154,7 @@ fn packed_lines(backend: DbBackend, fields: [Expr; 6]) -> Expr {
     Expr::cust_with_exprs(template, exprs)
 }
 
-/// The ledger lines of `persons` for the year, summed per person and [`SumKey`] by month
+/// The ledger lines of the people of `org_ids` for the year, summed per person and [`SumKey`] by month
 /// (`months` gives the 13 bounds of the year's months; without them, and for lines
 /// without a date, everything counts in December, the month of the year's result).
 ///
@@ -162,11 +162,13 @@ fn packed_lines(backend: DbBackend, fields: [Expr; 6]) -> Expr {
 /// ([`packed_lines`]), grouped by person only, which the ledger index already orders.
 /// Grouping by the key's four strings made SQLite sort every line, and a row per line
 /// costs the driver about 4 µs: 7 s for the 1.6 million lines of 100,000 members either
-/// way. People go in chunks, so memory stays bounded by a chunk's lines.
-#[tracing::instrument(level = "debug", skip_all, fields(persons = persons.len()))]
+/// way. People are chosen by a subquery on their organizations (500 at a time), not by a
+/// list of ids: PostgreSQL then hash-joins the facts once (2.6 s for 100,000 members)
+/// where 50 lists of 2,000 ids made it scan them 50 times (6.7 s).
+#[tracing::instrument(level = "debug", skip_all, fields(orgs = org_ids.len()))]
 pub(super) async fn sums(
     db: &impl ConnectionTrait,
-    persons: &[i64],
+    org_ids: &[i64],
     year: i32,
     months: Option<&[chrono::DateTime<chrono::Utc>]>,
 ) -> AppResult<(Vec<SumKey>, Vec<Sum>)> {
@@ -178,7 +180,12 @@ pub(super) async fn sums(
     let mut keys: Vec<SumKey> = Vec::new();
     let mut key_of: HashMap<String, usize> = HashMap::new();
     let mut out = Vec::new();
-    for chunk in persons.chunks(2000) {
+    for chunk in org_ids.chunks(500) {
+        let people = Query::select()
+            .column(entity::person::Column::Id)
+            .from(entity::person::Entity)
+            .and_where(Expr::col(entity::person::Column::OrgId).is_in(chunk.to_vec()))
+            .to_owned();
         let month_expr: Expr = match months {
             Some(b) if b.len() == 13 => {
                 let mut case = Expr::case(Expr::col((le.clone(), L::At)).lt(b[1]), 1);
@@ -217,7 +224,7 @@ pub(super) async fn sums(
             )
             .and_where(Expr::col((le.clone(), L::SubjectKind)).eq("person"))
             .and_where(Expr::col((le.clone(), L::Year)).eq(year))
-            .and_where(Expr::col((le.clone(), L::SubjectId)).is_in(chunk.to_vec()))
+            .and_where(Expr::col((le.clone(), L::SubjectId)).in_subquery(people))
             .group_by_col((le.clone(), L::SubjectId))
             .to_owned();
         for row in db.query_all(&q).await? {
