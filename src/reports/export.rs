@@ -325,6 +325,30 @@ pub fn write(t: &Table, format: ExportFormat) -> AppResult<Vec<u8>> {
     }
 }
 
+/// [`write`] off the async workers: a large table is seconds of CPU that would stall
+/// every request queued on the worker. Gives the file and the table's row count.
+pub async fn write_off_worker(t: Table, format: ExportFormat) -> AppResult<(Vec<u8>, usize)> {
+    let rows = t.rows.len();
+    Ok((off_worker(move || write(&t, format)).await?, rows))
+}
+
+/// [`write_book`] off the async workers, as [`write_off_worker`].
+pub async fn write_book_off_worker(
+    sheets: Vec<Sheet>,
+    lead: &'static str,
+    format: ExportFormat,
+) -> AppResult<(Vec<u8>, usize)> {
+    let rows = sheets.iter().map(|s| s.table.rows.len()).sum();
+    Ok((
+        off_worker(move || write_book(&sheets, lead, format)).await?,
+        rows,
+    ))
+}
+
+async fn off_worker(f: impl FnOnce() -> AppResult<Vec<u8>> + Send + 'static) -> AppResult<Vec<u8>> {
+    actix_web::web::block(f).await.map_err(AppError::internal)?
+}
+
 /// A form of several sheets: each sheet in the XLSX; in the CSV (one table) the sheets'
 /// rows one after another under a leading column (`lead`, e.g. 支部) holding each
 /// sheet's `title`. Every sheet has the same headers.

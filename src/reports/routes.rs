@@ -67,13 +67,13 @@ pub async fn attendance_download(
     format: ExportFormat,
 ) -> AppResult<HttpResponse> {
     let table = registers::attendance_sheet(state, a).await?;
-    let bytes = export::write(&table, format)?;
+    let (bytes, rows) = export::write_off_worker(table, format).await?;
     crate::audit::record(
         &state.db,
         &principal.actor(),
         crate::audit::Entry::new("export_attendance", "activity", a.id)
             .org(OrgId(a.org_id))
-            .after(serde_json::json!({"format": format.extension(), "rows": table.rows.len()})),
+            .after(serde_json::json!({"format": format.extension(), "rows": rows})),
     )
     .await?;
     Ok(export::download(
@@ -177,30 +177,24 @@ pub async fn form_bytes(
     forms::form(key)?;
     crate::ledger::routes::valid_year(year)?;
     // A form of a sheet per branch, or a single table.
-    let (sheets, table) = match key {
-        "registration" => (forms::registration(db, scoring, org, year).await?, None),
-        "stars" => (
-            Vec::new(),
-            Some(forms::star_summary(db, scoring, org, year).await?),
-        ),
+    match key {
+        "registration" => {
+            let sheets = forms::registration(db, scoring, org, year).await?;
+            export::write_book_off_worker(sheets, "支部", format).await
+        }
+        "stars" => {
+            let table = forms::star_summary(db, scoring, org, year).await?;
+            export::write_off_worker(table, format).await
+        }
         "results" => {
             let r = crate::review::results::year_results(db, scoring, org, year).await?;
-            (Vec::new(), Some(crate::review::results::result_table(&r)))
+            export::write_off_worker(crate::review::results::result_table(&r), format).await
         }
-        _ => (forms::monthly(db, scoring, org, year, now).await?, None),
-    };
-    let rows = match &table {
-        Some(t) => t.rows.len(),
-        None => sheets.iter().map(|s| s.table.rows.len()).sum(),
-    };
-    // Seconds of CPU for a large form: off the async workers.
-    let bytes = actix_web::web::block(move || match table {
-        Some(t) => export::write(&t, format),
-        None => export::write_book(&sheets, "支部", format),
-    })
-    .await
-    .map_err(crate::error::AppError::internal)??;
-    Ok((bytes, rows))
+        _ => {
+            let sheets = forms::monthly(db, scoring, org, year, now).await?;
+            export::write_book_off_worker(sheets, "支部", format).await
+        }
+    }
 }
 
 /// A form as a download, audited (the API and the console).

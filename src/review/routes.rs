@@ -220,13 +220,13 @@ pub async fn results_download(
 ) -> AppResult<HttpResponse> {
     let r = results::year_results(&state.db, &state.scoring, org, year).await?;
     let table = results::result_table(&r);
-    let bytes = export::write(&table, format)?;
+    let (bytes, rows) = export::write_off_worker(table, format).await?;
     crate::audit::record(
         &state.db,
         &principal.actor(),
         crate::audit::Entry::new("export_results", "organization", org.id)
             .org(OrgId(org.id))
-            .after(serde_json::json!({"year": year, "format": format.extension(), "rows": table.rows.len()})),
+            .after(serde_json::json!({"year": year, "format": format.extension(), "rows": rows})),
     )
     .await?;
     Ok(export::download(

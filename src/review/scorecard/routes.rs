@@ -338,13 +338,13 @@ pub async fn download(
 ) -> AppResult<HttpResponse> {
     let v = service::view(state, c).await?;
     let table = export::table(&v);
-    let bytes = crate::reports::export::write(&table, format)?;
+    let (bytes, rows) = crate::reports::export::write_off_worker(table, format).await?;
     crate::audit::record(
         &state.db,
         &principal.actor(),
         crate::audit::Entry::new("export_scorecard", "scorecard", c.card.id)
             .org(OrgId(c.branch.id))
-            .after(serde_json::json!({"format": format.extension(), "rows": table.rows.len()})),
+            .after(serde_json::json!({"format": format.extension(), "rows": rows})),
     )
     .await?;
     Ok(crate::reports::export::download(
