@@ -295,7 +295,14 @@ async fn lookup(
 
 /// The counter's check before redeeming (writes nothing).
 pub async fn preview(state: &AppState, principal: &Principal, typed: &str) -> AppResult<Preview> {
-    let (row, person, item) = lookup(&state.db, principal, typed, state.clock.now()).await?;
+    guard_guessing(state, principal).await?;
+    let (row, person, item) = match lookup(&state.db, principal, typed, state.clock.now()).await {
+        Ok(found) => found,
+        Err(e) => {
+            audit_refusal(state, principal, CHECK_REFUSED, typed, &e).await;
+            return Err(e);
+        }
+    };
     let (points, yuan) = item_value(&item);
     Ok(Preview {
         code_id: row.id,
@@ -309,28 +316,82 @@ pub async fn preview(state: &AppState, principal: &Principal, typed: &str) -> Ap
     })
 }
 
+/// Audit actions of a refused check and a refused redemption: they count towards
+/// [`guard_guessing`].
+const CHECK_REFUSED: &str = "reward_check_refused";
+const REDEEM_REFUSED: &str = "reward_redeem_refused";
+/// Refused codes a counter account may type within the window before it has to wait.
+/// A code is nine random digits and a check digit, valid 10 minutes: at this pace a
+/// guess succeeds about once in 100 million tries.
+const MAX_REFUSED: u64 = 10;
+const REFUSED_WINDOW_MINUTES: i64 = 10;
+
+/// Refuses a counter account that typed [`MAX_REFUSED`] refused codes (checks or
+/// redemptions) in the last [`REFUSED_WINDOW_MINUTES`], before the code is looked up.
+/// Counted from the audit log (shared by every instance; its clock is the wall clock);
+/// the refusal itself writes nothing, so a guessing script cannot grow the log.
+async fn guard_guessing(state: &AppState, principal: &Principal) -> AppResult<()> {
+    use entity::audit_log::Column;
+    use sea_orm::PaginatorTrait;
+    let since = Utc::now() - Duration::minutes(REFUSED_WINDOW_MINUTES);
+    let refused = entity::audit_log::Entity::find()
+        .filter(Column::At.gte(since))
+        .filter(Column::ActorKind.eq("account"))
+        .filter(Column::ActorId.eq(principal.account_id.0))
+        .filter(Column::Action.is_in([CHECK_REFUSED, REDEEM_REFUSED]))
+        .count(&state.db)
+        .await?;
+    if refused >= MAX_REFUSED {
+        tracing::warn!(
+            account = principal.account_id.0,
+            refused,
+            "reward codes: counter locked for guessing"
+        );
+        return Err(AppError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "{REFUSED_WINDOW_MINUTES} 分钟内输错兑换码已达 {MAX_REFUSED} 次，请稍后再试；如为会员出示的码，请让会员在手机上重新生成"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Audits a refused check or redemption. Only refusals that reached the rewards rules
+/// touch points; a permission refusal is the API's usual 403, and the lock's own
+/// refusal is not counted again.
+async fn audit_refusal(
+    state: &AppState,
+    principal: &Principal,
+    action: &str,
+    typed: &str,
+    e: &AppError,
+) {
+    if matches!(e.code, ErrorCode::Forbidden | ErrorCode::RateLimited) {
+        return;
+    }
+    let org = principal.org_id.map_or(0, |o| o.0);
+    let typed: String = typed.chars().take(32).collect();
+    refused(
+        state,
+        &principal.actor(),
+        action,
+        org,
+        serde_json::json!({
+            "typed": typed, "code": e.code, "detail": e.detail,
+        }),
+    )
+    .await;
+}
+
 /// Redeems a code at a counter: one transaction; refusals audited, nothing else written.
 pub async fn redeem(state: &AppState, principal: &Principal, typed: &str) -> AppResult<Redeemed> {
+    guard_guessing(state, principal).await?;
     let actor = principal.actor();
     match redeem_inner(state, principal, &actor, typed).await {
         Ok(r) => Ok(r),
         Err(e) => {
-            // Only refusals that reached the rewards rules touch points; a permission
-            // refusal is the API's usual 403.
-            if e.code != ErrorCode::Forbidden {
-                let org = principal.org_id.map_or(0, |o| o.0);
-                let typed: String = typed.chars().take(32).collect();
-                refused(
-                    state,
-                    &actor,
-                    "reward_redeem_refused",
-                    org,
-                    serde_json::json!({
-                        "typed": typed, "code": e.code, "detail": e.detail,
-                    }),
-                )
-                .await;
-            }
+            audit_refusal(state, principal, REDEEM_REFUSED, typed, &e).await;
             Err(e)
         }
     }

@@ -203,11 +203,12 @@ pub async fn credit_then(
 }
 
 /// The counter's check of a code before redeeming: member (masked), item, points, yuan.
-/// Writes nothing.
+/// Writes nothing but the audit of a refused check (refused checks and redemptions
+/// lock the counter account after 10 in 10 minutes: 429).
 #[utoipa::path(post, path = "/api/v1/rewards/check", tag = "rewards",
     request_body = CodeBody,
     security(("bearer" = ["rewards.redeem"])),
-    responses((status = 200, body = Preview), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 200, body = Preview), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 429, body = Problem)))]
 pub async fn check_code(
     state: web::Data<AppState>,
     principal: Principal,
@@ -221,7 +222,7 @@ pub async fn check_code(
 #[utoipa::path(post, path = "/api/v1/rewards/redeem", tag = "rewards",
     request_body = CodeBody,
     security(("bearer" = ["rewards.redeem"])),
-    responses((status = 201, body = Redeemed), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    responses((status = 201, body = Redeemed), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 429, body = Problem)))]
 pub async fn redeem_code(
     state: web::Data<AppState>,
     principal: Principal,

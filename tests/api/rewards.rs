@@ -663,6 +663,66 @@ async fn tw_7_forged_code_refused() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
 }
 
+/// A counter guessing codes: ten refused codes (checks and redemptions) in ten minutes
+/// lock that account, even for a real code, with 429 and nothing written; another
+/// counter still redeems it.
+#[tokio::test]
+async fn tw_7_counter_guessing_codes_is_locked_after_ten_refusals() {
+    let f = fx().await;
+    let (_, phone) = sixty(&f, "韩猜码", "13800000791", "o-rw-91").await;
+    let gift = item(&f, &f.sec_b, f.b, "茶杯", json!(5), json!(20)).await;
+    close_2025(&f).await;
+    let code = ask(&phone, gift).await.expect("code");
+    let mut wrong: Vec<char> = code.chars().collect();
+    wrong[0] = if wrong[0] == '9' { '8' } else { '9' };
+    let mistyped: String = wrong.into_iter().collect();
+    for n in 0..10 {
+        let r = if n % 2 == 0 {
+            f.app
+                .post(
+                    "/api/v1/rewards/check",
+                    &f.shop_b,
+                    json!({"code": mistyped}),
+                )
+                .await
+        } else {
+            redeem(&f, &f.shop_b, &mistyped).await
+        };
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "attempt {n}: {}", r.text);
+        assert_eq!(r.body["code"], "reward_code_invalid");
+    }
+    assert_eq!(audited(&f, "reward_check_refused").await.len(), 5);
+    assert_eq!(audited(&f, "reward_redeem_refused").await.len(), 5);
+    // The eleventh attempt, with the real code, is refused before the code is read.
+    for r in [
+        f.app
+            .post("/api/v1/rewards/check", &f.shop_b, json!({"code": code}))
+            .await,
+        redeem(&f, &f.shop_b, &code).await,
+    ] {
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text);
+        assert_eq!(r.body["code"], "rate_limited");
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("输错兑换码已达 10 次"),
+            "{}",
+            r.text
+        );
+    }
+    assert_eq!(redemptions(&f).await, 0, "nothing redeemed");
+    assert_eq!(
+        audited(&f, "reward_redeem_refused").await.len(),
+        5,
+        "the lock's refusals are not logged again"
+    );
+    // Another counter of the branch redeems the real code.
+    let r = redeem(&f, &f.sec_b, &code).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(redemptions(&f).await, 1);
+}
+
 /// An unknown item, another branch's item, a retired one, a malformed one: refused.
 #[tokio::test]
 async fn tw_7_unknown_item_refused() {
