@@ -33,7 +33,7 @@ pub struct CachedSession {
 
 impl CachedSession {
     pub fn local(&self, t: DateTime<Utc>) -> String {
-        let tz: chrono_tz::Tz = self.tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+        let tz = crate::org::service::zone(&self.tz);
         t.with_timezone(&tz).format("%H:%M").to_string()
     }
 }
@@ -45,7 +45,7 @@ impl CachedSession {
             fixed_day: self.kind == crate::policy::ActivityKind::FixedDay.as_str(),
             starts_at: self.starts_at,
             ends_at: self.activity_ends_at,
-            tz: self.tz.parse().unwrap_or(chrono_tz::Asia::Shanghai),
+            tz: crate::org::service::zone(&self.tz),
         }
     }
 
@@ -106,7 +106,10 @@ pub async fn load_with(
     let tz = entity::organization::Entity::find_by_id(activity.org_id)
         .one(db)
         .await?
-        .map_or_else(|| "Asia/Shanghai".to_owned(), |o| o.timezone);
+        .map_or_else(
+            || crate::org::service::DEFAULT_TIMEZONE.to_owned(),
+            |o| o.timezone,
+        );
     let cached = CachedSession {
         tz,
         id: row.id,

@@ -17,7 +17,7 @@ use crate::policy::{
 };
 
 pub fn tz_of(org: &entity::organization::Model) -> Tz {
-    org.timezone.parse().unwrap_or(chrono_tz::Asia::Shanghai)
+    crate::org::service::zone(&org.timezone)
 }
 
 /// The scoring year of an instant, in a time zone.

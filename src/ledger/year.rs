@@ -216,7 +216,7 @@ async fn run_year(
                     let tz = orgs
                         .get(&p.org_id)
                         .map(tz_of)
-                        .unwrap_or(chrono_tz::Asia::Shanghai);
+                        .unwrap_or(crate::org::service::DEFAULT_TZ);
                     person_from_rows(
                         p,
                         hist_by.get(&p.id).map(Vec::as_slice).unwrap_or_default(),

@@ -188,6 +188,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_default_zone_is_the_one_named_and_an_unknown_name_falls_back_to_it() {
+        use service::{DEFAULT_TIMEZONE, DEFAULT_TZ, zone};
+        assert_eq!(DEFAULT_TZ.name(), DEFAULT_TIMEZONE);
+        assert_eq!(zone("Asia/Urumqi"), chrono_tz::Asia::Urumqi);
+        assert_eq!(zone("Mars/Olympus"), DEFAULT_TZ);
+        assert_eq!(zone(""), DEFAULT_TZ);
+    }
+
+    #[test]
     fn masks() {
         assert_eq!(mask_phone("13812345678"), "138****5678");
         assert_eq!(mask_name("张三丰"), "张*丰");

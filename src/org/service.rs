@@ -16,6 +16,14 @@ use crate::error::{AppError, AppResult};
 use crate::ids::OrgId;
 
 pub const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
+/// The zone [`DEFAULT_TIMEZONE`] names: where an organization without a valid zone is
+/// judged. The one fallback; call [`zone`] rather than repeat it.
+pub const DEFAULT_TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
+
+/// An organization's zone by its stored name; [`DEFAULT_TZ`] for a name that is not one.
+pub fn zone(name: &str) -> chrono_tz::Tz {
+    name.parse().unwrap_or(DEFAULT_TZ)
+}
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OrgView {

@@ -238,7 +238,7 @@ pub fn parse_scenario(
             return Err(field_err(&o.at("id"), format!("duplicate id \"{id}\"")));
         }
         let tz = match o.str("tz")? {
-            None => chrono_tz::Asia::Shanghai,
+            None => crate::org::service::DEFAULT_TZ,
             Some(name) => tz_of(&name, &o.at("tz"))?,
         };
         org_ix.insert(id.clone(), orgs.len());
@@ -579,7 +579,7 @@ impl Scenario {
                 tz: self
                     .orgs
                     .get(p.org)
-                    .map_or(chrono_tz::Asia::Shanghai, |o| o.tz),
+                    .map_or(crate::org::service::DEFAULT_TZ, |o| o.tz),
                 roles: Timeline::new(p.role),
                 orgs: Timeline::new(org_id(p.org)),
                 exempt: p.exempt,
